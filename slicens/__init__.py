@@ -1,0 +1,29 @@
+"""slicens: nested slice sampling for JAX likelihoods with bounded-memory particle batches.
+
+Public API::
+
+    result = slicens.run(loglike, prior, n_live=500, chunk_size=16)
+    result.logZ, result.logZ_err, result.equal_weight_samples(1000)
+    result.to_anesthetic()
+"""
+
+from slicens import priors
+from slicens.chunking import chunked_map, compiled_memory
+from slicens.priors import LogUniform, Normal, Uniform
+from slicens.results import Result
+from slicens.run import default_num_inner_steps, run
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "run",
+    "Result",
+    "priors",
+    "Uniform",
+    "Normal",
+    "LogUniform",
+    "default_num_inner_steps",
+    "chunked_map",
+    "compiled_memory",
+    "__version__",
+]

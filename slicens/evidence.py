@@ -1,0 +1,136 @@
+"""The nested-sampling integrator and everything computed from dead points.
+
+Two halves:
+
+- on device, inside the sampling loop: :func:`update` accumulates the expected log
+  prior volume and log evidence as points die, and :func:`log_live_evidence` estimates
+  what the live points still hold (for termination);
+- on the host, after the run: :func:`statistics` turns the dead points (in death order,
+  with the number of live points at each death) into logZ, its Monte Carlo error,
+  importance weights, Kish ESS and the information H; :func:`equal_weight_indices`
+  resamples them.
+
+Volumes: when a point dies with ``n`` live points, the enclosed prior volume shrinks by a
+factor ``t ~ Beta(n, 1)``, ``E[log t] = -1/n``. A point dying with volume ``X_{i-1}``
+before it and ``X_i = t X_{i-1}`` after it carries the shell ``dX_i = X_{i-1} - X_i``;
+the very last point carries all that is left, ``dX_N = X_{N-1}``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax.numpy as jnp
+import numpy as np
+from jax.scipy.special import logsumexp
+from scipy.special import logsumexp as np_logsumexp
+
+__all__ = [
+    "update",
+    "log_live_evidence",
+    "live_counts",
+    "Statistics",
+    "statistics",
+    "equal_weight_indices",
+]
+
+
+def update(logX, logZ, dead_loglike, n_live: int):
+    """Add a batch of deaths (sorted by log-likelihood) to the running integral.
+
+    The ``k = len(dead_loglike)`` points die one after another with ``n_live, n_live - 1,
+    ..., n_live - k + 1`` live points. Returns the new ``(logX, logZ)``.
+    """
+    k = dead_loglike.shape[0]
+    dlogX = -1.0 / (n_live - jnp.arange(k, dtype=dead_loglike.dtype))
+    logX_after = logX + jnp.cumsum(dlogX)
+    logX_before = jnp.concatenate([jnp.reshape(logX, (1,)), logX_after[:-1]])
+    log_dX = logX_before + jnp.log1p(-jnp.exp(dlogX))
+    shell = logsumexp(dead_loglike + log_dX)
+    return logX_after[-1], jnp.logaddexp(logZ, shell)
+
+
+def log_live_evidence(logX, live_loglike):
+    """Expected evidence still held by the live points: mean likelihood times volume."""
+    return logsumexp(live_loglike) - jnp.log(live_loglike.shape[0]) + logX
+
+
+def live_counts(loglike, loglike_birth, prior_draw) -> np.ndarray:
+    """Number of live points at each death, from birth and death contours.
+
+    Points are in death order. A point is alive at death ``i`` if it has not died yet and
+    was born below it: a prior draw, or born at a contour ``< loglike[i]``. For a
+    continuous likelihood this is ``n_live, ..., n_live - num_delete + 1`` per iteration,
+    then ``n_live, ..., 1`` for the final live set. On a plateau (ties, e.g. a region of
+    NaN likelihoods stored as -inf) the replacements born at the plateau's level are not
+    alive for its deaths, so the count falls through the plateau as Fowlie, Handley & Su
+    (2020, arXiv:2010.13884) prescribe; counting them would overestimate the volume left.
+    """
+    loglike = np.asarray(loglike)
+    later_births = np.sort(np.asarray(loglike_birth)[~np.asarray(prior_draw, bool)])
+    # Non-prior-draw points born at a contour >= loglike[i] are not alive at death i.
+    born_at_or_after = later_births.size - np.searchsorted(later_births, loglike, side="left")
+    return loglike.size - np.arange(loglike.size) - born_at_or_after
+
+
+class Statistics(NamedTuple):
+    """What the dead points say, all as NumPy float64."""
+
+    logZ: float
+    logZ_err: float
+    log_weights: np.ndarray  # shape=(n_dead,), normalised: logsumexp == 0
+    ess: float  # Kish effective sample size of the importance weights
+    information: float  # H = sum w log(L / Z), nats
+    logZ_draws: np.ndarray  # shape=(n_draws,), logZ for sampled volume shrinkages
+
+
+def _log_shells(loglike, log_t):
+    """log(L dX) for each death given log shrinkage factors; works on (n,) or (n, m).
+
+    The last point (the last live point of the run) takes all the volume left, so the
+    shells tile the prior exactly: a constant likelihood gives its value as logZ.
+    """
+    log_t = np.concatenate([log_t[:-1], np.full_like(log_t[-1:], -np.inf)], axis=0)
+    logX_after = np.cumsum(log_t, axis=0)
+    logX_before = np.concatenate([np.zeros_like(logX_after[:1]), logX_after[:-1]], axis=0)
+    log_dX = logX_before + np.log(-np.expm1(log_t))
+    return loglike.reshape(loglike.shape + (1,) * (log_t.ndim - 1)) + log_dX
+
+
+def statistics(
+    loglike: np.ndarray, n_live: np.ndarray, rng: np.random.Generator, n_draws: int = 500
+) -> Statistics:
+    """Evidence, its error, weights, ESS and information from dead points in death order.
+
+    ``logZ`` uses the expected shrinkages ``log t = -1/n``; ``logZ_err`` is the standard
+    deviation of logZ over ``n_draws`` runs of sampled shrinkages ``t ~ Beta(n, 1)``
+    (as anesthetic does), drawn from ``rng``.
+    """
+    loglike = np.asarray(loglike, dtype=np.float64)
+    n_live = np.asarray(n_live, dtype=np.float64)
+    log_shells = _log_shells(loglike, -1.0 / n_live)
+    logZ = float(np_logsumexp(log_shells))
+    log_weights = log_shells - logZ
+
+    draws = []
+    batch = max(1, min(n_draws, 2_000_000 // max(1, loglike.size)))
+    for start in range(0, n_draws, batch):
+        m = min(batch, n_draws - start)
+        log_t = np.log(rng.uniform(size=(loglike.size, m))) / n_live[:, None]
+        draws.append(np_logsumexp(_log_shells(loglike, log_t), axis=0))
+    logZ_draws = np.concatenate(draws)
+
+    weights = np.exp(log_weights)
+    ess = float(weights.sum() ** 2 / np.sum(weights**2))
+    finite = weights > 0
+    information = float(np.sum(weights[finite] * (loglike[finite] - logZ)))
+    return Statistics(logZ, float(np.std(logZ_draws)), log_weights, ess, information, logZ_draws)
+
+
+def equal_weight_indices(log_weights: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of ``n`` equally weighted samples, by systematic resampling."""
+    weights = np.exp(log_weights - np_logsumexp(log_weights))
+    cumulative = np.cumsum(weights)
+    cumulative[-1] = 1.0
+    positions = (rng.uniform() + np.arange(n)) / n
+    return np.searchsorted(cumulative, positions, side="right")

@@ -1,0 +1,219 @@
+"""One nested-sampling iteration and the live-point bookkeeping.
+
+Pure functions on NamedTuple states. Each iteration:
+
+1. the ``num_delete`` lowest-likelihood live points die; the contour ``L*`` is the
+   highest log-likelihood among them;
+2. ``num_delete`` chains start from survivors drawn uniformly (with replacement) among
+   the live points with ``loglike > L*``;
+3. each chain takes ``num_inner_steps`` constrained slice steps (:mod:`slicens.slice_mcmc`)
+   whose directions are shaped by the live-point covariance, factored once per iteration;
+4. chain ``i``'s last point replaces the ``i``-th dead point, with birth contour ``L*``.
+
+Every batch of particles is evaluated through :func:`slicens.chunking.chunked_map`, at
+most ``chunk_size`` at a time. The randomness of chain ``i`` comes from
+``fold_in(iteration key, i)`` only, so results do not depend on ``chunk_size``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from slicens import evidence, slice_mcmc
+from slicens.chunking import chunked_map
+
+__all__ = ["NSState", "StepInfo", "Settings", "init", "step", "covariance_factor"]
+
+
+class Settings(NamedTuple):
+    """Static settings of the kernel (hashable: they key the compiled functions)."""
+
+    n_live: int
+    num_delete: int
+    num_inner_steps: int
+    chunk_size: int | None
+    max_expansions: int
+    max_shrinkage: int
+
+
+class NSState(NamedTuple):
+    """Live points and the running integral.
+
+    positions: shape=(n_live, dim), dtype=float.
+    loglike: shape=(n_live,), dtype=float. Non-finite likelihoods are stored as -inf.
+    logprior: shape=(n_live,), dtype=float.
+    loglike_birth: shape=(n_live,), dtype=float. Contour each point was born inside;
+        -inf for prior draws.
+    prior_draw: shape=(n_live,), dtype=bool. True for the initial prior draws, which are
+        alive before every contour (a point born at contour -inf is not).
+    logX: shape=(), dtype=float. Expected log prior volume inside the live set.
+    logZ: shape=(), dtype=float. Expected log evidence of the dead points so far.
+    """
+
+    positions: jax.Array
+    loglike: jax.Array
+    logprior: jax.Array
+    loglike_birth: jax.Array
+    prior_draw: jax.Array
+    logX: jax.Array
+    logZ: jax.Array
+
+
+class StepInfo(NamedTuple):
+    """What one iteration (or the initialisation) reports to the host.
+
+    positions, loglike, loglike_birth, prior_draw: shape=(num_delete, ...). The dead
+        points, sorted by log-likelihood (empty, shape (0, ...), for the initialisation).
+    n_evals: shape=(), int32. Useful likelihood evaluations performed.
+    n_invalid: shape=(), int32. Of those, non-finite ones inside the prior support.
+    n_failed_steps: shape=(), int32. Slice steps that ran out of shrinkage draws.
+    logZ: shape=(), float. Running log evidence after the iteration.
+    logZ_live: shape=(), float. Evidence still held by the live points.
+    plateau: shape=(), bool. No live point lies above the next contour, so no further
+        iteration can make progress.
+    """
+
+    positions: jax.Array
+    loglike: jax.Array
+    loglike_birth: jax.Array
+    prior_draw: jax.Array
+    n_evals: jax.Array
+    n_invalid: jax.Array
+    n_failed_steps: jax.Array
+    logZ: jax.Array
+    logZ_live: jax.Array
+    plateau: jax.Array
+
+
+def _evaluator(loglike_fn: Callable, prior) -> Callable:
+    def evaluate(x):
+        return jnp.asarray(loglike_fn(x), x.dtype), jnp.asarray(prior.log_density(x), x.dtype)
+
+    return evaluate
+
+
+def _sanitize(loglike):
+    """NaN and +/-inf likelihoods lie outside every contour."""
+    return jnp.where(jnp.isfinite(loglike), loglike, -jnp.inf)
+
+
+def _next_contour(loglike, num_delete: int):
+    return jnp.sort(loglike)[num_delete - 1]
+
+
+def _summary(state: NSState, num_delete: int):
+    logZ_live = evidence.log_live_evidence(state.logX, state.loglike)
+    plateau = jnp.max(state.loglike) <= _next_contour(state.loglike, num_delete)
+    return logZ_live, plateau
+
+
+def init(rng_key, loglike_fn: Callable, prior, settings: Settings) -> tuple[NSState, StepInfo]:
+    """Draw ``n_live`` points from the prior and evaluate them, chunk by chunk."""
+    positions = prior.sample(rng_key, settings.n_live)
+    raw_loglike, logprior = chunked_map(
+        _evaluator(loglike_fn, prior), positions, settings.chunk_size
+    )
+    dtype = positions.dtype
+    state = NSState(
+        positions=positions,
+        loglike=_sanitize(raw_loglike),
+        logprior=logprior,
+        loglike_birth=jnp.full(settings.n_live, -jnp.inf, dtype),
+        prior_draw=jnp.ones(settings.n_live, bool),
+        logX=jnp.zeros((), dtype),
+        logZ=jnp.full((), -jnp.inf, dtype),
+    )
+    logZ_live, plateau = _summary(state, settings.num_delete)
+    empty = jnp.zeros((0,), dtype)
+    info = StepInfo(
+        positions=jnp.zeros((0, positions.shape[1]), dtype),
+        loglike=empty,
+        loglike_birth=empty,
+        prior_draw=jnp.zeros((0,), bool),
+        n_evals=jnp.int32(settings.n_live),
+        n_invalid=jnp.sum(~jnp.isfinite(raw_loglike) & (logprior > -jnp.inf)).astype(jnp.int32),
+        n_failed_steps=jnp.int32(0),
+        logZ=state.logZ,
+        logZ_live=logZ_live,
+        plateau=plateau,
+    )
+    return state, info
+
+
+def covariance_factor(positions):
+    """Cholesky factor of the live-point covariance.
+
+    A jitter of 1e-10 of the mean variance keeps the factor finite when the live points
+    are (numerically) degenerate; it is far below any scale the chains could resolve.
+    """
+    cov = jnp.atleast_2d(jnp.cov(positions, rowvar=False))
+    jitter = 1e-10 * jnp.trace(cov) / cov.shape[0]
+    return jnp.linalg.cholesky(cov + jitter * jnp.eye(cov.shape[0], dtype=cov.dtype))
+
+
+def step(rng_key, state: NSState, loglike_fn: Callable, prior, settings: Settings):
+    """One nested-sampling iteration. Returns ``(new_state, StepInfo)``."""
+    k = settings.num_delete
+    order = jnp.argsort(state.loglike, stable=True)
+    dead = order[:k]
+    contour = state.loglike[dead[-1]]
+
+    start_key, chain_key = jax.random.split(rng_key)
+    survivor = jnp.zeros(settings.n_live, bool).at[order[k:]].set(True)
+    eligible = survivor & (state.loglike > contour)
+    starts = jax.random.choice(
+        start_key, settings.n_live, (k,), p=eligible / jnp.sum(eligible)
+    )
+
+    factor = covariance_factor(state.positions)
+    chain_keys = jax.vmap(lambda i: jax.random.fold_in(chain_key, i))(jnp.arange(k))
+    plans = jax.vmap(
+        lambda key: slice_mcmc.make_plan(
+            key, factor, settings.num_inner_steps, settings.max_expansions
+        )
+    )(chain_keys)
+    evaluate = _evaluator(loglike_fn, prior)
+
+    def chain(args):
+        start, plan = args
+        return slice_mcmc.run_chain(
+            evaluate,
+            start,
+            plan,
+            contour,
+            max_expansions=settings.max_expansions,
+            max_shrinkage=settings.max_shrinkage,
+        )
+
+    starts_data = (state.positions[starts], state.loglike[starts], state.logprior[starts])
+    chains = chunked_map(chain, (starts_data, plans), settings.chunk_size)
+
+    dead_loglike = state.loglike[dead]
+    logX, logZ = evidence.update(state.logX, state.logZ, dead_loglike, settings.n_live)
+    new_state = NSState(
+        positions=state.positions.at[dead].set(chains.position),
+        loglike=state.loglike.at[dead].set(chains.loglike),
+        logprior=state.logprior.at[dead].set(chains.logprior),
+        loglike_birth=state.loglike_birth.at[dead].set(contour),
+        prior_draw=state.prior_draw.at[dead].set(False),
+        logX=logX,
+        logZ=logZ,
+    )
+    logZ_live, plateau = _summary(new_state, k)
+    info = StepInfo(
+        positions=state.positions[dead],
+        loglike=dead_loglike,
+        loglike_birth=state.loglike_birth[dead],
+        prior_draw=state.prior_draw[dead],
+        n_evals=jnp.sum(chains.n_evals),
+        n_invalid=jnp.sum(chains.n_invalid),
+        n_failed_steps=jnp.sum(chains.n_failed_steps),
+        logZ=logZ,
+        logZ_live=logZ_live,
+        plateau=plateau,
+    )
+    return new_state, info

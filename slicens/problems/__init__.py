@@ -1,0 +1,13 @@
+"""Likelihoods with known answers, for tests, benchmarks and examples."""
+
+from slicens.problems.gaussians import GaussianProblem, correlated_gaussian, gaussian, mixture
+from slicens.problems.lens import LensProblem, lens_problem
+
+__all__ = [
+    "GaussianProblem",
+    "gaussian",
+    "correlated_gaussian",
+    "mixture",
+    "LensProblem",
+    "lens_problem",
+]

@@ -1,0 +1,81 @@
+"""Likelihoods that misbehave: NaN regions, plateaus, caps."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import slicens
+from slicens.priors import Normal, Uniform
+from slicens.problems import gaussian
+
+
+def test_nan_half_space_halves_the_evidence():
+    """NaN where x0 < 0 counts as zero likelihood: Z is half the full Gaussian's.
+
+    The Gaussian (centre (0, 0.5), sigma 0.3) sits more than 8 sigma inside the prior box
+    [-3, 3]^2, so Z = 0.5 / 36 up to 1e-15.
+    """
+    centre = jnp.array([0.0, 0.5])
+
+    def loglike(x):
+        r = (x - centre) / 0.3
+        value = -0.5 * jnp.sum(r**2) - 2 * jnp.log(0.3) - jnp.log(2 * jnp.pi)
+        return jnp.where(x[0] < 0, jnp.nan, value)
+
+    prior = [Uniform(-3, 3), Uniform(-3, 3)]
+    truth = np.log(0.5 / 36)
+    for seed in (0, 1, 2):
+        r = slicens.run(loglike, prior, n_live=200, num_delete=20, seed=seed)
+        assert r.n_invalid > 0
+        assert np.all(r.positions[np.isfinite(r.loglike), 0] >= 0)
+        assert abs(r.logZ - truth) < 3 * r.logZ_err, (seed, r.logZ, truth, r.logZ_err)
+
+
+def test_constant_likelihood_terminates_on_the_plateau():
+    r = slicens.run(lambda x: 0.0 * x[0] - 1.5, [Uniform(0, 1), Uniform(0, 1)], n_live=50,
+                    num_delete=5)
+    assert r.termination == "plateau"
+    assert abs(r.logZ + 1.5) < 1e-9
+    assert r.n_iterations == 0
+
+
+def test_partial_plateau_terminates():
+    """Likelihood flat at its maximum over a quarter of the prior."""
+    def loglike(x):
+        return -jnp.maximum(0.0, jnp.max(x) - 0.5) * 10
+
+    r = slicens.run(loglike, [Uniform(0, 1), Uniform(0, 1)], n_live=100, num_delete=10, seed=3)
+    assert r.termination in ("plateau", "dlogz")
+    # Z = 1/4 (flat part) + integral of the ramp: a sanity bound, dominated by 1/4
+    assert np.log(0.25) - 0.2 < r.logZ < np.log(0.25) + 0.5
+
+
+def test_max_evals_and_max_iterations_stop_the_run():
+    problem = gaussian(3)
+    r = slicens.run(problem.loglike, problem.prior, n_live=50, num_delete=5, max_evals=2000)
+    assert r.termination == "max_evals"
+    assert r.n_evals >= 2000
+    r = slicens.run(problem.loglike, problem.prior, n_live=50, num_delete=5, max_iterations=3)
+    assert r.termination == "max_iterations"
+    assert r.n_iterations == 3
+    assert r.positions.shape == (3 * 5 + 50, 3)
+
+
+def test_custom_prior_pair():
+    """A (sample, log_density) pair: Normal prior, Normal likelihood, analytic Z."""
+    s0, s1 = 1.0, 0.5  # prior and likelihood widths
+
+    def sample(key, n):
+        return s0 * jax.random.normal(key, (n, 1))
+
+    def log_density(x):
+        return jax.scipy.stats.norm.logpdf(x[0], 0.0, s0)
+
+    def loglike(x):
+        return jax.scipy.stats.norm.logpdf(x[0], 0.3, s1)
+
+    truth = float(jax.scipy.stats.norm.logpdf(0.3, 0.0, np.hypot(s0, s1)))
+    r = slicens.run(loglike, (sample, log_density), n_live=200, num_delete=20, seed=1)
+    assert abs(r.logZ - truth) < 3 * r.logZ_err
+    r2 = slicens.run(loglike, [Normal(0.0, s0)], n_live=200, num_delete=20, seed=1)
+    assert abs(r2.logZ - truth) < 3 * r2.logZ_err

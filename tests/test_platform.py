@@ -1,0 +1,50 @@
+"""The jaxlib 0.10.x batched-Cholesky deadlock: detected, and avoided by our pins."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jaxlib
+import pytest
+
+from slicens.platform import cholesky_deadlock_hazard
+
+SCRIPT = Path(__file__).parent / "scripts" / "lens_many_chains.py"
+
+
+@pytest.mark.parametrize("version", ["0.10.0", "0.10.1", "0.10.2"])
+def test_hazardous_versions_are_named(version):
+    message = cholesky_deadlock_hazard(version, backend="cpu", cores=2)
+    assert message is not None and version in message and "taskset" in message
+
+
+@pytest.mark.parametrize(
+    "version, backend, cores",
+    [("0.9.2", "cpu", 2), ("0.11.2", "cpu", 16), ("0.10.2", "cpu", 1), ("0.10.2", "gpu", 8)],
+)
+def test_safe_environments_are_quiet(version, backend, cores):
+    assert cholesky_deadlock_hazard(version, backend=backend, cores=cores) is None
+
+
+def test_installed_jaxlib_is_outside_the_hazard():
+    """The package's requirements must keep this environment off jaxlib 0.10.0-0.10.2."""
+    assert cholesky_deadlock_hazard(jaxlib.__version__, backend="cpu", cores=2) is None
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("num_delete", [16, 32])
+def test_lens_with_many_chains_completes_on_all_cores(num_delete):
+    """16 and 32 vmapped slice chains over the lens likelihood finish (no deadlock).
+
+    Run in a subprocess with its own timeout so that a deadlock fails this test with a
+    message instead of hanging the suite. Uses every core the machine gives us.
+    """
+    env = dict(os.environ)
+    env.pop("XLA_FLAGS", None)
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), str(num_delete)],
+        capture_output=True, text=True, timeout=240, env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert f"3 iterations with num_delete={num_delete}" in proc.stdout

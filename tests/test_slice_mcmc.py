@@ -1,0 +1,98 @@
+"""The slice chain on its own: it samples the constrained prior and respects the contour."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from scipy import stats
+
+from slicens import slice_mcmc
+from slicens.priors import IndependentPrior, Normal, Uniform
+
+MAX_EXPANSIONS, MAX_SHRINKAGE = 10, 100
+
+
+def _run_chains(prior, loglike, contour, start, n_chains, num_steps, seed=0):
+    def evaluate(x):
+        return loglike(x), prior.log_density(x)
+
+    factor = jnp.linalg.cholesky(jnp.eye(prior.dim) * 0.5)
+
+    def one(i):
+        key = jax.random.fold_in(jax.random.key(seed), i)
+        plan = slice_mcmc.make_plan(key, factor, num_steps, MAX_EXPANSIONS)
+        return slice_mcmc.run_chain(
+            evaluate,
+            (start, loglike(start), prior.log_density(start)),
+            plan,
+            contour,
+            max_expansions=MAX_EXPANSIONS,
+            max_shrinkage=MAX_SHRINKAGE,
+        )
+
+    return jax.jit(jax.vmap(one))(jnp.arange(n_chains))
+
+
+def test_unconstrained_chain_samples_a_uniform_prior():
+    prior = IndependentPrior((Uniform(-1.0, 1.0), Uniform(0.0, 3.0)))
+    chains = _run_chains(prior, lambda x: 0.0 * x[0], -jnp.inf, jnp.array([0.0, 1.0]), 2000, 10)
+    x = np.asarray(chains.position)
+    assert np.all(chains.phase == slice_mcmc.DONE)
+    assert stats.kstest(x[:, 0], stats.uniform(-1, 2).cdf).pvalue > 1e-3
+    assert stats.kstest(x[:, 1], stats.uniform(0, 3).cdf).pvalue > 1e-3
+
+
+def test_unconstrained_chain_samples_a_normal_prior():
+    prior = IndependentPrior((Normal(1.0, 2.0), Normal(-1.0, 0.5)))
+    chains = _run_chains(prior, lambda x: 0.0 * x[0], -jnp.inf, jnp.array([1.0, -1.0]), 2000, 10)
+    x = np.asarray(chains.position)
+    assert stats.kstest(x[:, 0], stats.norm(1, 2).cdf).pvalue > 1e-3
+    assert stats.kstest(x[:, 1], stats.norm(-1, 0.5).cdf).pvalue > 1e-3
+
+
+def test_constrained_chain_stays_inside_and_is_uniform_in_the_contour():
+    """Inside the disc r < 0.5, the radius of uniform points has CDF (r / 0.5)^2."""
+    prior = IndependentPrior((Uniform(-1.0, 1.0), Uniform(-1.0, 1.0)))
+
+    def loglike(x):
+        return -jnp.sum(x**2)
+
+    contour = -(0.5**2)
+    chains = _run_chains(prior, loglike, contour, jnp.array([0.1, 0.0]), 2000, 10)
+    assert np.all(chains.loglike > contour)
+    r = np.sqrt(np.sum(np.asarray(chains.position) ** 2, axis=1))
+    assert stats.kstest(r, lambda s: np.clip(s / 0.5, 0, 1) ** 2).pvalue > 1e-3
+    # every evaluation of a step but the accepted one is a bracket end or a rejection
+    assert np.all(chains.n_evals >= 10)
+
+
+def test_nonfinite_likelihood_is_never_accepted_and_is_counted():
+    prior = IndependentPrior((Uniform(-1.0, 1.0),))
+
+    def loglike(x):
+        return jnp.where(x[0] > 0, jnp.nan, 0.0)
+
+    chains = _run_chains(prior, loglike, -jnp.inf, jnp.array([-0.5]), 200, 5)
+    assert np.all(np.asarray(chains.position) <= 0)
+    assert int(np.sum(chains.n_invalid)) > 0
+
+
+def test_exhausted_shrinkage_leaves_the_chain_in_place():
+    """A contour no point can beat: every step fails and the chain stays at its start."""
+    prior = IndependentPrior((Uniform(-1.0, 1.0),))
+
+    def loglike(x):
+        return -jnp.abs(x[0])
+
+    def evaluate(x):
+        return loglike(x), prior.log_density(x)
+
+    factor = jnp.eye(1)
+    plan = slice_mcmc.make_plan(jax.random.key(3), factor, 4, MAX_EXPANSIONS)
+    start = jnp.array([0.0])
+    chain = slice_mcmc.run_chain(
+        evaluate, (start, 0.0, prior.log_density(start)), plan, 0.0,
+        max_expansions=MAX_EXPANSIONS, max_shrinkage=7,
+    )
+    assert int(chain.n_failed_steps) == 4
+    np.testing.assert_array_equal(chain.position, start)
+    assert int(chain.step) == 4 and int(chain.phase) == slice_mcmc.DONE
