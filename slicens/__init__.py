@@ -8,7 +8,7 @@ Public API::
 """
 
 from slicens import priors
-from slicens.chunking import chunked_map, compiled_memory
+from slicens.chunking import compiled_memory, lane_map
 from slicens.priors import LogUniform, Normal, Uniform
 from slicens.results import Result
 from slicens.run import default_num_inner_steps, run
@@ -23,7 +23,7 @@ __all__ = [
     "Normal",
     "LogUniform",
     "default_num_inner_steps",
-    "chunked_map",
+    "lane_map",
     "compiled_memory",
     "__version__",
 ]

@@ -10,9 +10,16 @@ Pure functions on NamedTuple states. Each iteration:
    whose directions are shaped by the live-point covariance, factored once per iteration;
 4. chain ``i``'s last point replaces the ``i``-th dead point, with birth contour ``L*``.
 
-Every batch of particles is evaluated through :func:`slicens.chunking.chunked_map`, at
-most ``chunk_size`` at a time. The randomness of chain ``i`` comes from
-``fold_in(iteration key, i)`` only, so results do not depend on ``chunk_size``.
+Every batch of particles goes through :func:`slicens.chunking.lane_map`, at most
+``chunk_size`` particles evaluated at a time, on one of two schedules:
+
+- ``"lanes"`` (default): ``chunk_size`` lanes that each drive one chain and take the
+  next queued chain as soon as theirs finishes, so no lane waits for the slowest chain;
+- ``"chunked"`` (the reference): a chunked map of whole chains, each chunk of
+  ``chunk_size`` chains running until its slowest chain finishes.
+
+The randomness of chain ``i`` comes from ``fold_in(iteration key, i)`` only, so results
+do not depend on ``chunk_size`` or the schedule.
 """
 
 from __future__ import annotations
@@ -24,9 +31,17 @@ import jax
 import jax.numpy as jnp
 
 from slicens import evidence, slice_mcmc
-from slicens.chunking import chunked_map
+from slicens.chunking import CompiledMemory, LaneStats, WorkItem, compiled_memory, lane_map
 
-__all__ = ["NSState", "StepInfo", "Settings", "init", "step", "covariance_factor"]
+__all__ = [
+    "NSState",
+    "StepInfo",
+    "Settings",
+    "init",
+    "step",
+    "covariance_factor",
+    "iteration_memory",
+]
 
 
 class Settings(NamedTuple):
@@ -38,6 +53,10 @@ class Settings(NamedTuple):
     chunk_size: int | None
     max_expansions: int
     max_shrinkage: int
+    schedule: str = "lanes"
+
+
+SCHEDULES = ("lanes", "chunked")
 
 
 class NSState(NamedTuple):
@@ -69,6 +88,7 @@ class StepInfo(NamedTuple):
     positions, loglike, loglike_birth, prior_draw: shape=(num_delete, ...). The dead
         points, sorted by log-likelihood (empty, shape (0, ...), for the initialisation).
     n_evals: shape=(), int32. Useful likelihood evaluations performed.
+    lanes: LaneStats of this batch: physical (lanes x ticks) and useful evaluations.
     n_invalid: shape=(), int32. Of those, non-finite ones inside the prior support.
     n_failed_steps: shape=(), int32. Slice steps that ran out of shrinkage draws.
     logZ: shape=(), float. Running log evidence after the iteration.
@@ -82,6 +102,7 @@ class StepInfo(NamedTuple):
     loglike_birth: jax.Array
     prior_draw: jax.Array
     n_evals: jax.Array
+    lanes: LaneStats
     n_invalid: jax.Array
     n_failed_steps: jax.Array
     logZ: jax.Array
@@ -94,6 +115,62 @@ def _evaluator(loglike_fn: Callable, prior) -> Callable:
         return jnp.asarray(loglike_fn(x), x.dtype), jnp.asarray(prior.log_density(x), x.dtype)
 
     return evaluate
+
+
+def chain_item(contour, settings: Settings) -> WorkItem:
+    """A replacement chain as a work item: job ``((position, loglike, logprior), plan)``,
+    state ``(ChainState, SlicePlan)``, value ``(loglike, logprior)``."""
+
+    def start(job):
+        (position, loglike, logprior), plan = job
+        return slice_mcmc.init(position, loglike, logprior, plan, settings.max_expansions), plan
+
+    def proposal(state):
+        chain, plan = state
+        return slice_mcmc.proposal(chain, plan)
+
+    def advance(state, point, value):
+        chain, plan = state
+        chain = slice_mcmc.advance(
+            chain,
+            plan,
+            point,
+            *value,
+            contour,
+            max_expansions=settings.max_expansions,
+            max_shrinkage=settings.max_shrinkage,
+        )
+        return chain, plan
+
+    def done(state):
+        return state[0].phase == slice_mcmc.DONE
+
+    return WorkItem(start, proposal, advance, done, lambda state: state[0].n_evals)
+
+
+def _evaluation_item() -> WorkItem:
+    """One likelihood evaluation as a work item: state ``(point, loglike, logprior, done)``."""
+
+    def start(point):
+        zero = jnp.zeros((), point.dtype)
+        return point, zero, zero, jnp.zeros((), bool)
+
+    def advance(state, point, value):
+        return point, value[0], value[1], jnp.ones((), bool)
+
+    return WorkItem(start, lambda s: s[0], advance, lambda s: s[3], lambda s: jnp.int32(1))
+
+
+def _schedule(item: WorkItem, evaluate: Callable, jobs, settings: Settings):
+    """Run all jobs' items to completion on the configured schedule.
+
+    Returns ``(final states, LaneStats)``.
+    """
+    if settings.schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}, got {settings.schedule!r}")
+    return lane_map(
+        item, evaluate, jobs, settings.chunk_size, whole_chunks=settings.schedule == "chunked"
+    )
 
 
 def _sanitize(loglike):
@@ -114,8 +191,8 @@ def _summary(state: NSState, num_delete: int):
 def init(rng_key, loglike_fn: Callable, prior, settings: Settings) -> tuple[NSState, StepInfo]:
     """Draw ``n_live`` points from the prior and evaluate them, chunk by chunk."""
     positions = prior.sample(rng_key, settings.n_live)
-    raw_loglike, logprior = chunked_map(
-        _evaluator(loglike_fn, prior), positions, settings.chunk_size
+    (_, raw_loglike, logprior, _), lanes = _schedule(
+        _evaluation_item(), _evaluator(loglike_fn, prior), positions, settings
     )
     dtype = positions.dtype
     state = NSState(
@@ -135,6 +212,7 @@ def init(rng_key, loglike_fn: Callable, prior, settings: Settings) -> tuple[NSSt
         loglike_birth=empty,
         prior_draw=jnp.zeros((0,), bool),
         n_evals=jnp.int32(settings.n_live),
+        lanes=lanes,
         n_invalid=jnp.sum(~jnp.isfinite(raw_loglike) & (logprior > -jnp.inf)).astype(jnp.int32),
         n_failed_steps=jnp.int32(0),
         logZ=state.logZ,
@@ -176,21 +254,13 @@ def step(rng_key, state: NSState, loglike_fn: Callable, prior, settings: Setting
             key, factor, settings.num_inner_steps, settings.max_expansions
         )
     )(chain_keys)
-    evaluate = _evaluator(loglike_fn, prior)
-
-    def chain(args):
-        start, plan = args
-        return slice_mcmc.run_chain(
-            evaluate,
-            start,
-            plan,
-            contour,
-            max_expansions=settings.max_expansions,
-            max_shrinkage=settings.max_shrinkage,
-        )
-
     starts_data = (state.positions[starts], state.loglike[starts], state.logprior[starts])
-    chains = chunked_map(chain, (starts_data, plans), settings.chunk_size)
+    (chains, _), lanes = _schedule(
+        chain_item(contour, settings),
+        _evaluator(loglike_fn, prior),
+        (starts_data, plans),
+        settings,
+    )
 
     dead_loglike = state.loglike[dead]
     logX, logZ = evidence.update(state.logX, state.logZ, dead_loglike, settings.n_live)
@@ -210,6 +280,7 @@ def step(rng_key, state: NSState, loglike_fn: Callable, prior, settings: Setting
         loglike_birth=state.loglike_birth[dead],
         prior_draw=state.prior_draw[dead],
         n_evals=jnp.sum(chains.n_evals),
+        lanes=lanes,
         n_invalid=jnp.sum(chains.n_invalid),
         n_failed_steps=jnp.sum(chains.n_failed_steps),
         logZ=logZ,
@@ -217,3 +288,20 @@ def step(rng_key, state: NSState, loglike_fn: Callable, prior, settings: Setting
         plateau=plateau,
     )
     return new_state, info
+
+
+def iteration_memory(loglike_fn: Callable, prior, settings: Settings, dtype) -> CompiledMemory:
+    """XLA's compiled memory analysis of one iteration (compile only, nothing runs)."""
+    vec = jax.ShapeDtypeStruct((settings.n_live,), dtype)
+    scalar = jax.ShapeDtypeStruct((), dtype)
+    state = NSState(
+        positions=jax.ShapeDtypeStruct((settings.n_live, prior.dim), dtype),
+        loglike=vec,
+        logprior=vec,
+        loglike_birth=vec,
+        prior_draw=jax.ShapeDtypeStruct((settings.n_live,), jnp.bool_),
+        logX=scalar,
+        logZ=scalar,
+    )
+    key = jax.random.key(0)
+    return compiled_memory(lambda s: step(key, s, loglike_fn, prior, settings), state)

@@ -32,7 +32,15 @@ class Result:
     information
         Kullback-Leibler divergence from prior to posterior, H, in nats.
     n_evals
-        Likelihood evaluations: ``n_live`` initial ones plus those consumed by chains.
+        Useful likelihood evaluations: ``n_live`` initial ones plus those consumed by
+        chains.
+    n_evals_physical
+        Evaluations the device performed: lanes x ticks, including lanes that waited
+        (idle lanes still evaluate a point in a batched call). ``n_evals_physical /
+        n_evals`` is the schedule's overhead.
+    lane_usage
+        ``physical`` and ``useful`` evaluations, in total and over the ticks that began
+        with chains still queued (``physical_queued``, ``useful_queued``).
     n_invalid
         Evaluations inside the prior support that returned NaN or +/-inf.
     n_failed_steps
@@ -59,6 +67,8 @@ class Result:
     ess: float
     information: float
     n_evals: int
+    n_evals_physical: int
+    lane_usage: dict[str, int]
     n_invalid: int
     n_failed_steps: int
     n_iterations: int
@@ -115,7 +125,8 @@ class Result:
             f"logZ = {self.logZ:.3f} +/- {self.logZ_err:.3f}  (H = {self.information:.2f} nats, "
             f"ESS = {self.ess:.0f})\n"
             f"{self.n_iterations} iterations, {self.n_evals} likelihood evaluations "
-            f"({self.n_invalid} invalid, {self.n_failed_steps} failed slice steps), "
+            f"({self.n_evals_physical / self.n_evals:.3f} physical per useful, "
+            f"{self.n_invalid} invalid, {self.n_failed_steps} failed slice steps), "
             f"{self.wall_time:.1f} s, stopped by {self.termination}"
         )
 

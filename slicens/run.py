@@ -95,6 +95,7 @@ def run(
     num_delete: int | None = None,
     num_inner_steps: int | None = None,
     chunk_size: int | None = None,
+    schedule: str = "lanes",
     seed: int = 0,
     dlogz: float = 0.01,
     max_evals: int | None = None,
@@ -123,6 +124,11 @@ def run(
         At most this many particles are evaluated at once, for both the initial
         ``n_live`` evaluations and the ``num_delete`` chains. ``None`` (the default)
         evaluates each batch at once. Results do not depend on it.
+    schedule
+        How chains share the ``chunk_size`` lanes: ``"lanes"`` (default) gives a lane
+        the next queued chain as soon as its chain finishes, so no lane waits;
+        ``"chunked"`` runs chunks of whole chains, each until its slowest chain finishes
+        (the reference). Results do not depend on it.
     seed
         Seed of the run. Default is 0.
     dlogz
@@ -170,6 +176,8 @@ def run(
         chosen["num_inner_steps"] = f"max(5, 3 * dim) = {num_inner_steps} for dim = {dim}"
     _check_int("num_inner_steps", num_inner_steps, 1)
     _check_int("chunk_size", chunk_size, 1, allow_none=True)
+    if schedule not in kernel.SCHEDULES:
+        raise ValueError(f"schedule must be one of {kernel.SCHEDULES}, got schedule={schedule!r}")
     _check_int("seed", seed, 0)
     _check_int("max_evals", max_evals, 1, allow_none=True)
     _check_int("max_iterations", max_iterations, 1, allow_none=True)
@@ -192,12 +200,15 @@ def run(
         chunk_size=chunk_size,
         max_expansions=max_expansions,
         max_shrinkage=max_shrinkage,
+        schedule=schedule,
     )
     init_fn, step_fn = _compiled(loglike, prior, settings)
     init_key, loop_key = jax.random.split(jax.random.key(seed))
     state, info = init_fn(init_key)
 
     dead: list[kernel.StepInfo] = []
+    lanes = _LaneTotals()
+    lanes.add(info.lanes)
     n_evals = int(info.n_evals)
     n_invalid = int(info.n_invalid)
     n_failed = 0
@@ -216,6 +227,7 @@ def run(
         dead.append(info)
         iteration += 1
         n_evals += int(info.n_evals)
+        lanes.add(info.lanes)
         n_invalid += int(info.n_invalid)
         n_failed += int(info.n_failed_steps)
         if iteration % log_every == 0:
@@ -236,11 +248,32 @@ def run(
         seed=seed,
         settings=dict(settings._asdict(), seed=seed, dlogz=dlogz, max_evals=max_evals,
                       max_iterations=max_iterations, chosen=chosen),
-        counts=dict(n_evals=n_evals, n_invalid=n_invalid, n_failed_steps=n_failed,
-                    n_iterations=iteration),
+        counts=dict(n_evals=n_evals, n_evals_physical=lanes.physical, lane_usage=lanes.usage(),
+                    n_invalid=n_invalid, n_failed_steps=n_failed, n_iterations=iteration),
         termination=termination,
         wall_time=time.perf_counter() - start_time,
     )
+
+
+class _LaneTotals:
+    """Running totals of the lanes' physical and useful evaluations (host ints)."""
+
+    def __init__(self):
+        self.physical = self.useful = self.physical_queued = self.useful_queued = 0
+
+    def add(self, stats) -> None:
+        self.physical += int(stats.physical)
+        self.useful += int(stats.useful)
+        self.physical_queued += int(stats.physical_queued)
+        self.useful_queued += int(stats.useful_queued)
+
+    def usage(self) -> dict:
+        return {
+            "physical": self.physical,
+            "useful": self.useful,
+            "physical_queued": self.physical_queued,
+            "useful_queued": self.useful_queued,
+        }
 
 
 def _remaining(info) -> float:

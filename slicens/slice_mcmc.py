@@ -38,7 +38,6 @@ __all__ = [
     "init",
     "proposal",
     "advance",
-    "run_chain",
 ]
 
 # Phases of a slice step: which point the chain evaluates next.
@@ -253,35 +252,3 @@ def advance(
         _route(moved, plan, wanted),
     )
     return jax.tree.map(lambda old, new: jnp.where(phase == DONE, old, new), state, next_state)
-
-
-def run_chain(
-    evaluate,
-    start,
-    plan: SlicePlan,
-    contour,
-    *,
-    max_expansions: int,
-    max_shrinkage: int,
-) -> ChainState:
-    """Run one chain to completion: the reference schedule, one chain per while loop.
-
-    ``evaluate(point) -> (loglike, logprior)``; ``start = (position, loglike, logprior)``.
-    """
-    state = init(*start, plan, max_expansions)
-
-    def body(state):
-        point = proposal(state, plan)
-        loglike, logprior = evaluate(point)
-        return advance(
-            state,
-            plan,
-            point,
-            loglike,
-            logprior,
-            contour,
-            max_expansions=max_expansions,
-            max_shrinkage=max_shrinkage,
-        )
-
-    return jax.lax.while_loop(lambda s: s.phase != DONE, body, state)

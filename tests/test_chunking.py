@@ -1,25 +1,55 @@
-"""The bounded-batch mechanism on its own."""
+"""The bounded-batch mechanism on its own, with generic work items."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from slicens.chunking import chunked_map, compiled_memory, resolve_chunk_size
+from slicens.chunking import WorkItem, compiled_memory, lane_map, resolve_chunk_size
+
+# A work item that needs ``n`` evaluations of ``x -> x**2`` at points start, start+1, ...
+# and sums them: its answer is known in closed form, its length varies per job.
+COUNTER = WorkItem(
+    start=lambda job: (job[0], job[1], jnp.zeros((), jnp.float64), jnp.zeros((), jnp.int32)),
+    proposal=lambda s: s[0] + s[3].astype(jnp.float64),
+    advance=lambda s, point, value: (s[0], s[1], s[2] + value, s[3] + 1),
+    done=lambda s: s[3] >= s[1],
+    evaluations=lambda s: s[3],
+)
+STARTS = jnp.arange(10.0)
+LENGTHS = jnp.array([3, 1, 7, 2, 2, 9, 1, 4, 5, 6], jnp.int32)
+EXPECTED = np.array([sum((s + i) ** 2 for i in range(n)) for s, n in zip(range(10), LENGTHS.tolist())])
 
 
-@pytest.mark.parametrize("chunk", [None, 1, 2, 3, 7, 10, 50])
-def test_chunked_map_matches_plain_map(chunk):
-    xs = {"a": jnp.arange(10.0), "b": jnp.arange(20.0).reshape(10, 2)}
+def _run(lanes, whole_chunks=False):
+    return jax.jit(lambda jobs: lane_map(COUNTER, lambda x: x**2, jobs, lanes,
+                                         whole_chunks=whole_chunks))((STARTS, LENGTHS))
 
-    def fn(item):
-        return item["a"] * 2 + item["b"].sum(), item["b"][::-1]
 
-    got = jax.jit(lambda x: chunked_map(fn, x, chunk))(xs)
-    want = jax.vmap(fn)(xs)
-    for g, w in zip(got, want, strict=True):
-        np.testing.assert_array_equal(g, w)
-        assert g.shape == w.shape
+@pytest.mark.parametrize("lanes", [None, 1, 2, 3, 7, 10, 50])
+@pytest.mark.parametrize("whole_chunks", [False, True])
+def test_every_job_finishes_with_its_own_answer(lanes, whole_chunks):
+    states, stats = _run(lanes, whole_chunks)
+    np.testing.assert_array_equal(states[2], EXPECTED)
+    np.testing.assert_array_equal(states[3], LENGTHS)
+    assert int(stats.useful) == int(LENGTHS.sum())
+    width = resolve_chunk_size(lanes, 10)
+    assert int(stats.physical) == int(stats.ticks) * width
+
+
+@pytest.mark.parametrize("lanes", [1, 2, 3, 4])
+def test_no_lane_idles_while_jobs_are_queued(lanes):
+    _, stats = _run(lanes)
+    assert int(stats.physical_queued) == int(stats.useful_queued)
+    assert int(stats.physical_queued) > 0
+
+
+def test_whole_chunks_wait_for_their_slowest_item():
+    _, stats = _run(3, whole_chunks=True)
+    # chunks [3,1,7], [2,2,9], [1,4,5], [6]: the slowest item of each sets its ticks
+    assert int(stats.ticks) == 7 + 9 + 5 + 6
+    _, eager = _run(3)
+    assert int(eager.ticks) < int(stats.ticks)
 
 
 def test_resolve_chunk_size():
@@ -28,27 +58,37 @@ def test_resolve_chunk_size():
     assert resolve_chunk_size(100, 8) == 8
 
 
-def test_one_compiled_shape_for_uneven_chunks():
-    """A chunk that does not divide the batch pads; the per-item function sees one shape."""
+def test_one_compiled_evaluation_shape():
+    """However many jobs and lanes, the evaluation is traced once, at one point's shape."""
     shapes = []
 
-    def fn(x):
+    def evaluate(x):
         shapes.append(x.shape)
-        return x + 1
+        return x**2
 
-    jax.jit(lambda x: chunked_map(fn, x, 4))(jnp.arange(10.0))
+    jax.jit(lambda jobs: lane_map(COUNTER, evaluate, jobs, 4))((STARTS, LENGTHS))
     assert shapes == [()]
 
 
-def test_chunked_map_bounds_temporary_memory():
-    """Temp bytes of a big per-item intermediate scale with the chunk, not the batch."""
+def test_lanes_bound_temporary_memory():
+    """Temp bytes of a big per-evaluation intermediate scale with the lanes, not the jobs."""
+    item = WorkItem(
+        start=lambda x: (x, jnp.zeros((), jnp.float64), jnp.zeros((), bool)),
+        proposal=lambda s: s[0],
+        advance=lambda s, p, v: (s[0], v, jnp.ones((), bool)),
+        done=lambda s: s[2],
+        evaluations=lambda s: jnp.int32(1),
+    )
 
-    def fn(x):
+    def evaluate(x):
         big = jnp.outer(jnp.arange(512.0) + x, jnp.arange(512.0))  # 2 MiB in float64
         return jnp.sum(jnp.sin(big))
 
     xs = jax.ShapeDtypeStruct((64,), jnp.float64)
-    temp = {c: compiled_memory(lambda x, c=c: chunked_map(fn, x, c), xs).temp for c in (1, 16)}
+    temp = {
+        c: compiled_memory(lambda x, c=c: lane_map(item, evaluate, x, c), xs).temp
+        for c in (1, 16)
+    }
     one = 512 * 512 * 8
     assert temp[1] < 3 * one
     assert temp[16] > 10 * one

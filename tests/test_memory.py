@@ -16,28 +16,9 @@ N_PIXELS, N_SOURCE = 20_000, 1_000
 N_LIVE, NUM_DELETE = 64, 16
 
 
-def _state_spec(dim):
-    f64 = jnp.float64
-    vec = jax.ShapeDtypeStruct((N_LIVE,), f64)
-    scalar = jax.ShapeDtypeStruct((), f64)
-    return kernel.NSState(
-        positions=jax.ShapeDtypeStruct((N_LIVE, dim), f64),
-        loglike=vec,
-        logprior=vec,
-        loglike_birth=vec,
-        logX=scalar,
-        logZ=scalar,
-    )
-
-
 def iteration_temp_bytes(loglike, prior, chunk_size):
     settings = kernel.Settings(N_LIVE, NUM_DELETE, 4, chunk_size, 10, 100)
-    key = jax.random.key(0)
-
-    def one_iteration(state):
-        return kernel.step(key, state, loglike, prior, settings)
-
-    return compiled_memory(one_iteration, _state_spec(prior.dim)).temp
+    return kernel.iteration_memory(loglike, prior, settings, jnp.float64).temp
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +26,7 @@ def measured():
     loglike = mapping_matrix_loglike(N_PIXELS, N_SOURCE)
     prior = as_prior(MAPPING_PRIOR)
     single = compiled_memory(loglike, jax.ShapeDtypeStruct((2,), jnp.float64)).temp
-    temps = {c: iteration_temp_bytes(loglike, prior, c) for c in (1, 16)}
+    temps = {c: iteration_temp_bytes(loglike, prior, c) for c in (1, 4, 16)}
     return single, temps
 
 
@@ -59,3 +40,12 @@ def test_temp_grows_linearly_with_chunk(measured):
 def test_chunk_one_costs_about_one_evaluation(measured):
     single, temps = measured
     assert temps[1] <= 3 * single, (temps[1], single)
+
+
+def test_temp_is_base_plus_one_evaluation_per_lane(measured):
+    """temp(c) = base + c x (one evaluation's temp) within 10%, base taken from c = 1."""
+    single, temps = measured
+    base = temps[1] - single
+    for chunk in (4, 16):
+        predicted = base + chunk * single
+        assert abs(temps[chunk] - predicted) <= 0.1 * predicted, (chunk, temps, single)

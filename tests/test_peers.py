@@ -28,5 +28,5 @@ def test_gaussian_5d_agrees_with_blackjax():
 
 
 def test_tiny_lens_agrees_with_blackjax(tiny_lens):
-    _compare(tiny_lens.loglike, tiny_lens.prior, n_live=100, num_delete=20, num_inner_steps=14,
+    _compare(tiny_lens.loglike, tiny_lens.prior, n_live=50, num_delete=10, num_inner_steps=14,
              seeds=(0,))

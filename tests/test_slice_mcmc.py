@@ -5,31 +5,39 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import stats
 
-from slicens import slice_mcmc
+from slicens import kernel, slice_mcmc
+from slicens.chunking import lane_map
 from slicens.priors import IndependentPrior, Normal, Uniform
 
 MAX_EXPANSIONS, MAX_SHRINKAGE = 10, 100
 
 
-def _run_chains(prior, loglike, contour, start, n_chains, num_steps, seed=0):
+def run_chains(prior, loglike, contour, start, plans, max_shrinkage=MAX_SHRINKAGE):
+    """Chains (one per plan, all from ``start``) to completion on 64 lanes."""
+
     def evaluate(x):
         return loglike(x), prior.log_density(x)
 
+    n = plans.offset.shape[0]
+    settings = kernel.Settings(2, 1, plans.offset.shape[1], 64, MAX_EXPANSIONS, max_shrinkage)
+    item = kernel.chain_item(contour, settings)
+    starts = (
+        jnp.broadcast_to(start, (n,) + start.shape),
+        jnp.full(n, loglike(start)),
+        jnp.full(n, prior.log_density(start)),
+    )
+    (chains, _), _ = lane_map(item, evaluate, (starts, plans), 64)
+    return chains
+
+
+def _run_chains(prior, loglike, contour, start, n_chains, num_steps, seed=0):
     factor = jnp.linalg.cholesky(jnp.eye(prior.dim) * 0.5)
 
-    def one(i):
-        key = jax.random.fold_in(jax.random.key(seed), i)
-        plan = slice_mcmc.make_plan(key, factor, num_steps, MAX_EXPANSIONS)
-        return slice_mcmc.run_chain(
-            evaluate,
-            (start, loglike(start), prior.log_density(start)),
-            plan,
-            contour,
-            max_expansions=MAX_EXPANSIONS,
-            max_shrinkage=MAX_SHRINKAGE,
-        )
+    def plans(keys):
+        return jax.vmap(lambda k: slice_mcmc.make_plan(k, factor, num_steps, MAX_EXPANSIONS))(keys)
 
-    return jax.jit(jax.vmap(one))(jnp.arange(n_chains))
+    keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(seed), i))(jnp.arange(n_chains))
+    return jax.jit(lambda k: run_chains(prior, loglike, contour, start, plans(k)))(keys)
 
 
 def test_unconstrained_chain_samples_a_uniform_prior():
@@ -83,16 +91,11 @@ def test_exhausted_shrinkage_leaves_the_chain_in_place():
     def loglike(x):
         return -jnp.abs(x[0])
 
-    def evaluate(x):
-        return loglike(x), prior.log_density(x)
-
-    factor = jnp.eye(1)
-    plan = slice_mcmc.make_plan(jax.random.key(3), factor, 4, MAX_EXPANSIONS)
+    plan = slice_mcmc.make_plan(jax.random.key(3), jnp.eye(1), 4, MAX_EXPANSIONS)
+    plans = jax.tree.map(lambda a: a[None], plan)
     start = jnp.array([0.0])
-    chain = slice_mcmc.run_chain(
-        evaluate, (start, 0.0, prior.log_density(start)), plan, 0.0,
-        max_expansions=MAX_EXPANSIONS, max_shrinkage=7,
-    )
+    chains = run_chains(prior, loglike, 0.0, start, plans, max_shrinkage=7)
+    chain = jax.tree.map(lambda a: a[0], chains)
     assert int(chain.n_failed_steps) == 4
     np.testing.assert_array_equal(chain.position, start)
     assert int(chain.step) == 4 and int(chain.phase) == slice_mcmc.DONE

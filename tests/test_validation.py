@@ -53,8 +53,12 @@ def test_loglike_that_fails_to_trace():
 
 
 def test_loglike_with_wrong_dimension():
+    """A likelihood written for 3 parameters under a 2-parameter prior fails to trace.
+
+    (Out-of-range indexing such as ``x[2]`` would not: JAX clamps indices.)
+    """
     with pytest.raises(TypeError, match="loglike failed to trace"):
-        slicens.run(lambda x: x[0] + x[1] + x[2], PRIOR)
+        slicens.run(lambda x: x @ jnp.ones(3), PRIOR)
 
 
 def test_loglike_not_callable():
