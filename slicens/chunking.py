@@ -45,10 +45,9 @@ class WorkItem(NamedTuple):
     proposal: ``(state) -> point``. The point the item needs evaluated next.
     advance: ``(state, point, value) -> state``. The item moved on, given the value.
     done: ``(state) -> bool``. Whether the item has finished.
-    evaluations: ``(state) -> int32``. Evaluations a finished item consumed.
 
     ``value`` is whatever ``evaluate(point)`` returns. A new item must need at least one
-    evaluation (``done(start(job))`` is False). All five must be pure; they are vmapped
+    evaluation (``done(start(job))`` is False). All four must be pure; they are vmapped
     over lanes.
     """
 
@@ -56,7 +55,6 @@ class WorkItem(NamedTuple):
     proposal: Callable
     advance: Callable
     done: Callable
-    evaluations: Callable
 
 
 class LaneStats(NamedTuple):
@@ -76,16 +74,41 @@ class LaneStats(NamedTuple):
     useful_queued: jax.Array
 
 
-def _isolated(evaluate: Callable, point):
-    """``evaluate(point)`` behind an optimisation barrier.
+def _evaluate_isolated(evaluate: Callable, points):
+    """Evaluate a batch of points behind optimisation barriers.
 
     XLA may fuse the likelihood's operations with the scheduler's code around it (and
     recompute the proposal inside the likelihood's fusions), and fusion changes
-    floating-point rounding. Callers materialise the point behind a barrier too and
-    use that one value for both the evaluation and the chain, so the likelihood's
-    compiled program and inputs are the same whichever schedule surrounds it.
+    floating-point rounding. Materialising the points and the values behind barriers, and
+    handing the chains the very points that were evaluated, keeps the likelihood's
+    compiled program and inputs the same whichever schedule surrounds it.
     """
-    return jax.lax.optimization_barrier(evaluate(point))
+    points = jax.lax.optimization_barrier(points)
+    return points, jax.lax.optimization_barrier(jax.vmap(evaluate)(points))
+
+
+def _select_lanes(mask, new, old):
+    """Per lane, ``new`` where ``mask`` else ``old``, for pytrees of any rank."""
+    return jax.tree.map(
+        lambda n, o: jnp.where(mask.reshape(mask.shape + (1,) * (n.ndim - 1)), n, o), new, old
+    )
+
+
+class _Lanes(NamedTuple):
+    """The lane scheduler's loop carry.
+
+    state: pytree, leading axis n_lanes. Each lane's item state.
+    job: shape=(n_lanes,), int32. The job each lane runs; ``n_jobs`` for a free lane.
+    next_job: shape=(), int32. The first job still queued.
+    outputs: pytree, leading axis n_jobs. Finished items' states, in job order.
+    stats: LaneStats.
+    """
+
+    state: object
+    job: jax.Array
+    next_job: jax.Array
+    outputs: object
+    stats: LaneStats
 
 
 def lane_map(
@@ -108,7 +131,8 @@ def lane_map(
     jobs
         Pytree of job inputs with a leading axis of length ``n_jobs``.
     n_lanes
-        Lanes (the batch width of every evaluation). ``None`` means ``n_jobs``.
+        Lanes (the batch width of every evaluation). ``None`` means ``n_jobs``; more
+        lanes than jobs means ``n_jobs``.
     whole_chunks
         If True, lanes are refilled only when all of them are free: the reference
         schedule, a chunked map of whole items where each chunk of ``n_lanes`` jobs runs
@@ -122,65 +146,51 @@ def lane_map(
     ``n_lanes`` (up to the likelihood's own batch-width rounding, see docs/design.md).
     """
     n_jobs = jax.tree.leaves(jobs)[0].shape[0]
-    lanes = resolve_chunk_size(n_lanes, n_jobs)
-    take = jax.vmap(lambda j: jax.tree.map(lambda a: a[j], jobs))
-    lane_state = jax.vmap(item.start)(take(jnp.arange(lanes)))
-    lane_job = jnp.arange(lanes, dtype=jnp.int32)
-    outputs = jax.tree.map(lambda a: jnp.zeros((n_jobs,) + a.shape[1:], a.dtype), lane_state)
-    zero = jnp.zeros((), jnp.int32)
-    stats = LaneStats(zero, zero, zero, zero, zero)
-    next_job = jnp.int32(lanes)
+    width = resolve_chunk_size(n_lanes, n_jobs)
 
-    def body(carry):
-        lane_state, lane_job, next_job, outputs, stats = carry
-        active = lane_job < n_jobs
-        queued = next_job < n_jobs
-        points = jax.lax.optimization_barrier(jax.vmap(item.proposal)(lane_state))
-        values = jax.vmap(lambda p: _isolated(evaluate, p))(points)
-        advanced = jax.vmap(item.advance)(lane_state, points, values)
-        lane_state = jax.tree.map(
-            lambda new, old: jnp.where(_lane_mask(active, new), new, old), advanced, lane_state
-        )
-        finished = active & jax.vmap(item.done)(lane_state)
-        # Finished lanes write their item out (others write out of bounds: dropped) ...
-        slot = jnp.where(finished, lane_job, n_jobs)
-        outputs = jax.tree.map(
-            lambda buf, s: buf.at[slot].set(s, mode="drop"), outputs, lane_state
-        )
-        # ... and take the next queued jobs, in lane order.
-        lane_job = jnp.where(finished, n_jobs, lane_job)
-        if whole_chunks:  # refill only when every lane of the chunk is free
-            wanted = jnp.all(lane_job >= n_jobs) & jnp.ones_like(finished)
-        else:
-            wanted = finished
-        new_job = next_job + jnp.cumsum(wanted, dtype=jnp.int32) - 1
+    def take(job_index):
+        return jax.vmap(item.start)(jax.tree.map(lambda a: a[job_index], jobs))
+
+    def tick(lanes: _Lanes) -> _Lanes:
+        active = lanes.job < n_jobs
+        queued = lanes.next_job < n_jobs
+        points, values = _evaluate_isolated(evaluate, jax.vmap(item.proposal)(lanes.state))
+        state = _select_lanes(active, jax.vmap(item.advance)(lanes.state, points, values),
+                              lanes.state)
+        finished = active & jax.vmap(item.done)(state)
+        # Finished lanes write their item out (the others write out of bounds: dropped).
+        slot = jnp.where(finished, lanes.job, n_jobs)
+        outputs = jax.tree.map(lambda buf, s: buf.at[slot].set(s, mode="drop"),
+                               lanes.outputs, state)
+        job = jnp.where(finished, n_jobs, lanes.job)
+        # Free lanes take the next queued jobs in lane order: each as soon as it is free,
+        # or (whole_chunks) all together once every lane is free.
+        wanted = jnp.all(job >= n_jobs) & (job >= n_jobs) if whole_chunks else finished
+        new_job = lanes.next_job + jnp.cumsum(wanted, dtype=jnp.int32) - 1
         refill = wanted & (new_job < n_jobs)
-        fresh = jax.vmap(item.start)(take(jnp.minimum(new_job, n_jobs - 1)))
-        lane_state = jax.tree.map(
-            lambda new, old: jnp.where(_lane_mask(refill, new), new, old), fresh, lane_state
-        )
-        lane_job = jnp.where(refill, new_job, lane_job)
-        next_job = next_job + jnp.sum(refill, dtype=jnp.int32)
+        state = _select_lanes(refill, take(jnp.minimum(new_job, n_jobs - 1)), state)
         busy = jnp.sum(active, dtype=jnp.int32)
         stats = LaneStats(
-            ticks=stats.ticks + 1,
-            physical=stats.physical + lanes,
-            useful=stats.useful + busy,
-            physical_queued=stats.physical_queued + jnp.where(queued, lanes, 0),
-            useful_queued=stats.useful_queued + jnp.where(queued, busy, 0),
+            ticks=lanes.stats.ticks + 1,
+            physical=lanes.stats.physical + width,
+            useful=lanes.stats.useful + busy,
+            physical_queued=lanes.stats.physical_queued + jnp.where(queued, width, 0),
+            useful_queued=lanes.stats.useful_queued + jnp.where(queued, busy, 0),
         )
-        return lane_state, lane_job, next_job, outputs, stats
+        return _Lanes(state, jnp.where(refill, new_job, job),
+                      lanes.next_job + jnp.sum(refill, dtype=jnp.int32), outputs, stats)
 
-    def any_active(carry):
-        return jnp.any(carry[1] < n_jobs)
-
-    carry = jax.lax.while_loop(any_active, body, (lane_state, lane_job, next_job, outputs, stats))
-    return carry[3], carry[4]
-
-
-def _lane_mask(mask, leaf):
-    """Broadcast a per-lane mask against a per-lane leaf of any rank."""
-    return mask.reshape(mask.shape + (1,) * (leaf.ndim - 1))
+    first = take(jnp.arange(width))
+    zero = jnp.zeros((), jnp.int32)
+    lanes = _Lanes(
+        state=first,
+        job=jnp.arange(width, dtype=jnp.int32),
+        next_job=jnp.int32(width),
+        outputs=jax.tree.map(lambda a: jnp.zeros((n_jobs,) + a.shape[1:], a.dtype), first),
+        stats=LaneStats(zero, zero, zero, zero, zero),
+    )
+    lanes = jax.lax.while_loop(lambda lanes: jnp.any(lanes.job < n_jobs), tick, lanes)
+    return lanes.outputs, lanes.stats
 
 
 class CompiledMemory(NamedTuple):

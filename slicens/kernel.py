@@ -145,7 +145,7 @@ def chain_item(contour, settings: Settings) -> WorkItem:
     def done(state):
         return state[0].phase == slice_mcmc.DONE
 
-    return WorkItem(start, proposal, advance, done, lambda state: state[0].n_evals)
+    return WorkItem(start, proposal, advance, done)
 
 
 def _evaluation_item() -> WorkItem:
@@ -158,7 +158,7 @@ def _evaluation_item() -> WorkItem:
     def advance(state, point, value):
         return point, value[0], value[1], jnp.ones((), bool)
 
-    return WorkItem(start, lambda s: s[0], advance, lambda s: s[3], lambda s: jnp.int32(1))
+    return WorkItem(start, lambda s: s[0], advance, lambda s: s[3])
 
 
 def _schedule(item: WorkItem, evaluate: Callable, jobs, settings: Settings):

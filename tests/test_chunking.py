@@ -14,7 +14,6 @@ COUNTER = WorkItem(
     proposal=lambda s: s[0] + s[3].astype(jnp.float64),
     advance=lambda s, point, value: (s[0], s[1], s[2] + value, s[3] + 1),
     done=lambda s: s[3] >= s[1],
-    evaluations=lambda s: s[3],
 )
 STARTS = jnp.arange(10.0)
 LENGTHS = jnp.array([3, 1, 7, 2, 2, 9, 1, 4, 5, 6], jnp.int32)
@@ -77,7 +76,6 @@ def test_lanes_bound_temporary_memory():
         proposal=lambda s: s[0],
         advance=lambda s, p, v: (s[0], v, jnp.ones((), bool)),
         done=lambda s: s[2],
-        evaluations=lambda s: jnp.int32(1),
     )
 
     def evaluate(x):
