@@ -1,6 +1,6 @@
 """Lane-scheduler efficiency, side by side in one run on one machine.
 
-    python benchmarks/efficiency.py [--n-live 64] [--chunk 4] [--skip-blackjax]
+    python benchmarks/efficiency.py [--n-live 32] [--chunk 4] [--skip-blackjax]
 
 Prints:
 1. physical / useful likelihood evaluations of the lane scheduler (while chains are
@@ -75,7 +75,7 @@ def compare(name, problem, *, n_live, num_delete, chunk, skip_blackjax) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--n-live", type=int, default=64)
+    parser.add_argument("--n-live", type=int, default=32)
     parser.add_argument("--num-delete", type=int, default=16)
     parser.add_argument("--chunk", type=int, default=4)
     parser.add_argument("--skip-blackjax", action="store_true")

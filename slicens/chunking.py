@@ -151,6 +151,21 @@ def lane_map(
     def take(job_index):
         return jax.vmap(item.start)(jax.tree.map(lambda a: a[job_index], jobs))
 
+    def retire(finished, state, job, next_job, outputs):
+        """Finished lanes write their item out and take the next queued jobs."""
+        # Out-of-bounds slots (lanes that did not finish) are dropped.
+        slot = jnp.where(finished, job, n_jobs)
+        outputs = jax.tree.map(lambda buf, s: buf.at[slot].set(s, mode="drop"), outputs, state)
+        job = jnp.where(finished, n_jobs, job)
+        # Free lanes take jobs in lane order: each as soon as it is free, or
+        # (whole_chunks) all together once every lane is free.
+        wanted = jnp.all(job >= n_jobs) & (job >= n_jobs) if whole_chunks else finished
+        new_job = next_job + jnp.cumsum(wanted, dtype=jnp.int32) - 1
+        refill = wanted & (new_job < n_jobs)
+        state = _select_lanes(refill, take(jnp.minimum(new_job, n_jobs - 1)), state)
+        job = jnp.where(refill, new_job, job)
+        return state, job, next_job + jnp.sum(refill, dtype=jnp.int32), outputs
+
     def tick(lanes: _Lanes) -> _Lanes:
         active = lanes.job < n_jobs
         queued = lanes.next_job < n_jobs
@@ -158,17 +173,13 @@ def lane_map(
         state = _select_lanes(active, jax.vmap(item.advance)(lanes.state, points, values),
                               lanes.state)
         finished = active & jax.vmap(item.done)(state)
-        # Finished lanes write their item out (the others write out of bounds: dropped).
-        slot = jnp.where(finished, lanes.job, n_jobs)
-        outputs = jax.tree.map(lambda buf, s: buf.at[slot].set(s, mode="drop"),
-                               lanes.outputs, state)
-        job = jnp.where(finished, n_jobs, lanes.job)
-        # Free lanes take the next queued jobs in lane order: each as soon as it is free,
-        # or (whole_chunks) all together once every lane is free.
-        wanted = jnp.all(job >= n_jobs) & (job >= n_jobs) if whole_chunks else finished
-        new_job = lanes.next_job + jnp.cumsum(wanted, dtype=jnp.int32) - 1
-        refill = wanted & (new_job < n_jobs)
-        state = _select_lanes(refill, take(jnp.minimum(new_job, n_jobs - 1)), state)
+        # Most ticks finish no item: skip the write-out and refill bookkeeping then.
+        state, job, next_job, outputs = jax.lax.cond(
+            jnp.any(finished),
+            lambda args: retire(finished, *args),
+            lambda args: args,
+            (state, lanes.job, lanes.next_job, lanes.outputs),
+        )
         busy = jnp.sum(active, dtype=jnp.int32)
         stats = LaneStats(
             ticks=lanes.stats.ticks + 1,
@@ -177,8 +188,7 @@ def lane_map(
             physical_queued=lanes.stats.physical_queued + jnp.where(queued, width, 0),
             useful_queued=lanes.stats.useful_queued + jnp.where(queued, busy, 0),
         )
-        return _Lanes(state, jnp.where(refill, new_job, job),
-                      lanes.next_job + jnp.sum(refill, dtype=jnp.int32), outputs, stats)
+        return _Lanes(state, job, next_job, outputs, stats)
 
     first = take(jnp.arange(width))
     zero = jnp.zeros((), jnp.int32)
