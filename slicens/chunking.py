@@ -173,12 +173,10 @@ def lane_map(
         state = _select_lanes(active, jax.vmap(item.advance)(lanes.state, points, values),
                               lanes.state)
         finished = active & jax.vmap(item.done)(state)
-        # Most ticks finish no item: skip the write-out and refill bookkeeping then.
-        state, job, next_job, outputs = jax.lax.cond(
-            jnp.any(finished),
-            lambda args: retire(finished, *args),
-            lambda args: args,
-            (state, lanes.job, lanes.next_job, lanes.outputs),
+        # Computed every tick and masked: a lax.cond that skips it on ticks where no item
+        # finishes measured 9-15% slower on CPU (its operands include all the outputs).
+        state, job, next_job, outputs = retire(
+            finished, state, lanes.job, lanes.next_job, lanes.outputs
         )
         busy = jnp.sum(active, dtype=jnp.int32)
         stats = LaneStats(
