@@ -20,7 +20,6 @@ from pathlib import Path
 
 import _common
 import jax
-import numpy as np
 
 import slicens
 from slicens.priors import as_prior

@@ -71,7 +71,8 @@ def _check_prior(prior) -> tuple[int, object]:
     if not jnp.issubdtype(sample.dtype, jnp.floating):
         raise TypeError(f"prior samples must be floating point, got dtype {sample.dtype}")
     try:
-        density = jax.eval_shape(prior.log_density, jax.ShapeDtypeStruct((prior.dim,), sample.dtype))
+        point = jax.ShapeDtypeStruct((prior.dim,), sample.dtype)
+        density = jax.eval_shape(prior.log_density, point)
     except Exception as exc:
         raise TypeError(f"prior.log_density(x) failed: {type(exc).__name__}: {exc}") from exc
     if density.shape != ():

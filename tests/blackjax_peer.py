@@ -49,7 +49,7 @@ def run_blackjax_nss(loglike, prior, *, n_live, num_delete, num_inner_steps, see
     step = jax.jit(algo.step)
     dead = []
     n_evals = n_live
-    for iteration in range(max_iterations):
+    for iteration in range(max_iterations):  # noqa: B007 (the count is reported)
         logZ, logZ_live = float(state.integrator.logZ), float(state.integrator.logZ_live)
         if np.isfinite(logZ) and np.logaddexp(logZ, logZ_live) - logZ < dlogz:
             break

@@ -17,7 +17,9 @@ COUNTER = WorkItem(
 )
 STARTS = jnp.arange(10.0)
 LENGTHS = jnp.array([3, 1, 7, 2, 2, 9, 1, 4, 5, 6], jnp.int32)
-EXPECTED = np.array([sum((s + i) ** 2 for i in range(n)) for s, n in zip(range(10), LENGTHS.tolist())])
+EXPECTED = np.array(
+    [sum((s + i) ** 2 for i in range(n)) for s, n in zip(range(10), LENGTHS.tolist(), strict=True)]
+)
 
 
 def _run(lanes, whole_chunks=False):

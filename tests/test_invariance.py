@@ -55,7 +55,7 @@ def lens_runs(tiny_lens):
 def test_gaussian_identical_for_every_chunk_and_schedule(gaussian_runs):
     reference = gaussian_runs[(None, "chunked")]
     assert reference.termination == "dlogz"
-    for key, result in gaussian_runs.items():
+    for result in gaussian_runs.values():
         _assert_identical(reference, result)
 
 

@@ -9,7 +9,6 @@ from slicens.problems import gaussian
 from .blackjax_peer import run_blackjax_nss
 
 
-
 def _compare(loglike, prior, *, n_live, num_delete, num_inner_steps, seeds):
     for seed in seeds:
         ours = slicens.run(loglike, prior, n_live=n_live, num_delete=num_delete,

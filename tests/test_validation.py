@@ -93,7 +93,8 @@ def test_custom_prior_with_wrong_sample_shape():
     def sample(key, n):
         return jax.random.uniform(key, (n,))
 
-    with pytest.raises(ValueError, match=r"must return shape \(n, dim\); for n=2 it returned \(2,\)"):
+    expected = r"must return shape \(n, dim\); for n=2 it returned \(2,\)"
+    with pytest.raises(ValueError, match=expected):
         slicens.run(loglike, (sample, lambda x: 0.0))
 
 

@@ -68,7 +68,9 @@ def gaussian(dim: int, sigma: float = 0.3, half_width: float = 3.0) -> GaussianP
     )
 
 
-def correlated_gaussian(dim: int = 10, rho: float = 0.9, half_width: float = 5.0) -> GaussianProblem:
+def correlated_gaussian(
+    dim: int = 10, rho: float = 0.9, half_width: float = 5.0
+) -> GaussianProblem:
     """Gaussian with correlations ``rho^|i-j|`` and widths from 0.1 to 0.4."""
     scales = np.linspace(0.1, 0.4, dim)
     corr = rho ** np.abs(np.subtract.outer(np.arange(dim), np.arange(dim)))

@@ -166,7 +166,8 @@ def make_lens_loglike(
             data_vector = mapping.T @ (data_j / noise**2)
         else:
             curv = _sparse_curvature(cols, weights, noise, n_source)
-            data_vector = jnp.zeros(n_source, dtype).at[cols].add(weights * data_j[None, :] / noise**2)
+            weighted_data = weights * data_j[None, :] / noise**2
+            data_vector = jnp.zeros(n_source, dtype).at[cols].add(weighted_data)
         chol = jnp.linalg.cholesky(curv + REG_LAMBDA * reg_j)
         source = jax.scipy.linalg.cho_solve((chol, True), data_vector)
         if curvature == "dense":
