@@ -207,38 +207,27 @@ def run(
     init_key, loop_key = jax.random.split(jax.random.key(seed))
     state, info = init_fn(init_key)
 
-    dead: list[kernel.StepInfo] = []
-    lanes = _LaneTotals()
-    lanes.add(info.lanes)
-    n_evals = int(info.n_evals)
-    n_invalid = int(info.n_invalid)
-    n_failed = 0
-    if n_invalid == n_live:
+    tally = _Tally()
+    tally.add(info)
+    if tally.n_invalid == n_live:
         raise ValueError(
             f"loglike returned NaN or +/-inf at all {n_live} initial prior draws; "
             "check the likelihood on the prior's support"
         )
-    iteration = 0
+    dead: list[kernel.StepInfo] = []
     while True:
-        termination = _termination(info, dlogz, n_evals, max_evals, iteration, max_iterations)
+        iteration = len(dead)
+        termination = _termination(info, dlogz, tally.n_evals, max_evals, iteration,
+                                   max_iterations)
         if termination is not None:
             break
         state, info = step_fn(jax.random.fold_in(loop_key, iteration), state)
         info = jax.device_get(info)
         dead.append(info)
-        iteration += 1
-        n_evals += int(info.n_evals)
-        lanes.add(info.lanes)
-        n_invalid += int(info.n_invalid)
-        n_failed += int(info.n_failed_steps)
-        if iteration % log_every == 0:
-            logger.info(
-                "iteration %d: %d evaluations, logZ = %.3f, dlogz remaining = %.3g",
-                iteration,
-                n_evals,
-                float(info.logZ),
-                _remaining(info),
-            )
+        tally.add(info)
+        if len(dead) % log_every == 0:
+            logger.info("iteration %d: %d evaluations, logZ = %.3f, dlogz remaining = %.3g",
+                        len(dead), tally.n_evals, float(info.logZ), _remaining(info))
     if termination in ("max_evals", "max_iterations"):
         logger.warning("slicens stopped by %s before the dlogz criterion was met", termination)
 
@@ -249,32 +238,30 @@ def run(
         seed=seed,
         settings=dict(settings._asdict(), seed=seed, dlogz=dlogz, max_evals=max_evals,
                       max_iterations=max_iterations, chosen=chosen),
-        counts=dict(n_evals=n_evals, n_evals_physical=lanes.physical, lane_usage=lanes.usage(),
-                    n_invalid=n_invalid, n_failed_steps=n_failed, n_iterations=iteration),
+        counts=dict(tally.counts(), n_iterations=len(dead)),
         termination=termination,
         wall_time=time.perf_counter() - start_time,
     )
 
 
-class _LaneTotals:
-    """Running totals of the lanes' physical and useful evaluations (host ints)."""
+class _Tally:
+    """Running host-side totals of what the iterations report (Python ints: no overflow)."""
 
     def __init__(self):
-        self.physical = self.useful = self.physical_queued = self.useful_queued = 0
+        self.n_evals = self.n_invalid = self.n_failed_steps = 0
+        self.lanes = dict.fromkeys(("physical", "useful", "physical_queued", "useful_queued"), 0)
 
-    def add(self, stats) -> None:
-        self.physical += int(stats.physical)
-        self.useful += int(stats.useful)
-        self.physical_queued += int(stats.physical_queued)
-        self.useful_queued += int(stats.useful_queued)
+    def add(self, info: kernel.StepInfo) -> None:
+        self.n_evals += int(info.n_evals)
+        self.n_invalid += int(info.n_invalid)
+        self.n_failed_steps += int(info.n_failed_steps)
+        for key in self.lanes:
+            self.lanes[key] += int(getattr(info.lanes, key))
 
-    def usage(self) -> dict:
-        return {
-            "physical": self.physical,
-            "useful": self.useful,
-            "physical_queued": self.physical_queued,
-            "useful_queued": self.useful_queued,
-        }
+    def counts(self) -> dict:
+        return dict(n_evals=self.n_evals, n_evals_physical=self.lanes["physical"],
+                    lane_usage=dict(self.lanes), n_invalid=self.n_invalid,
+                    n_failed_steps=self.n_failed_steps)
 
 
 def _remaining(info) -> float:
