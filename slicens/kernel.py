@@ -87,8 +87,8 @@ class StepInfo(NamedTuple):
 
     positions, loglike, loglike_birth, prior_draw: shape=(num_delete, ...). The dead
         points, sorted by log-likelihood (empty, shape (0, ...), for the initialisation).
-    n_evals: shape=(), int32. Useful likelihood evaluations performed.
-    lanes: LaneStats of this batch: physical (lanes x ticks) and useful evaluations.
+    lanes: LaneStats of this batch: physical (lanes x ticks) and useful evaluations
+        (``lanes.useful`` is the likelihood evaluations the chains consumed).
     n_invalid: shape=(), int32. Of those, non-finite ones inside the prior support.
     n_failed_steps: shape=(), int32. Slice steps that ran out of shrinkage draws.
     logZ: shape=(), float. Running log evidence after the iteration.
@@ -101,7 +101,6 @@ class StepInfo(NamedTuple):
     loglike: jax.Array
     loglike_birth: jax.Array
     prior_draw: jax.Array
-    n_evals: jax.Array
     lanes: LaneStats
     n_invalid: jax.Array
     n_failed_steps: jax.Array
@@ -211,7 +210,6 @@ def init(rng_key, loglike_fn: Callable, prior, settings: Settings) -> tuple[NSSt
         loglike=empty,
         loglike_birth=empty,
         prior_draw=jnp.zeros((0,), bool),
-        n_evals=jnp.int32(settings.n_live),
         lanes=lanes,
         n_invalid=jnp.sum(~jnp.isfinite(raw_loglike) & (logprior > -jnp.inf)).astype(jnp.int32),
         n_failed_steps=jnp.int32(0),
@@ -279,7 +277,6 @@ def step(rng_key, state: NSState, loglike_fn: Callable, prior, settings: Setting
         loglike=dead_loglike,
         loglike_birth=state.loglike_birth[dead],
         prior_draw=state.prior_draw[dead],
-        n_evals=jnp.sum(chains.n_evals),
         lanes=lanes,
         n_invalid=jnp.sum(chains.n_invalid),
         n_failed_steps=jnp.sum(chains.n_failed_steps),
@@ -291,17 +288,15 @@ def step(rng_key, state: NSState, loglike_fn: Callable, prior, settings: Setting
 
 
 def iteration_memory(loglike_fn: Callable, prior, settings: Settings, dtype) -> CompiledMemory:
-    """XLA's compiled memory analysis of one iteration (compile only, nothing runs)."""
-    vec = jax.ShapeDtypeStruct((settings.n_live,), dtype)
-    scalar = jax.ShapeDtypeStruct((), dtype)
-    state = NSState(
-        positions=jax.ShapeDtypeStruct((settings.n_live, prior.dim), dtype),
-        loglike=vec,
-        logprior=vec,
-        loglike_birth=vec,
-        prior_draw=jax.ShapeDtypeStruct((settings.n_live,), jnp.bool_),
-        logX=scalar,
-        logZ=scalar,
-    )
+    """XLA's compiled memory analysis of one iteration (compile only, nothing runs).
+
+    ``dtype`` is the floating dtype of the state (the prior's samples use JAX's default).
+    """
     key = jax.random.key(0)
+    state = jax.eval_shape(lambda k: init(k, loglike_fn, prior, settings)[0], key)
+    state = jax.tree.map(
+        lambda a: jax.ShapeDtypeStruct(a.shape, dtype if jnp.issubdtype(a.dtype, jnp.floating)
+                                       else a.dtype),
+        state,
+    )
     return compiled_memory(lambda s: step(key, s, loglike_fn, prior, settings), state)

@@ -248,15 +248,18 @@ class _Tally:
     """Running host-side totals of what the iterations report (Python ints: no overflow)."""
 
     def __init__(self):
-        self.n_evals = self.n_invalid = self.n_failed_steps = 0
+        self.n_invalid = self.n_failed_steps = 0
         self.lanes = dict.fromkeys(("physical", "useful", "physical_queued", "useful_queued"), 0)
 
     def add(self, info: kernel.StepInfo) -> None:
-        self.n_evals += int(info.n_evals)
         self.n_invalid += int(info.n_invalid)
         self.n_failed_steps += int(info.n_failed_steps)
         for key in self.lanes:
             self.lanes[key] += int(getattr(info.lanes, key))
+
+    @property
+    def n_evals(self) -> int:
+        return self.lanes["useful"]
 
     def counts(self) -> dict:
         return dict(n_evals=self.n_evals, n_evals_physical=self.lanes["physical"],
