@@ -8,10 +8,12 @@ Public API::
 """
 
 from slicens import priors
-from slicens.chunking import compiled_memory, lane_map
+from slicens.chunking import compiled_memory, lane_map, parse_budget
+from slicens.compiled import MemoryProbe, probe_memory
 from slicens.priors import LogUniform, Normal, Uniform
 from slicens.results import Result
-from slicens.run import default_num_inner_steps, run
+from slicens.run import run
+from slicens.settings import default_num_inner_steps
 
 __version__ = "0.1.0"
 
@@ -25,5 +27,8 @@ __all__ = [
     "default_num_inner_steps",
     "lane_map",
     "compiled_memory",
+    "probe_memory",
+    "MemoryProbe",
+    "parse_budget",
     "__version__",
 ]

@@ -32,6 +32,7 @@ __all__ = [
     "Statistics",
     "statistics",
     "equal_weight_indices",
+    "running_ess",
 ]
 
 
@@ -125,6 +126,18 @@ def statistics(
     finite = weights > 0
     information = float(np.sum(weights[finite] * (loglike[finite] - logZ)))
     return Statistics(logZ, float(np.std(logZ_draws)), log_weights, ess, information, logZ_draws)
+
+
+def running_ess(dead_loglike, live_loglike, n_live: int, num_delete: int) -> float:
+    """Kish ESS if the run stopped now: the dead points (in death order, ``num_delete``
+    per iteration) and the live points, with expected shrinkages (for ``min_ess``)."""
+    dead_loglike = np.asarray(dead_loglike, dtype=np.float64)
+    live = np.sort(np.asarray(live_loglike, dtype=np.float64))
+    counts = np.concatenate([n_live - np.arange(dead_loglike.size) % num_delete,
+                             np.arange(live.size, 0, -1)])
+    log_shells = _log_shells(np.concatenate([dead_loglike, live]), -1.0 / counts)
+    weights = np.exp(log_shells - np_logsumexp(log_shells))
+    return float(1.0 / np.sum(weights**2))
 
 
 def equal_weight_indices(log_weights: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:

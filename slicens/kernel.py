@@ -41,6 +41,11 @@ __all__ = [
     "step",
     "covariance_factor",
     "iteration_memory",
+    "Limits",
+    "Block",
+    "TERMINATIONS",
+    "run_block",
+    "block_capacity",
 ]
 
 
@@ -300,3 +305,88 @@ def iteration_memory(loglike_fn: Callable, prior, settings: Settings, dtype) -> 
         state,
     )
     return compiled_memory(lambda s: step(key, s, loglike_fn, prior, settings), state)
+
+
+# --- several iterations per dispatch ---------------------------------------------------
+
+#: Termination codes the device loop reports, indexed by ``Block.stop``.
+TERMINATIONS = (None, "plateau", "dlogz", "max_evals")
+
+
+class Limits(NamedTuple):
+    """Stopping rules of one dispatch. Dynamic values: changing them never recompiles.
+
+    max_steps: shape=(), int32. Iterations this dispatch may run (at most the capacity).
+    evals_left: shape=(), int32. Stop once the chains consumed this many evaluations
+        (what ``max_evals`` leaves, clipped to int32).
+    dlogz: shape=(), float. Stop when the live points could raise logZ by less.
+    """
+
+    max_steps: jax.Array
+    evals_left: jax.Array
+    dlogz: jax.Array
+
+
+class Block(NamedTuple):
+    """Iterations of one dispatch, stacked: the host takes rows ``[:n_steps]``.
+
+    info: StepInfo with a leading axis of length ``capacity``.
+    n_steps: shape=(), int32. Iterations run.
+    stop: shape=(), int32. Index into :data:`TERMINATIONS` (0: not stopped).
+    """
+
+    info: StepInfo
+    n_steps: jax.Array
+    stop: jax.Array
+
+
+def block_capacity(num_delete: int, dim: int, target_bytes: int = 2**22) -> int:
+    """Iterations per dispatch buffer: about ``target_bytes`` of dead points, 1 to 256."""
+    row_bytes = num_delete * (dim + 4) * 8
+    return max(1, min(256, target_bytes // row_bytes))
+
+
+def _stop_code(state: NSState, evals_used, limits: Limits, num_delete: int):
+    logZ_live, plateau = _summary(state, num_delete)
+    remaining = jnp.where(
+        state.logZ == -jnp.inf, jnp.inf, jnp.logaddexp(state.logZ, logZ_live) - state.logZ
+    )
+    return jnp.select(
+        [plateau, remaining < limits.dlogz, evals_used >= limits.evals_left],
+        [1, 2, 3],
+        0,
+    ).astype(jnp.int32)
+
+
+def run_block(loop_key, state: NSState, iteration, limits: Limits, loglike_fn: Callable,
+              prior, settings: Settings, capacity: int) -> tuple[NSState, Block]:
+    """Up to ``limits.max_steps`` iterations on the device, stopping on the first
+    termination criterion met; the dead points go to a fixed-size buffer, so the
+    device's memory does not grow with the run.
+
+    Iteration ``iteration + i`` uses the key ``fold_in(loop_key, iteration + i)``, so
+    how the run is split into dispatches never changes its result.
+    """
+    _, template = jax.eval_shape(
+        lambda s: step(jax.random.key(0), s, loglike_fn, prior, settings), state
+    )
+    buffer = jax.tree.map(lambda a: jnp.zeros((capacity,) + a.shape, a.dtype), template)
+
+    def cond(carry):
+        _, _, i, _, stop = carry
+        return (i < limits.max_steps) & (stop == 0)
+
+    def body(carry):
+        state, buffer, i, evals, _ = carry
+        key = jax.random.fold_in(loop_key, iteration + i)
+        state, info = step(key, state, loglike_fn, prior, settings)
+        buffer = jax.tree.map(lambda b, x: b.at[i].set(x), buffer, info)
+        evals = evals + info.lanes.useful
+        return state, buffer, i + 1, evals, _stop_code(state, evals, limits, settings.num_delete)
+
+    zero = jnp.int32(0)
+    stop = _stop_code(state, zero, limits, settings.num_delete)
+    state, buffer, n_steps, _, stop = jax.lax.while_loop(
+        cond, body, (state, buffer, zero, zero, stop)
+    )
+    return state, Block(info=buffer, n_steps=n_steps, stop=stop)

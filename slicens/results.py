@@ -52,6 +52,14 @@ class Result:
         "max_iterations".
     wall_time
         Seconds from the call to ``run`` to the end of sampling, compilation included.
+    compile_time
+        Of ``wall_time``, seconds spent compiling (``sampling_time`` is the rest).
+    memory
+        How the chunk size was chosen: ``mode`` ("auto" or "fixed"), ``chunk_size`` (the
+        one the run finished with), ``compiled_peak`` (bytes, XLA's analysis), and for
+        "auto" the ``budget``, its source, the ``predicted_peak``, the fitted ``base``
+        and ``per_lane`` bytes and the peaks ``measured`` per chunk size compiled;
+        ``history`` lists out-of-memory recoveries (iteration, new chunk size).
     settings
         The settings used, including any slicens chose (with the reason in
         ``settings["chosen"]``).
@@ -76,8 +84,15 @@ class Result:
     wall_time: float
     names: tuple[str, ...]
     labels: tuple[str, ...]
+    compile_time: float = 0.0
+    memory: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def sampling_time(self) -> float:
+        """Seconds of ``wall_time`` not spent compiling."""
+        return self.wall_time - self.compile_time
 
     @property
     def weights(self) -> np.ndarray:
@@ -127,7 +142,8 @@ class Result:
             f"{self.n_iterations} iterations, {self.n_evals} likelihood evaluations "
             f"({self.n_evals_physical / self.n_evals:.3f} physical per useful, "
             f"{self.n_invalid} invalid, {self.n_failed_steps} failed slice steps), "
-            f"{self.wall_time:.1f} s, stopped by {self.termination}"
+            f"{self.wall_time:.1f} s ({self.compile_time:.1f} s compiling), "
+            f"chunk_size {self.memory.get('chunk_size')}, stopped by {self.termination}"
         )
 
     def __repr__(self) -> str:

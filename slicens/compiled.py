@@ -1,0 +1,232 @@
+"""The compiled programs of a run (initialisation and a multi-iteration block), their
+memory, and the chunk size chosen for a memory budget.
+
+Programs are compiled ahead of time (``jit(...).lower(...).compile()``), so XLA's memory
+analysis is read before anything runs, the executable that was measured is the one that
+runs, and compilation is timed apart from sampling.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+
+from slicens import kernel
+from slicens.chunking import (
+    DEFAULT_BUDGET,
+    CompiledMemory,
+    MemoryModel,
+    choose_chunk_size,
+    format_bytes,
+    free_memory,
+    parse_budget,
+)
+from slicens.settings import resolve
+
+__all__ = ["Program", "Compiler", "choose_program", "limits", "INT32_MAX", "probe_memory",
+           "MemoryProbe"]
+
+logger = logging.getLogger("slicens")
+
+
+@dataclass(frozen=True)
+class Program:
+    """The compiled init and multi-iteration block for one chunk size."""
+
+    settings: kernel.Settings
+    init: Callable
+    block: Callable
+    init_memory: CompiledMemory
+    block_memory: CompiledMemory
+
+    @property
+    def peak(self) -> int:
+        return max(self.init_memory.peak, self.block_memory.peak)
+
+
+def _memory_of(compiled) -> CompiledMemory:
+    analysis = compiled.memory_analysis()
+    if analysis is None:  # some backends give none: the budget check then cannot run
+        return CompiledMemory(0, 0, 0, 0)
+    return CompiledMemory(int(analysis.argument_size_in_bytes),
+                          int(analysis.output_size_in_bytes),
+                          int(analysis.temp_size_in_bytes),
+                          int(analysis.generated_code_size_in_bytes))
+
+
+@functools.lru_cache(maxsize=32)
+def compile_init(loglike: Callable, prior, settings: kernel.Settings):
+    fn = jax.jit(lambda key: kernel.init(key, loglike, prior, settings))
+    compiled = fn.lower(jax.random.key(0)).compile()
+    return compiled, _memory_of(compiled)
+
+
+@functools.lru_cache(maxsize=32)
+def compile_block(loglike: Callable, prior, settings: kernel.Settings, capacity: int):
+    key = jax.random.key(0)
+    state = jax.eval_shape(lambda k: kernel.init(k, loglike, prior, settings)[0], key)
+    fn = jax.jit(
+        lambda loop_key, state, iteration, limits: kernel.run_block(
+            loop_key, state, iteration, limits, loglike, prior, settings, capacity
+        )
+    )
+    compiled = fn.lower(key, state, jnp.int32(0), limits(0, 0, 0.0, state.logZ.dtype)).compile()
+    return compiled, _memory_of(compiled)
+
+
+def limits(max_steps: int, evals_left: int, dlogz: float, dtype) -> kernel.Limits:
+    return kernel.Limits(jnp.int32(max_steps), jnp.int32(min(evals_left, INT32_MAX)),
+                         jnp.asarray(dlogz, dtype))
+
+
+INT32_MAX = 2**31 - 1
+
+
+class Compiler:
+    """Compiles (and caches) the programs of one run, timing the compilations."""
+
+    def __init__(self, loglike, prior, settings: kernel.Settings, capacity: int):
+        self.loglike, self.prior, self.settings, self.capacity = (
+            loglike, prior, settings, capacity)
+        self.seconds = 0.0
+
+    def _timed(self, fn, *args):
+        start = time.perf_counter()
+        try:
+            return fn(*args)
+        finally:
+            self.seconds += time.perf_counter() - start
+
+    def block_peak(self, chunk: int) -> int:
+        settings = self.settings._replace(chunk_size=chunk)
+        return self._timed(compile_block, self.loglike, self.prior, settings,
+                           self.capacity)[1].peak
+
+    def program(self, chunk: int | None) -> Program:
+        settings = self.settings._replace(chunk_size=chunk)
+        init, init_memory = self._timed(compile_init, self.loglike, self.prior, settings)
+        block, block_memory = self._timed(compile_block, self.loglike, self.prior, settings,
+                                          self.capacity)
+        return Program(settings, init, block, init_memory, block_memory)
+
+
+def choose_program(compiler: Compiler, chunk_size, memory_budget) -> tuple[Program, dict]:
+    """The program to run and a record of how its chunk size was chosen."""
+    num_delete = compiler.settings.num_delete
+    if chunk_size != "auto":
+        program = compiler.program(chunk_size)
+        return program, dict(mode="fixed", chunk_size=chunk_size, compiled_peak=program.peak)
+    budget, source = _budget(memory_budget)
+    choice = choose_chunk_size(compiler.block_peak, budget, num_delete)
+    program = compiler.program(choice.chunk_size)
+    record = dict(
+        mode="auto",
+        chunk_size=choice.chunk_size,
+        budget=budget,
+        budget_source=source,
+        predicted_peak=choice.predicted_peak,
+        compiled_peak=program.peak,
+        base=None if choice.model is None else choice.model.base,
+        per_lane=None if choice.model is None else choice.model.per_lane,
+        measured={int(k): int(v) for k, v in choice.measured.items()},
+    )
+    logger.info(
+        "slicens chose chunk_size=%d (of %d chains per iteration): compiled peak %s, "
+        "budget %s (%s)", choice.chunk_size, num_delete, format_bytes(program.peak),
+        format_bytes(budget), source)
+    if program.peak > budget:  # the line fit missed: say so rather than hide it
+        logger.warning("the compiled peak %s at chunk_size=%d exceeds the memory budget %s "
+                       "(predicted %s)", format_bytes(program.peak), choice.chunk_size,
+                       format_bytes(budget), format_bytes(choice.predicted_peak))
+    return program, record
+
+
+@dataclass(frozen=True)
+class MemoryProbe:
+    """Compiled peak memory of a run's programs against the chunk size (compile only).
+
+    ``model`` is the line ``base + chunk * per_lane`` through the peaks ``measured`` at
+    two chunk sizes; ``rows`` gives ``(chunk_size, predicted peak bytes)``; ``chosen`` is
+    the chunk ``chunk_size="auto"`` takes for ``budget``.
+    """
+
+    num_delete: int
+    model: MemoryModel | None
+    measured: dict[int, int]
+    rows: list[tuple[int, int]]
+    budget: int
+    budget_source: str
+    chosen: int | None
+
+    def table(self) -> str:
+        per_lane = "n/a" if self.model is None else format_bytes(self.model.per_lane)
+        base = "n/a" if self.model is None else format_bytes(self.model.base)
+        lines = [
+            f"per-lane bytes: {per_lane}   base: {base}   chains per iteration: "
+            f"{self.num_delete}",
+            f"{'chunk_size':>10}  {'predicted peak':>15}  {'fits budget':>11}",
+        ]
+        for chunk, peak in self.rows:
+            mark = "yes" if peak <= self.budget else "no"
+            chosen = "  <- chosen" if chunk == self.chosen else ""
+            lines.append(f"{chunk:>10}  {format_bytes(peak):>15}  {mark:>11}{chosen}")
+        chosen = ("none: not even chunk_size=1 fits" if self.chosen is None
+                  else f"chunk_size={self.chosen}")
+        lines.append(f"budget {format_bytes(self.budget)} ({self.budget_source}): {chosen}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.table()
+
+
+def probe_memory(loglike: Callable, prior, *, n_live: int = 500, num_delete: int | None = None,
+                 num_inner_steps: int | None = None, memory_budget=None,
+                 chunk_sizes=None, schedule: str = "lanes", max_expansions: int = 10,
+                 max_shrinkage: int = 100) -> MemoryProbe:
+    """Predict the compiled peak memory of :func:`slicens.run` for each chunk size.
+
+    Compiles the run's iteration block at ``num_delete`` and at 2 chains (never runs the
+    likelihood), fits ``base + chunk * per_lane`` and tabulates it for ``chunk_sizes``
+    (default: powers of two up to ``num_delete``, and ``num_delete``). The other
+    arguments are those of :func:`slicens.run`; ``print(probe)`` shows the table.
+    """
+    prior, settings, _ = resolve(
+        loglike, prior, n_live=n_live, num_delete=num_delete, num_inner_steps=num_inner_steps,
+        chunk_size="auto", memory_budget=memory_budget, schedule=schedule,
+        max_expansions=max_expansions, max_shrinkage=max_shrinkage)
+    compiler = Compiler(loglike, prior, settings, kernel.block_capacity(settings.num_delete,
+                                                                       prior.dim))
+    budget, source = _budget(memory_budget)
+    batch = settings.num_delete
+    measured = {batch: compiler.block_peak(batch)}
+    if batch > 1:
+        small = 2 if batch > 2 else 1
+        measured[small] = compiler.block_peak(small)
+        model = MemoryModel.fit(measured)
+    else:
+        model = None
+    try:
+        chosen = choose_chunk_size(compiler.block_peak, budget, batch).chunk_size
+    except ValueError:
+        chosen = None
+    if chunk_sizes is None:
+        chunk_sizes = sorted({2**i for i in range(batch.bit_length()) if 2**i <= batch} | {batch})
+    rows = [(int(c), measured[c] if model is None else model.peak(c)) for c in chunk_sizes]
+    if chosen is not None and chosen not in chunk_sizes:
+        rows = sorted(rows + [(chosen, model.peak(chosen))])
+    return MemoryProbe(batch, model, measured, rows, budget, source, chosen)
+
+
+def _budget(memory_budget) -> tuple[int, str]:
+    """The budget in bytes and where it came from."""
+    if memory_budget is not None:
+        return parse_budget(memory_budget), f"memory_budget={memory_budget!r}"
+    free, where = free_memory()
+    return (parse_budget(DEFAULT_BUDGET, free=lambda: free),
+            f"default {DEFAULT_BUDGET} of {format_bytes(free)} free ({where})")

@@ -1,0 +1,141 @@
+"""Validation of what users pass and the defaults slicens chooses, shared by ``run`` and
+``probe_memory``. Every error names the offending value."""
+
+from __future__ import annotations
+
+import logging
+import numbers
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+
+from slicens import kernel
+from slicens.chunking import parse_budget
+from slicens.priors import as_prior
+
+__all__ = ["default_num_inner_steps", "resolve", "check_int", "check_positive"]
+
+logger = logging.getLogger("slicens")
+
+
+def default_num_inner_steps(dim: int) -> int:
+    """Slice steps per replacement chain when the user gives none: ``max(5, 3 * dim)``.
+
+    Too few steps leave a new point correlated with the survivor it started from, which
+    biases logZ upward (blackjax documents this for ``dim`` steps when ``dim > 10``;
+    PyAutoLens users measured +8 nats with 5 steps on a ~20-parameter model). blackjax
+    recommends at least ``max(5, 2 * dim)``; slicens takes ``3 * dim`` for margin on
+    correlated posteriors, where the evidence tests of this package pass at every seed.
+    """
+    return max(5, 3 * dim)
+
+
+def check_int(name: str, value, minimum: int, *, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {name}={value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {name}={value}")
+
+
+def _check_loglike(loglike: Callable, dim: int, dtype) -> None:
+    if not callable(loglike):
+        raise TypeError(f"loglike must be callable, got {loglike!r}")
+    try:
+        out = jax.eval_shape(loglike, jax.ShapeDtypeStruct((dim,), dtype))
+    except Exception as exc:  # the user's function: report what failed and on what
+        raise TypeError(
+            f"loglike failed to trace on a parameter vector of shape ({dim},) and dtype "
+            f"{jnp.dtype(dtype).name}: {type(exc).__name__}: {exc}"
+        ) from exc
+    shape = getattr(out, "shape", None)
+    if shape != ():
+        raise ValueError(f"loglike must return a scalar, got output shape {shape} ({out})")
+
+
+def _check_prior(prior) -> tuple[int, object]:
+    try:
+        sample = jax.eval_shape(lambda k: prior.sample(k, 3), jax.random.key(0))
+    except Exception as exc:
+        raise TypeError(f"prior.sample(rng_key, n) failed: {type(exc).__name__}: {exc}") from exc
+    if sample.shape != (3, prior.dim):
+        raise ValueError(
+            f"prior.sample(rng_key, 3) must return shape (3, {prior.dim}), got {sample.shape}"
+        )
+    if not jnp.issubdtype(sample.dtype, jnp.floating):
+        raise TypeError(f"prior samples must be floating point, got dtype {sample.dtype}")
+    try:
+        point = jax.ShapeDtypeStruct((prior.dim,), sample.dtype)
+        density = jax.eval_shape(prior.log_density, point)
+    except Exception as exc:
+        raise TypeError(f"prior.log_density(x) failed: {type(exc).__name__}: {exc}") from exc
+    if density.shape != ():
+        raise ValueError(f"prior.log_density must return a scalar, got shape {density.shape}")
+    return prior.dim, sample.dtype
+
+
+def _check_chunk(chunk_size, memory_budget) -> None:
+    if chunk_size == "auto" and not isinstance(chunk_size, bool):
+        if memory_budget is not None:
+            parse_budget(memory_budget, free=lambda: 1)  # the form only; the size later
+        return
+    if isinstance(chunk_size, str):
+        raise ValueError(f"chunk_size must be a positive integer, None or 'auto', "
+                         f"got chunk_size={chunk_size!r}")
+    check_int("chunk_size", chunk_size, 1, allow_none=True)
+    if memory_budget is not None:
+        raise ValueError(f"memory_budget={memory_budget!r} applies only to chunk_size='auto'; "
+                         f"got chunk_size={chunk_size!r}")
+
+
+def check_positive(name: str, value, *, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+        raise ValueError(f"{name} must be a positive number, got {name}={value!r}")
+
+
+def resolve(loglike, prior, *, n_live, num_delete, num_inner_steps, chunk_size, memory_budget,
+            schedule, max_expansions, max_shrinkage):
+    """Check the likelihood, prior and kernel settings; fill in defaults.
+
+    Returns ``(prior, settings, chosen)``: the prior as a prior object, the kernel
+    settings (``chunk_size`` left None: the chunk is chosen when compiling) and the
+    defaults chosen, each with its reason (also logged).
+    """
+    prior = as_prior(prior)
+    dim, dtype = _check_prior(prior)
+    _check_loglike(loglike, dim, dtype)
+    check_int("n_live", n_live, 2)
+    chosen = {}
+    if num_delete is None:
+        num_delete = max(1, n_live // 10)
+        chosen["num_delete"] = f"n_live // 10 = {num_delete}"
+    check_int("num_delete", num_delete, 1)
+    if num_delete >= n_live:
+        raise ValueError(
+            f"num_delete must be < n_live, got num_delete={num_delete}, n_live={n_live}"
+        )
+    if num_inner_steps is None:
+        num_inner_steps = default_num_inner_steps(dim)
+        chosen["num_inner_steps"] = f"max(5, 3 * dim) = {num_inner_steps} for dim = {dim}"
+    check_int("num_inner_steps", num_inner_steps, 1)
+    _check_chunk(chunk_size, memory_budget)
+    if schedule not in kernel.SCHEDULES:
+        raise ValueError(f"schedule must be one of {kernel.SCHEDULES}, got schedule={schedule!r}")
+    check_int("max_expansions", max_expansions, 1)
+    check_int("max_shrinkage", max_shrinkage, 1)
+    for name, why in chosen.items():
+        logger.info("slicens chose %s: %s", name, why)
+    settings = kernel.Settings(
+        n_live=n_live,
+        num_delete=num_delete,
+        num_inner_steps=num_inner_steps,
+        chunk_size=None,
+        max_expansions=max_expansions,
+        max_shrinkage=max_shrinkage,
+        schedule=schedule,
+    )
+    return prior, settings, chosen

@@ -1,0 +1,178 @@
+"""chunk_size="auto": budgets, the chunk chosen for them, the probe table."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import slicens
+from slicens.chunking import MemoryModel, choose_chunk_size, parse_budget
+from slicens.compiled import Compiler
+from slicens.priors import Uniform
+from slicens.problems.mapping import MAPPING_PRIOR, mapping_matrix_loglike
+from slicens.settings import resolve
+
+GiB = 2**30
+
+
+@pytest.mark.parametrize(
+    "budget, expected",
+    [
+        ("6GB", 6 * GiB),
+        ("6 GiB", 6 * GiB),
+        ("512MB", 512 * 2**20),
+        ("1.5TB", int(1.5 * 2**40)),
+        ("2048", 2048),
+        ("100B", 100),
+        ("8kb", 8192),
+        (123456, 123456),
+        ("80%", 800),
+        ("12.5%", 125),
+    ],
+)
+def test_parse_budget(budget, expected):
+    assert parse_budget(budget, free=lambda: 1000) == expected
+
+
+@pytest.mark.parametrize(
+    "budget, error",
+    [
+        ("6 gigs", ValueError),
+        ("", ValueError),
+        ("-5GB", ValueError),
+        ("0GB", ValueError),
+        ("150%", ValueError),
+        ("GB", ValueError),
+        (0, ValueError),
+        (-1, ValueError),
+        (1.5e9, TypeError),
+        (True, TypeError),
+    ],
+)
+def test_malformed_budget_names_the_value(budget, error):
+    with pytest.raises(error, match="memory_budget"):
+        parse_budget(budget, free=lambda: 1000)
+
+
+def test_choice_compiles_once_when_the_batch_fits_and_twice_otherwise():
+    calls = []
+
+    def peak_at(chunk):
+        calls.append(chunk)
+        return 100 + 10 * chunk
+
+    assert choose_chunk_size(peak_at, 10_000, 16).chunk_size == 16
+    assert calls == [16]
+    calls.clear()
+    choice = choose_chunk_size(peak_at, 175, 16)
+    assert calls == [16, 2]
+    assert choice.chunk_size == 7 and choice.model == MemoryModel(100, 10)
+    assert choice.predicted_peak == 170
+
+
+def test_budget_below_one_lane_raises_with_the_need():
+    with pytest.raises(ValueError, match=r"memory_budget of 105 B .* 100 B base \+ 10 B per lane"):
+        choose_chunk_size(lambda c: 100 + 10 * c, 105, 16)
+
+
+# --- the 20,000 x 1,000 mapping-matrix likelihood (compile only) --------------------------
+
+
+@pytest.fixture(scope="module")
+def mapping_compiler():
+    loglike = mapping_matrix_loglike(20_000, 1_000)
+    prior, settings, _ = resolve(
+        loglike, MAPPING_PRIOR, n_live=64, num_delete=16, num_inner_steps=4,
+        chunk_size="auto", memory_budget=None, schedule="lanes", max_expansions=10,
+        max_shrinkage=100)
+    return loglike, Compiler(loglike, prior, settings, capacity=4)
+
+
+@pytest.mark.parametrize("gigabytes", [1, 2, 4])
+def test_chosen_chunk_fills_the_budget(mapping_compiler, gigabytes):
+    """The compiled peak of the chosen chunk is <= the budget and >= 70% of it."""
+    loglike, compiler = mapping_compiler
+    budget = parse_budget(f"{gigabytes}GB")
+    probe = slicens.probe_memory(loglike, MAPPING_PRIOR, n_live=64, num_delete=16,
+                                 num_inner_steps=4, memory_budget=f"{gigabytes}GB")
+    assert probe.chosen is not None and probe.chosen < 16
+    compiled_peak = compiler.program(probe.chosen).peak  # init and block, as run compiles
+    assert compiled_peak <= budget
+    assert compiled_peak >= 0.7 * budget, (probe.chosen, compiled_peak, budget)
+    predicted = dict(probe.rows)[probe.chosen]
+    assert abs(predicted - compiled_peak) <= 0.1 * compiled_peak, (predicted, compiled_peak)
+    assert f"chunk_size={probe.chosen}" in probe.table()
+
+
+def test_probe_rows_match_compiled_peaks(mapping_compiler):
+    """Predicted peaks within 10% of the compiled analysis at chunk sizes not measured."""
+    loglike, compiler = mapping_compiler
+    probe = slicens.probe_memory(loglike, MAPPING_PRIOR, n_live=64, num_delete=16,
+                                 num_inner_steps=4, memory_budget="1GB",
+                                 chunk_sizes=[1, 4, 16])
+    assert probe.model.per_lane >= 20_000 * 1_000 * 8  # sees the mapping matrix per lane
+    for chunk, predicted in probe.rows:
+        compiled = compiler.block_peak(chunk)
+        assert abs(predicted - compiled) <= 0.1 * compiled, (chunk, predicted, compiled)
+
+
+# --- run(chunk_size="auto") on a cheap likelihood with a large working set ----------------
+
+PRIOR = [Uniform(-1.0, 1.0, name="a"), Uniform(-1.0, 1.0, name="b")]
+
+
+def wide_loglike(x):
+    """A 2-d Gaussian that builds a 1000 x 1000 matrix (8 MB in float64) per call."""
+    grid = jnp.linspace(-1.0, 1.0, 1000, dtype=x.dtype)
+    outer = jnp.exp(-((grid[:, None] - x[0]) ** 2) - (grid[None, :] - x[1]) ** 2)
+    return jnp.log(jnp.mean(outer)) - 0.5 * jnp.sum((x / 0.2) ** 2)
+
+
+RUN = dict(n_live=40, num_delete=8, num_inner_steps=3, max_iterations=6, seed=3)
+
+
+def test_run_auto_chooses_below_batch_and_equals_fixed_chunk():
+    probe = slicens.probe_memory(wide_loglike, PRIOR, n_live=40, num_delete=8,
+                                 num_inner_steps=3, memory_budget="4%")
+    per_lane = probe.model.per_lane
+    budget = probe.model.base + 3 * per_lane + per_lane // 2  # room for 3 lanes
+    auto = slicens.run(wide_loglike, PRIOR, memory_budget=budget, **RUN)
+    assert auto.memory["mode"] == "auto"
+    assert auto.memory["chunk_size"] == 3
+    assert auto.memory["compiled_peak"] <= budget
+    assert set(auto.memory["measured"]) == {8, 2}  # two compilations for the choice
+    fixed = slicens.run(wide_loglike, PRIOR, chunk_size=3, **RUN)
+    np.testing.assert_array_equal(auto.positions, fixed.positions)
+    assert auto.logZ == fixed.logZ and auto.n_evals == fixed.n_evals
+
+
+def test_run_budget_too_small_raises_before_sampling():
+    with pytest.raises(ValueError, match=r"memory_budget of 1.00 MiB .* per lane"):
+        slicens.run(wide_loglike, PRIOR, memory_budget="1MB", **RUN)
+
+
+def test_default_is_auto_and_reports_compile_time():
+    first = slicens.run(lambda x: -jnp.sum(x**2), PRIOR, n_live=30, num_delete=6, seed=1,
+                        max_iterations=5)
+    assert first.memory["mode"] == "auto" and first.memory["chunk_size"] == 6
+    assert "default 80%" in first.memory["budget_source"]
+    assert set(first.memory["measured"]) == {6}  # the whole batch fit: no extra compilation
+    assert first.memory["compiled_peak"] >= first.memory["measured"][6]
+    assert 0 < first.compile_time < first.wall_time
+    assert first.sampling_time == pytest.approx(first.wall_time - first.compile_time)
+
+
+def test_memory_budget_needs_auto():
+    with pytest.raises(ValueError, match="memory_budget='1GB' applies only to chunk_size='auto'"):
+        slicens.run(wide_loglike, PRIOR, chunk_size=4, memory_budget="1GB", **RUN)
+
+
+def test_bad_chunk_string():
+    with pytest.raises(ValueError, match="chunk_size='big'"):
+        slicens.run(wide_loglike, PRIOR, chunk_size="big", **RUN)
+
+
+def test_budget_as_fraction_uses_free_memory():
+    free, _ = slicens.chunking.free_memory(jax.devices()[0])
+    assert free > 0
+    assert parse_budget("50%") == pytest.approx(free / 2, rel=0.2)
