@@ -65,6 +65,15 @@ def main() -> None:
           f"{ms:.2f} ms per useful evaluation = {ms / vmap_ms:.2f} x plain vmap; "
           f"peak bytes {peak_bytes()}")
 
+    # chunk_size="auto" (default budget: 80% of the free device memory).
+    auto = dict(kwargs, chunk_size="auto")
+    r = slicens.run(problem.loglike, problem.prior, max_iterations=args.iterations, **auto)
+    m = r.memory
+    print(f"slicens auto: chose chunk_size={m['chunk_size']} for budget {m['budget']} bytes "
+          f"({m['budget_source']}); predicted peak {m['predicted_peak']}, compiled peak "
+          f"{m['compiled_peak']}; device peak_bytes_in_use {peak_bytes()}; "
+          f"compile {r.compile_time:.1f} s of {r.wall_time:.1f} s")
+
     if args.blackjax:
         import blackjax
 

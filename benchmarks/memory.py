@@ -1,6 +1,7 @@
-"""Compiled temp bytes of one NS iteration vs chunk size, 20,000 x 1,000 mapping matrix.
+"""Compiled temp bytes of one NS iteration vs chunk size, 20,000 x 1,000 mapping matrix,
+and the chunk ``chunk_size="auto"`` chooses for budgets of 1, 2 and 4 GB.
 
-    python benchmarks/memory.py [--chunks 1 2 4 8 16]
+    python benchmarks/memory.py [--chunks 1 2 4 8 16] [--budgets 1GB 2GB 4GB]
 
 Compile only (XLA memory analysis); nothing is run at this scale.
 """
@@ -11,8 +12,10 @@ import _common
 import jax
 import jax.numpy as jnp
 
+import slicens
 from slicens import kernel
-from slicens.chunking import compiled_memory
+from slicens.chunking import compiled_memory, format_bytes, parse_budget
+from slicens.compiled import Compiler
 from slicens.priors import as_prior
 from slicens.problems.mapping import MAPPING_PRIOR, mapping_matrix_loglike
 
@@ -22,6 +25,7 @@ N_PIXELS, N_SOURCE, N_LIVE, NUM_DELETE = 20_000, 1_000, 64, 16
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--chunks", type=int, nargs="+", default=[1, 2, 4, 8, 16])
+    parser.add_argument("--budgets", nargs="+", default=["1GB", "2GB", "4GB"])
     args = parser.parse_args()
     loglike = mapping_matrix_loglike(N_PIXELS, N_SOURCE)
     prior = as_prior(MAPPING_PRIOR)
@@ -37,6 +41,23 @@ def main() -> None:
         base = base or temp
         print(f"{chunk:5d} {temp / 2**20:9.0f} {temp / single:16.2f} {temp / base:15.2f}",
               flush=True)
+    auto_choice(loglike, prior, args.budgets)
+
+
+def auto_choice(loglike, prior, budgets) -> None:
+    """chunk_size="auto": chosen chunk, predicted and compiled peak against each budget."""
+    run_settings = dict(n_live=N_LIVE, num_delete=NUM_DELETE, num_inner_steps=4)
+    settings = kernel.Settings(N_LIVE, NUM_DELETE, 4, None, 10, 100)
+    compiler = Compiler(loglike, prior, settings, kernel.block_capacity(NUM_DELETE, 2))
+    print(f"\n{'budget':>8} {'chosen':>6} {'predicted':>11} {'compiled peak':>14} "
+          f"{'peak/budget':>11}")
+    for budget in budgets:
+        probe = slicens.probe_memory(loglike, prior, memory_budget=budget, **run_settings)
+        peak = compiler.program(probe.chosen).peak
+        predicted = dict(probe.rows)[probe.chosen]
+        print(f"{budget:>8} {probe.chosen:6d} {format_bytes(predicted):>11} "
+              f"{format_bytes(peak):>14} {peak / parse_budget(budget):11.3f}", flush=True)
+    print(f"per lane {format_bytes(probe.model.per_lane)}, base {format_bytes(probe.model.base)}")
 
 
 if __name__ == "__main__":

@@ -45,7 +45,6 @@ def main() -> None:
         num_delete=args.num_delete,
         chunk_size=args.chunk_size,
         seed=args.seed,
-        log_every=10,
     )
     print()
     print(result.summary())
