@@ -76,13 +76,16 @@ def compile_block(loglike: Callable, prior, settings: kernel.Settings, capacity:
             loop_key, state, iteration, limits, loglike, prior, settings, capacity
         )
     )
-    compiled = fn.lower(key, state, jnp.int32(0), limits(0, 0, 0.0, state.logZ.dtype)).compile()
+    compiled = fn.lower(key, state, jnp.int32(0),
+                        limits(0, 0, 0.0, None, state.logZ.dtype)).compile()
     return compiled, _memory_of(compiled)
 
 
-def limits(max_steps: int, evals_left: int, dlogz: float, dtype) -> kernel.Limits:
+def limits(max_steps: int, evals_left: int, dlogz: float, min_ess: float | None,
+           dtype) -> kernel.Limits:
     return kernel.Limits(jnp.int32(max_steps), jnp.int32(min(evals_left, INT32_MAX)),
-                         jnp.asarray(dlogz, dtype))
+                         jnp.asarray(dlogz, dtype),
+                         jnp.asarray(jnp.inf if min_ess is None else min_ess, dtype))
 
 
 INT32_MAX = 2**31 - 1

@@ -27,28 +27,49 @@ from scipy.special import logsumexp as np_logsumexp
 
 __all__ = [
     "update",
+    "ess_if_stopped",
     "log_live_evidence",
     "live_counts",
     "Statistics",
     "statistics",
     "equal_weight_indices",
-    "running_ess",
+    "Running",
+    "running",
 ]
 
 
-def update(logX, logZ, dead_loglike, n_live: int):
+def _log_weights(logX, loglike, dlogX):
+    """``log(L dX)`` of points dying in order with log shrinkages ``dlogX`` from ``logX``;
+    and the log volume after them."""
+    logX_after = logX + jnp.cumsum(dlogX)
+    logX_before = jnp.concatenate([jnp.reshape(logX, (1,)), logX_after[:-1]])
+    return loglike + logX_before + jnp.log(-jnp.expm1(dlogX)), logX_after[-1]
+
+
+def update(logX, logZ, logW2, dead_loglike, n_live: int):
     """Add a batch of deaths (sorted by log-likelihood) to the running integral.
 
     The ``k = len(dead_loglike)`` points die one after another with ``n_live, n_live - 1,
-    ..., n_live - k + 1`` live points. Returns the new ``(logX, logZ)``.
+    ..., n_live - k + 1`` live points. ``logW2`` is the log of the sum of the squared
+    (unnormalised) weights, for the effective sample size. Returns the new
+    ``(logX, logZ, logW2)``.
     """
     k = dead_loglike.shape[0]
     dlogX = -1.0 / (n_live - jnp.arange(k, dtype=dead_loglike.dtype))
-    logX_after = logX + jnp.cumsum(dlogX)
-    logX_before = jnp.concatenate([jnp.reshape(logX, (1,)), logX_after[:-1]])
-    log_dX = logX_before + jnp.log1p(-jnp.exp(dlogX))
-    shell = logsumexp(dead_loglike + log_dX)
-    return logX_after[-1], jnp.logaddexp(logZ, shell)
+    log_w, logX_after = _log_weights(logX, dead_loglike, dlogX)
+    return (logX_after, jnp.logaddexp(logZ, logsumexp(log_w)),
+            jnp.logaddexp(logW2, logsumexp(2 * log_w)))
+
+
+def ess_if_stopped(logX, logZ, logW2, live_loglike):
+    """Kish ESS of the dead points plus the live points dying in order (``n, ..., 1``
+    live, the last taking all the volume left), as :func:`statistics` will weigh them."""
+    n = live_loglike.shape[0]
+    dlogX = -1.0 / jnp.arange(n, 0, -1, dtype=live_loglike.dtype)
+    dlogX = dlogX.at[-1].set(-jnp.inf)
+    log_w, _ = _log_weights(logX, jnp.sort(live_loglike), dlogX)
+    log_sum = jnp.logaddexp(logZ, logsumexp(log_w))
+    return jnp.exp(2 * log_sum - jnp.logaddexp(logW2, logsumexp(2 * log_w)))
 
 
 def log_live_evidence(logX, live_loglike):
@@ -128,16 +149,27 @@ def statistics(
     return Statistics(logZ, float(np.std(logZ_draws)), log_weights, ess, information, logZ_draws)
 
 
-def running_ess(dead_loglike, live_loglike, n_live: int, num_delete: int) -> float:
-    """Kish ESS if the run stopped now: the dead points (in death order, ``num_delete``
-    per iteration) and the live points, with expected shrinkages (for ``min_ess``)."""
+class Running(NamedTuple):
+    """Where the run stands if it stopped now (expected shrinkages, no sampling)."""
+
+    logZ: float
+    logZ_err: float  # sqrt(H / n_live), Skilling's estimate
+
+
+def running(dead_loglike, live_loglike, n_live: int, num_delete: int) -> Running:
+    """Evidence and error estimate of the dead points (in death order, ``num_delete``
+    per iteration) plus the live points; for the progress display."""
     dead_loglike = np.asarray(dead_loglike, dtype=np.float64)
     live = np.sort(np.asarray(live_loglike, dtype=np.float64))
+    loglike = np.concatenate([dead_loglike, live])
     counts = np.concatenate([n_live - np.arange(dead_loglike.size) % num_delete,
                              np.arange(live.size, 0, -1)])
-    log_shells = _log_shells(np.concatenate([dead_loglike, live]), -1.0 / counts)
-    weights = np.exp(log_shells - np_logsumexp(log_shells))
-    return float(1.0 / np.sum(weights**2))
+    log_shells = _log_shells(loglike, -1.0 / counts)
+    logZ = float(np_logsumexp(log_shells))
+    weights = np.exp(log_shells - logZ)
+    finite = weights > 0
+    information = float(np.sum(weights[finite] * (loglike[finite] - logZ)))
+    return Running(logZ, float(np.sqrt(max(information, 0.0) / n_live)))
 
 
 def equal_weight_indices(log_weights: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:

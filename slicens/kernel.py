@@ -76,6 +76,7 @@ class NSState(NamedTuple):
         alive before every contour (a point born at contour -inf is not).
     logX: shape=(), dtype=float. Expected log prior volume inside the live set.
     logZ: shape=(), dtype=float. Expected log evidence of the dead points so far.
+    logW2: shape=(), dtype=float. Log of the sum of their squared weights (for the ESS).
     """
 
     positions: jax.Array
@@ -85,6 +86,7 @@ class NSState(NamedTuple):
     prior_draw: jax.Array
     logX: jax.Array
     logZ: jax.Array
+    logW2: jax.Array
 
 
 class StepInfo(NamedTuple):
@@ -207,6 +209,7 @@ def init(rng_key, loglike_fn: Callable, prior, settings: Settings) -> tuple[NSSt
         prior_draw=jnp.ones(settings.n_live, bool),
         logX=jnp.zeros((), dtype),
         logZ=jnp.full((), -jnp.inf, dtype),
+        logW2=jnp.full((), -jnp.inf, dtype),
     )
     logZ_live, plateau = _summary(state, settings.num_delete)
     empty = jnp.zeros((0,), dtype)
@@ -266,7 +269,8 @@ def step(rng_key, state: NSState, loglike_fn: Callable, prior, settings: Setting
     )
 
     dead_loglike = state.loglike[dead]
-    logX, logZ = evidence.update(state.logX, state.logZ, dead_loglike, settings.n_live)
+    logX, logZ, logW2 = evidence.update(state.logX, state.logZ, state.logW2, dead_loglike,
+                                        settings.n_live)
     new_state = NSState(
         positions=state.positions.at[dead].set(chains.position),
         loglike=state.loglike.at[dead].set(chains.loglike),
@@ -275,6 +279,7 @@ def step(rng_key, state: NSState, loglike_fn: Callable, prior, settings: Setting
         prior_draw=state.prior_draw.at[dead].set(False),
         logX=logX,
         logZ=logZ,
+        logW2=logW2,
     )
     logZ_live, plateau = _summary(new_state, k)
     info = StepInfo(
@@ -310,7 +315,7 @@ def iteration_memory(loglike_fn: Callable, prior, settings: Settings, dtype) -> 
 # --- several iterations per dispatch ---------------------------------------------------
 
 #: Termination codes the device loop reports, indexed by ``Block.stop``.
-TERMINATIONS = (None, "plateau", "dlogz", "max_evals")
+TERMINATIONS = (None, "plateau", "dlogz", "min_ess", "max_evals")
 
 
 class Limits(NamedTuple):
@@ -320,11 +325,13 @@ class Limits(NamedTuple):
     evals_left: shape=(), int32. Stop once the chains consumed this many evaluations
         (what ``max_evals`` leaves, clipped to int32).
     dlogz: shape=(), float. Stop when the live points could raise logZ by less.
+    min_ess: shape=(), float. Stop once the ESS if stopped now reaches this (inf: never).
     """
 
     max_steps: jax.Array
     evals_left: jax.Array
     dlogz: jax.Array
+    min_ess: jax.Array
 
 
 class Block(NamedTuple):
@@ -351,9 +358,11 @@ def _stop_code(state: NSState, evals_used, limits: Limits, num_delete: int):
     remaining = jnp.where(
         state.logZ == -jnp.inf, jnp.inf, jnp.logaddexp(state.logZ, logZ_live) - state.logZ
     )
+    ess = evidence.ess_if_stopped(state.logX, state.logZ, state.logW2, state.loglike)
     return jnp.select(
-        [plateau, remaining < limits.dlogz, evals_used >= limits.evals_left],
-        [1, 2, 3],
+        [plateau, remaining < limits.dlogz, ess >= limits.min_ess,
+         evals_used >= limits.evals_left],
+        [1, 2, 3, 4],
         0,
     ).astype(jnp.int32)
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import NamedTuple
 
 import jax
@@ -12,9 +15,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from slicens import evidence, kernel
-from slicens.chunking import format_bytes, resolve_chunk_size
+from slicens.checkpoint import Checkpoint, CheckpointError, Loaded, differences, identity
+from slicens.chunking import LaneStats, format_bytes, resolve_chunk_size
 from slicens.compiled import INT32_MAX, Compiler, Program, choose_program, limits
 from slicens.platform import warn_if_hazardous
+from slicens.progress import Snapshot, make_display
 from slicens.results import Result
 from slicens.settings import check_int, check_positive, default_num_inner_steps, resolve
 
@@ -41,6 +46,11 @@ def run(
     min_ess: float | None = None,
     max_expansions: int = 10,
     max_shrinkage: int = 100,
+    checkpoint: str | os.PathLike | None = None,
+    resume: bool | None = None,
+    checkpoint_every: float = 60.0,
+    likelihood_id: str | None = None,
+    progress: bool | str = "auto",
 ) -> Result:
     """Run nested slice sampling.
 
@@ -94,6 +104,26 @@ def run(
         Stepping out takes at most ``max_expansions - 1`` expansions. Default is 10.
     max_shrinkage
         Shrinkage draws per slice step before the chain stays put. Default is 100.
+    checkpoint
+        Path of a checkpoint file (see :mod:`slicens.checkpoint`). The run appends its dead
+        points and live state there every ``checkpoint_every`` seconds and at the end; a
+        later call with the same path continues an unfinished run exactly (the result
+        equals an uninterrupted run's bit for bit). Default None (no checkpoint).
+    resume
+        What to do with an existing checkpoint. None (default): continue an unfinished
+        run, refuse a finished one. True: continue an unfinished run, or return a finished
+        run's stored result (logged). False: refuse any existing file. A checkpoint from a
+        different run (dimension, n_live, num_delete, num_inner_steps, seed, prior,
+        ``likelihood_id``, ...) is always refused, listing the differences.
+    checkpoint_every
+        Seconds between checkpoint writes (0: after every dispatch). Default 60.
+    likelihood_id
+        Declares the likelihood's identity for checkpoints (change it when the data or
+        model change). Default: the function's module and qualified name.
+    progress
+        ``"auto"`` (default): a live display on a terminal (tqdm or rich if installed),
+        a plain line every 30 s otherwise; ``False``: silent; or ``"tqdm"``, ``"rich"``,
+        ``"log"`` (plain lines) to force one.
 
     Returns
     -------
@@ -107,6 +137,9 @@ def run(
         that cannot hold one lane; the message names the offending value.
     RuntimeError
         When the device runs out of memory even at ``chunk_size=1``.
+    FileExistsError, slicens.checkpoint.CheckpointError
+        For a checkpoint that ``resume`` does not allow, or that belongs to another run or
+        cannot be read.
     """
     start_time = time.perf_counter()
     prior, settings, chosen = resolve(
@@ -123,35 +156,112 @@ def run(
         max_iterations = 1000 * settings.n_live // settings.num_delete
         chosen["max_iterations"] = f"1000 * n_live // num_delete = {max_iterations}"
         logger.info("slicens chose max_iterations: %s", chosen["max_iterations"])
+    check_positive("checkpoint_every", checkpoint_every, allow_none=False, allow_zero=True)
+    if resume not in (None, True, False):
+        raise ValueError(f"resume must be None, True or False, got resume={resume!r}")
+    display = make_display(progress)
     warn_if_hazardous()
+
+    run_settings = dict(settings._asdict(), chunk_size=chunk_size, memory_budget=memory_budget,
+                        seed=seed, dlogz=dlogz, max_evals=max_evals,
+                        max_iterations=max_iterations, max_time=max_time, min_ess=min_ess,
+                        chosen=chosen)
+    store, loaded = None, None
+    if checkpoint is not None:
+        run_identity = _identity(loglike, prior, settings, seed, likelihood_id)
+        store, loaded = _open_checkpoint(Path(checkpoint), resume, run_identity)
+        if loaded is not None and loaded.finished is not None:
+            display.close()
+            return _stored_result(loaded, prior, seed, store.path)
+        run_settings["checkpoint"] = str(checkpoint)
 
     capacity = kernel.block_capacity(settings.num_delete, prior.dim)
     compiler = Compiler(loglike, prior, settings, capacity)
     program, memory = choose_program(compiler, chunk_size, memory_budget)
-    runner = _Runner(compiler, program)
-    criteria = _Criteria(dlogz, max_evals, max_iterations, max_time, min_ess)
-    sampling_start = time.perf_counter()
-    dead, state, tally, termination = _sample(runner, jax.random.key(seed), criteria,
-                                             sampling_start)
+    loop = _Loop(_Runner(compiler, program),
+                 _Criteria(dlogz, max_evals, max_iterations, max_time, min_ess),
+                 store, checkpoint_every, display)
+    init_key, loop_key = jax.random.split(jax.random.key(seed))
+    if loaded is not None and loaded.snapshot is not None:
+        state = loop.start_from(loaded)
+    else:
+        state = loop.start_fresh(init_key)
+    state, termination = loop.iterate(loop_key, state)
     if termination not in ("dlogz", "plateau", "min_ess"):
         logger.warning("slicens stopped by %s before the dlogz criterion was met", termination)
 
-    memory.update(chunk_size=runner.chunk_size, history=runner.history)
-    return _finalise(
-        dead,
-        jax.device_get(state),
-        prior,
-        seed=seed,
-        settings=dict(settings._asdict(), chunk_size=chunk_size, memory_budget=memory_budget,
-                      seed=seed, dlogz=dlogz, max_evals=max_evals,
-                      max_iterations=max_iterations, max_time=max_time, min_ess=min_ess,
-                      chosen=chosen),
-        counts=dict(tally.counts(), n_iterations=tally.n_iterations),
+    memory.update(chunk_size=loop.runner.chunk_size, history=loop.runner.history)
+    run_settings["resumed_at_iteration"] = loop.resumed_from
+    finished = dict(
+        settings=run_settings,
+        counts=dict(loop.tally.counts(), n_iterations=loop.tally.n_iterations),
         termination=termination,
-        timing=dict(wall_time=time.perf_counter() - start_time,
-                    compile_time=compiler.seconds),
+        timing=dict(wall_time=time.perf_counter() - start_time, compile_time=compiler.seconds),
         memory=memory,
     )
+    loop.finish(state, _jsonable(finished))
+    return _finalise(loop.dead, jax.device_get(state), prior, seed=seed, **finished)
+
+
+def _identity(loglike, prior, settings: kernel.Settings, seed: int, likelihood_id) -> dict:
+    if likelihood_id is None:
+        likelihood_id = (f"{getattr(loglike, '__module__', '?')}."
+                         f"{getattr(loglike, '__qualname__', type(loglike).__name__)}")
+    elif not isinstance(likelihood_id, str):
+        raise TypeError(f"likelihood_id must be a string, got likelihood_id={likelihood_id!r}")
+    dtype = jax.eval_shape(lambda k: prior.sample(k, 1), jax.random.key(0)).dtype
+    return identity(dim=prior.dim, dtype=dtype, n_live=settings.n_live,
+                    num_delete=settings.num_delete, num_inner_steps=settings.num_inner_steps,
+                    max_expansions=settings.max_expansions,
+                    max_shrinkage=settings.max_shrinkage, seed=seed,
+                    likelihood_id=likelihood_id, prior=prior)
+
+
+def _open_checkpoint(path: Path, resume, run_identity: dict):
+    """``(store, loaded)`` for ``path``: a new checkpoint, or an existing one checked
+    against this run and ``resume``."""
+    if not path.exists():
+        if resume is True:
+            logger.info("no checkpoint at %s yet: starting a new run", path)
+        return Checkpoint.create(path, run_identity), None
+    if resume is False:
+        raise FileExistsError(f"checkpoint {path} exists and resume=False; remove it or pass "
+                              "resume=None to continue an unfinished run")
+    store, loaded = Checkpoint.open(path)
+    mismatch = differences(loaded.header["identity"], run_identity)
+    if mismatch:
+        raise CheckpointError(f"checkpoint {path} belongs to a different run:\n  "
+                              + "\n  ".join(mismatch))
+    if loaded.damage:
+        logger.warning("checkpoint %s: %s; continuing from the last intact snapshot "
+                       "(iteration %s)", path, loaded.damage,
+                       "none" if loaded.snapshot is None
+                       else json.loads(str(loaded.snapshot["tally"]))["n_iterations"])
+    if loaded.finished is not None and resume is not True:
+        raise FileExistsError(f"checkpoint {path} holds a finished run; pass resume=True to "
+                              "return its stored result, or remove the file to run again")
+    return store, loaded
+
+
+def _stored_result(loaded: Loaded, prior, seed: int, path: Path) -> Result:
+    logger.warning("returning the finished run stored in %s (resume=True); nothing was "
+                   "sampled", path)
+    finished = dict(loaded.finished)
+    state, tally = _state_from_arrays(loaded.snapshot, _Tally(1, 1))
+    finished["settings"] = dict(finished["settings"], reused_finished_checkpoint=str(path))
+    return _finalise([_rows_from_arrays(a) for a in loaded.dead], jax.device_get(state),
+                     prior, seed=seed, **finished)
+
+
+def _jsonable(value):
+    """Dicts with non-string keys and NumPy scalars made JSON-safe (for the F record)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 class _Criteria(NamedTuple):
@@ -167,58 +277,155 @@ class _Criteria(NamedTuple):
 _DISPATCH_SECONDS = 0.5
 
 
-def _sample(runner: _Runner, key, criteria: _Criteria, start: float):
-    """Initialise and iterate until a criterion is met. Returns dead blocks, the final
-    state, the tally and the termination."""
-    init_key, loop_key = jax.random.split(key)
-    state, info = runner.init(init_key)
-    info = jax.device_get(info)
-    tally = _Tally(runner.program.settings.n_live, runner.program.settings.num_delete)
-    tally.add(jax.tree.map(lambda a: np.asarray(a)[None], info), iterations=False)
-    if tally.n_invalid == tally.n_live:
-        raise ValueError(
-            f"loglike returned NaN or +/-inf at all {tally.n_live} initial prior draws; "
-            "check the likelihood on the prior's support"
-        )
-    dead: list[kernel.StepInfo] = []
-    steps = 1
-    capacity = runner.compiler.capacity
-    while True:
-        termination = _host_termination(criteria, tally, state, dead, start)
-        if termination is not None:
-            return dead, state, tally, termination
-        max_steps = min(steps, capacity, criteria.max_iterations - tally.n_iterations)
-        evals_left = (INT32_MAX if criteria.max_evals is None
-                      else criteria.max_evals - tally.n_evals)
-        dispatch_limits = limits(max_steps, evals_left, criteria.dlogz, state.logZ.dtype)
-        began = time.perf_counter()
-        state, block = runner.block(loop_key, state, tally.n_iterations, dispatch_limits)
-        block = jax.device_get(block)
-        n = int(block.n_steps)
-        rows = jax.tree.map(lambda a, n=n: a[:n], block.info)
-        dead.append(rows)
-        tally.add(rows)
-        if int(block.stop):
-            return dead, state, tally, kernel.TERMINATIONS[int(block.stop)]
-        elapsed = max(time.perf_counter() - began, 1e-6)
-        steps = max(1, min(capacity, int(n * _DISPATCH_SECONDS / elapsed), 2 * n))
+class _Loop:
+    """The host side of sampling: dispatch blocks, collect dead points, check the
+    criteria the device cannot (time, ESS), checkpoint and show progress."""
+
+    def __init__(self, runner: _Runner, criteria: _Criteria, store: Checkpoint | None,
+                 checkpoint_every: float, display):
+        self.runner, self.criteria, self.store, self.display = runner, criteria, store, display
+        self.checkpoint_every = checkpoint_every
+        settings = runner.program.settings
+        self.tally = _Tally(settings.n_live, settings.num_delete)
+        self.dead: list[kernel.StepInfo] = []  # stacked rows, one entry per dispatch
+        self.unsaved: list[kernel.StepInfo] = []  # dead rows not yet in the checkpoint
+        self.start = self.last_saved = time.perf_counter()
+        self.resumed_from = None
+
+    def start_fresh(self, init_key):
+        state, info = self.runner.init(init_key)
+        self.tally.add(jax.tree.map(lambda a: np.asarray(a)[None], jax.device_get(info)),
+                       iterations=False)
+        if self.tally.n_invalid == self.tally.n_live:
+            raise ValueError(
+                f"loglike returned NaN or +/-inf at all {self.tally.n_live} initial prior "
+                "draws; check the likelihood on the prior's support"
+            )
+        self._save(state)  # the n_live initial evaluations are worth keeping
+        return state
+
+    def start_from(self, loaded: Loaded):
+        self.dead = [_rows_from_arrays(arrays) for arrays in loaded.dead]
+        state, self.tally = _state_from_arrays(loaded.snapshot, self.tally)
+        self.resumed_from = self.tally.n_iterations
+        logger.info("resuming from %s at iteration %d (%d evaluations done)",
+                    self.store.path, self.tally.n_iterations, self.tally.n_evals)
+        return state
+
+    def iterate(self, loop_key, state):
+        """Dispatch blocks until a criterion is met. Returns ``(state, termination)``."""
+        steps, capacity = 1, self.runner.compiler.capacity
+        while True:
+            termination = self._host_termination(state)
+            if termination is not None:
+                return state, termination
+            max_steps = min(steps, capacity, self.criteria.max_iterations
+                            - self.tally.n_iterations)
+            evals_left = (INT32_MAX if self.criteria.max_evals is None
+                          else self.criteria.max_evals - self.tally.n_evals)
+            began = time.perf_counter()
+            state, block = self.runner.block(
+                loop_key, state, self.tally.n_iterations,
+                limits(max_steps, evals_left, self.criteria.dlogz, self.criteria.min_ess,
+                       state.logZ.dtype))
+            block = jax.device_get(block)
+            n = int(block.n_steps)
+            if n:
+                rows = jax.tree.map(lambda a, n=n: a[:n], block.info)
+                self.dead.append(rows)
+                self.unsaved.append(rows)
+                self.tally.add(rows)
+            if time.perf_counter() - self.last_saved >= self.checkpoint_every:
+                self._save(state)
+            if self.dead and self.display.due():
+                self._show(state)
+            if int(block.stop):
+                return state, kernel.TERMINATIONS[int(block.stop)]
+            elapsed = max(time.perf_counter() - began, 1e-6)
+            steps = max(1, min(capacity, int(n * _DISPATCH_SECONDS / elapsed), 2 * n))
+
+    def finish(self, state, info: dict) -> None:
+        self._save(state)
+        if self.store is not None:
+            self.store.finish(info)
+        if self.dead:
+            self._show(state)
+        self.display.close()
+
+    def _save(self, state) -> None:
+        self.last_saved = time.perf_counter()
+        if self.store is None:
+            return
+        dead = None
+        if self.unsaved:
+            dead = _rows_to_arrays(jax.tree.map(lambda *a: np.concatenate(a), *self.unsaved))
+        self.store.append(dead, _state_to_arrays(jax.device_get(state), self.tally,
+                                                 self.runner.chunk_size))
+        self.unsaved = []
+
+    def _running(self, state) -> evidence.Running | None:
+        if not self.dead:
+            return None
+        dead_loglike = np.concatenate([d.loglike.reshape(-1) for d in self.dead])
+        return evidence.running(dead_loglike, jax.device_get(state.loglike), self.tally.n_live,
+                                self.tally.num_delete)
+
+    def _show(self, state) -> None:
+        now = self._running(state)
+        elapsed = time.perf_counter() - self.start
+        last = self.dead[-1]
+        logZ, logZ_live = float(last.logZ[-1]), float(last.logZ_live[-1])
+        self.display.update(Snapshot(
+            iteration=self.tally.n_iterations, n_evals=self.tally.n_evals,
+            logZ=now.logZ, logZ_err=now.logZ_err,
+            remaining=float(np.logaddexp(logZ, logZ_live) - logZ) if logZ > -np.inf
+            else float("inf"),
+            dlogz=self.criteria.dlogz, evals_per_second=self.tally.n_evals / max(elapsed, 1e-9),
+            chunk_size=self.runner.chunk_size, elapsed=elapsed))
+
+    def _host_termination(self, state) -> str | None:
+        """Criteria checked between dispatches (the device checks plateau, dlogz, min_ess
+        and max_evals after every iteration)."""
+        criteria, tally = self.criteria, self.tally
+        if criteria.max_evals is not None and tally.n_evals >= criteria.max_evals:
+            return "max_evals"
+        if tally.n_iterations >= criteria.max_iterations:
+            return "max_iterations"
+        if (criteria.max_time is not None
+                and time.perf_counter() - self.start >= criteria.max_time):
+            return "max_time"
+        return None
 
 
-def _host_termination(criteria: _Criteria, tally, state, dead, start) -> str | None:
-    """Criteria checked between dispatches (the device checks plateau, dlogz, max_evals)."""
-    if criteria.max_evals is not None and tally.n_evals >= criteria.max_evals:
-        return "max_evals"
-    if tally.n_iterations >= criteria.max_iterations:
-        return "max_iterations"
-    if criteria.max_time is not None and time.perf_counter() - start >= criteria.max_time:
-        return "max_time"
-    if criteria.min_ess is not None and dead:
-        live = jax.device_get(state.loglike)
-        dead_loglike = np.concatenate([d.loglike.reshape(-1) for d in dead])
-        ess = evidence.running_ess(dead_loglike, live, tally.n_live, tally.num_delete)
-        if ess >= criteria.min_ess:
-            return "min_ess"
-    return None
+# --- what a checkpoint holds ------------------------------------------------------------
+
+
+def _rows_to_arrays(rows: kernel.StepInfo) -> dict[str, np.ndarray]:
+    arrays = {k: np.asarray(v) for k, v in rows._asdict().items() if k != "lanes"}
+    arrays.update({f"lanes.{k}": np.asarray(v) for k, v in rows.lanes._asdict().items()})
+    return arrays
+
+
+def _rows_from_arrays(arrays: dict[str, np.ndarray]) -> kernel.StepInfo:
+    lanes = LaneStats(**{k[len("lanes."):]: v for k, v in arrays.items()
+                         if k.startswith("lanes.")})
+    return kernel.StepInfo(lanes=lanes, **{k: v for k, v in arrays.items()
+                                           if not k.startswith("lanes.")})
+
+
+def _state_to_arrays(state: kernel.NSState, tally: _Tally, chunk_size: int) -> dict:
+    arrays = {f"state.{k}": np.asarray(v) for k, v in state._asdict().items()}
+    arrays["tally"] = np.array(json.dumps(dict(tally.__dict__, chunk_size=chunk_size)))
+    return arrays
+
+
+def _state_from_arrays(arrays: dict, tally: _Tally) -> tuple[kernel.NSState, _Tally]:
+    state = kernel.NSState(**{k[len("state."):]: jnp.asarray(v) for k, v in arrays.items()
+                              if k.startswith("state.")})
+    stored = json.loads(str(arrays["tally"]))
+    stored.pop("chunk_size")
+    tally.__dict__.update(stored)
+    return state, tally
 
 
 class _Tally:

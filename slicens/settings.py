@@ -90,11 +90,15 @@ def _check_chunk(chunk_size, memory_budget) -> None:
                          f"got chunk_size={chunk_size!r}")
 
 
-def check_positive(name: str, value, *, allow_none: bool = False) -> None:
+def check_positive(name: str, value, *, allow_none: bool = False,
+                   allow_zero: bool = False) -> None:
     if value is None and allow_none:
         return
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
-        raise ValueError(f"{name} must be a positive number, got {name}={value!r}")
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and (
+        value >= 0 if allow_zero else value > 0)
+    if not ok:
+        kind = "non-negative" if allow_zero else "positive"
+        raise ValueError(f"{name} must be a {kind} number, got {name}={value!r}")
 
 
 def resolve(loglike, prior, *, n_live, num_delete, num_inner_steps, chunk_size, memory_budget,

@@ -39,15 +39,19 @@ def test_running_update_matches_final_statistics():
     rng = np.random.default_rng(0)
     n_live, k, iterations = 20, 4, 30
     loglike = np.sort(rng.normal(size=k * iterations + n_live))
-    logX, logZ = jnp.zeros(()), jnp.array(-jnp.inf)
+    logX, logZ, logW2 = jnp.zeros(()), jnp.array(-jnp.inf), jnp.array(-jnp.inf)
     for it in range(iterations):
-        logX, logZ = evidence.update(logX, logZ, jnp.asarray(loglike[it * k:(it + 1) * k]), n_live)
+        logX, logZ, logW2 = evidence.update(logX, logZ, logW2,
+                                            jnp.asarray(loglike[it * k:(it + 1) * k]), n_live)
     live = jnp.asarray(loglike[k * iterations:])
     # remainder: final live points die one by one
     counts = standard_counts(n_live, k, iterations)
     stats = evidence.statistics(loglike, counts, np.random.default_rng(1))
     log_shells_dead = stats.log_weights[: k * iterations] + stats.logZ
     np.testing.assert_allclose(float(logZ), logsumexp(log_shells_dead), rtol=1e-12)
+    # the on-device ESS if stopped now is the ESS the final statistics give
+    ess = evidence.ess_if_stopped(logX, logZ, logW2, live[::-1])
+    np.testing.assert_allclose(float(ess), stats.ess, rtol=1e-10)
     # the live-point remainder estimate is the mean likelihood times the remaining volume
     assert float(evidence.log_live_evidence(logX, live)) == float(
         logsumexp(loglike[k * iterations:]) - np.log(n_live) + logX

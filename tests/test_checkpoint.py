@@ -1,0 +1,201 @@
+"""Checkpoints: exact resume after SIGKILL or damage, refusal of other runs, reuse of a
+finished run only when asked."""
+
+import importlib.util
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+import slicens
+from slicens.checkpoint import CheckpointError
+
+SCRIPT = Path(__file__).parent / "scripts" / "checkpointed_run.py"
+_spec = importlib.util.spec_from_file_location("checkpointed_run", SCRIPT)
+checkpointed_run = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(checkpointed_run)
+PROBLEM, SETTINGS = checkpointed_run.PROBLEM, checkpointed_run.SETTINGS
+
+
+def run(path, **overrides):
+    return slicens.run(PROBLEM.loglike, PROBLEM.prior, checkpoint=path,
+                       **dict(SETTINGS, **overrides))
+
+
+def assert_identical(a, b):
+    for name in ("positions", "loglike", "loglike_birth", "n_live_at_death", "log_weights"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    assert (a.logZ, a.logZ_err, a.ess) == (b.logZ, b.logZ_err, b.ess)
+    for name in ("n_evals", "n_evals_physical", "lane_usage", "n_invalid", "n_failed_steps",
+                 "n_iterations", "termination"):
+        assert getattr(a, name) == getattr(b, name), name
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The uninterrupted run and the size of its finished checkpoint."""
+    path = tmp_path_factory.mktemp("reference") / "run.ckpt"
+    result = run(path)
+    return result, path.stat().st_size
+
+
+def kill_when_larger(path: Path, size: int, timeout: float = 240) -> int:
+    """Run the script on ``path``; SIGKILL it once the file exceeds ``size`` bytes."""
+    child = subprocess.Popen([sys.executable, str(SCRIPT), str(path)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + timeout
+    while child.poll() is None and time.monotonic() < deadline:
+        if path.exists() and path.stat().st_size > size:
+            os.kill(child.pid, signal.SIGKILL)
+            break
+        time.sleep(0.005)
+    try:
+        child.wait(timeout=30)
+    finally:
+        child.kill()
+    assert child.returncode in (0, -signal.SIGKILL), child.stderr.read().decode()[-2000:]
+    return child.returncode
+
+
+@pytest.mark.timeout(900)
+def test_resume_after_sigkill_and_truncation_is_exact(reference, tmp_path):
+    """Kill the run three times at random sizes, truncate once, resume: identical."""
+    expected, final_size = reference
+    path = tmp_path / "run.ckpt"
+    fractions = np.sort(np.random.default_rng(2026).uniform(0.05, 0.9, 3))
+    codes = [kill_when_larger(path, int(f * final_size)) for f in fractions]
+    assert codes.count(-signal.SIGKILL) >= 2, codes  # the kills landed mid-run
+    with open(path, "r+b") as file:  # and a torn last write
+        file.truncate(path.stat().st_size - 7)
+    assert_identical(run(path), expected)
+
+
+def test_damaged_record_falls_back_to_an_earlier_snapshot(reference, tmp_path, caplog):
+    expected, final_size = reference
+    path = tmp_path / "run.ckpt"
+    run(path, max_iterations=40)  # a partial run: stops by max_iterations
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # flip a byte in the middle
+    path.write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING, logger="slicens"):
+        resumed = run(path, resume=True)
+    assert "checksum mismatch" in caplog.text
+    assert_identical(resumed, expected)
+
+
+def test_partial_run_continues_with_new_termination(reference, tmp_path):
+    expected, _ = reference
+    path = tmp_path / "run.ckpt"
+    first = run(path, max_iterations=20)
+    assert first.termination == "max_iterations" and first.n_iterations == 20
+    # the stopped run is finished; continuing it is an explicit choice:
+    with pytest.raises(FileExistsError, match="holds a finished run"):
+        run(path)
+    reused = run(path, resume=True)
+    assert reused.settings["reused_finished_checkpoint"] == str(path)
+    assert_identical(reused, first)
+
+
+def test_finished_checkpoint_is_never_reused_silently(reference, tmp_path, caplog):
+    expected, _ = reference
+    path = tmp_path / "run.ckpt"
+    run(path)
+    with pytest.raises(FileExistsError, match="pass resume=True"):
+        run(path)
+    with pytest.raises(FileExistsError, match="resume=False"):
+        run(path, resume=False)
+    with caplog.at_level(logging.WARNING, logger="slicens"):
+        stored = run(path, resume=True)
+    assert "returning the finished run stored in" in caplog.text
+    assert_identical(stored, expected)
+
+
+@pytest.mark.parametrize(
+    "change, listed",
+    [
+        (dict(n_live=200, num_delete=20), ["n_live: checkpoint has 300, this call has 200",
+                                           "num_delete: checkpoint has 30"]),
+        (dict(seed=6), ["seed: checkpoint has 5, this call has 6"]),
+        (dict(likelihood_id="gaussian-10-v2"), ["likelihood_id: checkpoint has 'gaussian-10'"]),
+        (dict(num_inner_steps=7), ["num_inner_steps: checkpoint has 30, this call has 7"]),
+    ],
+)
+def test_mismatched_checkpoint_is_refused(tmp_path, change, listed):
+    path = tmp_path / "run.ckpt"
+    run(path, max_iterations=2)
+    with pytest.raises(CheckpointError, match="belongs to a different run") as error:
+        run(path, resume=True, **change)
+    for line in listed:
+        assert line in str(error.value)
+
+
+def test_other_dimension_is_refused(tmp_path):
+    path = tmp_path / "run.ckpt"
+    run(path, max_iterations=2)
+    other = slicens.problems.gaussians.gaussian(5)
+    with pytest.raises(CheckpointError, match="dim: checkpoint has 10, this call has 5"):
+        slicens.run(other.loglike, other.prior, checkpoint=path, resume=True,
+                    **dict(SETTINGS, n_live=300))
+
+
+@pytest.mark.parametrize("damage", [b"not a checkpoint", b""])
+def test_foreign_file_is_a_clear_error(tmp_path, damage):
+    path = tmp_path / "run.ckpt"
+    path.write_bytes(damage)
+    with pytest.raises(CheckpointError, match="not a slicens checkpoint"):
+        run(path)
+
+
+def test_checkpoint_cost_does_not_grow_with_history(tmp_path):
+    """Each write appends only the new dead points and the live state."""
+    path = tmp_path / "run.ckpt"
+    sizes = []
+    original = slicens.checkpoint.Checkpoint._write
+
+    def spy(self, records):
+        sizes.append(len(records))
+        return original(self, records)
+
+    slicens.checkpoint.Checkpoint._write = spy
+    try:
+        result = run(path, checkpoint_every=0)
+    finally:
+        slicens.checkpoint.Checkpoint._write = original
+    written = sum(sizes)
+    assert written == path.stat().st_size - len(slicens.checkpoint.MAGIC) - (
+        written and _header_size(path))
+    dead_bytes = result.positions.nbytes
+    assert max(sizes) < 0.5 * dead_bytes, (max(sizes), dead_bytes)
+
+
+def _header_size(path: Path) -> int:
+    data = path.read_bytes()
+    import struct
+
+    _, length, _ = struct.unpack_from("<cQI", data, len(slicens.checkpoint.MAGIC))
+    return struct.calcsize("<cQI") + length
+
+
+def test_device_memory_flat_over_the_run(monkeypatch):
+    """Device-resident bytes do not grow while dead points stream to the host."""
+    run_module = importlib.import_module("slicens.run")
+    resident = []
+
+    def measure(iteration, chunk_size):
+        resident.append(sum(a.nbytes for a in jax.live_arrays()))
+
+    monkeypatch.setattr(run_module, "_before_dispatch", measure)
+    result = slicens.run(PROBLEM.loglike, PROBLEM.prior,
+                         **dict(SETTINGS, checkpoint_every=60))
+    assert len(resident) >= 5
+    dead_bytes = result.positions.nbytes
+    assert dead_bytes > 500_000
+    growth = max(resident[2:]) - resident[2]
+    assert growth < 0.05 * dead_bytes, (resident, dead_bytes)
