@@ -21,6 +21,7 @@ import numpy as np
 
 import slicens
 import slicens.checkpoint
+from slicens.priors import as_prior
 from slicens.problems import gaussian
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -34,7 +35,8 @@ def loop_overhead(dim: int, n_live: int, num_delete: int) -> None:
           f"num_inner_steps={steps}, dlogz=0.01, float64, analytic logZ {problem.logZ:.3f}")
     r = slicens.run(problem.loglike, problem.prior, n_live=n_live, num_delete=num_delete,
                     num_inner_steps=steps, seed=0, progress=False)
-    p = run_blackjax_nss(problem.loglike, problem.prior, n_live=n_live, num_delete=num_delete,
+    p = run_blackjax_nss(problem.loglike, as_prior(problem.prior), n_live=n_live,
+                         num_delete=num_delete,
                          num_inner_steps=steps, seed=0)
     print(f"{'sampler':<26} {'wall s':>7} {'compile s':>9} {'rest s':>7} {'iterations':>10} "
           f"{'evals':>9} {'logZ':>8} {'err':>6}")
