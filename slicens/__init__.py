@@ -11,7 +11,7 @@ from slicens import priors
 from slicens.chunking import compiled_memory, lane_map, parse_budget
 from slicens.compiled import MemoryProbe, probe_memory
 from slicens.priors import LogUniform, Normal, Uniform
-from slicens.results import Result
+from slicens.results import Result, load
 from slicens.run import run
 from slicens.settings import default_num_inner_steps
 
@@ -20,6 +20,7 @@ __version__ = "0.1.0"
 __all__ = [
     "run",
     "Result",
+    "load",
     "priors",
     "Uniform",
     "Normal",

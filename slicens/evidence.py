@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import logsumexp
 from scipy.special import logsumexp as np_logsumexp
+from scipy.stats import norm, spearmanr
 
 __all__ = [
     "update",
@@ -33,6 +34,10 @@ __all__ = [
     "Statistics",
     "statistics",
     "equal_weight_indices",
+    "InsertionTest",
+    "insertion_test",
+    "MemoryTest",
+    "memory_test",
     "Running",
     "running",
 ]
@@ -170,6 +175,57 @@ def running(dead_loglike, live_loglike, n_live: int, num_delete: int) -> Running
     finite = weights > 0
     information = float(np.sum(weights[finite] * (loglike[finite] - logZ)))
     return Running(logZ, float(np.sqrt(max(information, 0.0) / n_live)))
+
+
+class InsertionTest(NamedTuple):
+    """Mann-Whitney-Wilcoxon test of insertion ranks against a discrete uniform."""
+
+    zscore: float
+    pvalue: float  # two-sided
+    n: int  # insertions tested
+
+
+def insertion_test(ranks, n_ranks: int) -> InsertionTest:
+    """Are ``ranks`` (integers in ``0 .. n_ranks - 1``) uniform?
+
+    The rank of a new point among the survivors is uniform when the replacement chains
+    draw from the constrained prior (Fowlie, Handley & Su 2020); chains that mix too
+    little leave new points near their start and bias it. As in UltraNest (Buchner
+    2023, section 4.5.2), the statistic is the sum of the ranks, a Mann-Whitney-Wilcoxon
+    U statistic against the uniform, here with its exact discrete variance.
+    """
+    ranks = np.asarray(ranks, dtype=np.float64)
+    n = ranks.size
+    if n == 0:
+        return InsertionTest(0.0, 1.0, 0)
+    u = (ranks + 0.5) / n_ranks
+    variance = n * (1.0 - 1.0 / n_ranks**2) / 12.0
+    z = float((u.sum() - 0.5 * n) / np.sqrt(variance))
+    return InsertionTest(z, float(2 * norm.sf(abs(z))), n)
+
+
+class MemoryTest(NamedTuple):
+    """Spearman correlation between where chains start and where they end."""
+
+    rho: float
+    pvalue: float
+    n: int
+
+
+def memory_test(start_ranks, end_ranks) -> MemoryTest:
+    """Do the chains remember their start? Rank correlation of each chain's start point
+    and new point among the survivors; zero when the new point is an independent draw.
+
+    Far more sensitive to chains that are too short than :func:`insertion_test`: on the
+    correlated 10-d Gaussian with one slice step the insertion test gave p = 0.004, 0.11
+    and 0.43 over three seeds (logZ biased by +2 nats) while this gave rho = 0.59.
+    """
+    start_ranks, end_ranks = np.asarray(start_ranks), np.asarray(end_ranks)
+    n = start_ranks.size
+    if n < 3 or np.all(end_ranks == end_ranks[0]) or np.all(start_ranks == start_ranks[0]):
+        return MemoryTest(0.0, 1.0, n)
+    rho, pvalue = spearmanr(start_ranks, end_ranks)
+    return MemoryTest(float(rho), float(pvalue), n)
 
 
 def equal_weight_indices(log_weights: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:

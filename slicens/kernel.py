@@ -94,6 +94,11 @@ class StepInfo(NamedTuple):
 
     positions, loglike, loglike_birth, prior_draw: shape=(num_delete, ...). The dead
         points, sorted by log-likelihood (empty, shape (0, ...), for the initialisation).
+    insertion_rank: shape=(num_delete,), int32. Rank of each new point's log-likelihood
+        among the ``n_live - num_delete`` survivors (0 to n_live - num_delete): uniform
+        when the chains sample the constrained prior (the insertion-order test).
+    start_rank: shape=(num_delete,), int32. The same rank of each chain's start point:
+        independent of ``insertion_rank`` when the chains forget where they started.
     lanes: LaneStats of this batch: physical (lanes x ticks) and useful evaluations
         (``lanes.useful`` is the likelihood evaluations the chains consumed).
     n_invalid: shape=(), int32. Of those, non-finite ones inside the prior support.
@@ -108,6 +113,8 @@ class StepInfo(NamedTuple):
     loglike: jax.Array
     loglike_birth: jax.Array
     prior_draw: jax.Array
+    insertion_rank: jax.Array
+    start_rank: jax.Array
     lanes: LaneStats
     n_invalid: jax.Array
     n_failed_steps: jax.Array
@@ -218,6 +225,8 @@ def init(rng_key, loglike_fn: Callable, prior, settings: Settings) -> tuple[NSSt
         loglike=empty,
         loglike_birth=empty,
         prior_draw=jnp.zeros((0,), bool),
+        insertion_rank=jnp.zeros((0,), jnp.int32),
+        start_rank=jnp.zeros((0,), jnp.int32),
         lanes=lanes,
         n_invalid=jnp.sum(~jnp.isfinite(raw_loglike) & (logprior > -jnp.inf)).astype(jnp.int32),
         n_failed_steps=jnp.int32(0),
@@ -287,6 +296,10 @@ def step(rng_key, state: NSState, loglike_fn: Callable, prior, settings: Setting
         loglike=dead_loglike,
         loglike_birth=state.loglike_birth[dead],
         prior_draw=state.prior_draw[dead],
+        insertion_rank=jnp.searchsorted(state.loglike[order[k:]], chains.loglike).astype(
+            jnp.int32),
+        start_rank=jnp.searchsorted(state.loglike[order[k:]], state.loglike[starts]).astype(
+            jnp.int32),
         lanes=lanes,
         n_invalid=jnp.sum(chains.n_invalid),
         n_failed_steps=jnp.sum(chains.n_failed_steps),

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from slicens.evidence import equal_weight_indices
 
-__all__ = ["Result"]
+__all__ = ["Result", "load", "jsonable"]
+
+#: Version of the file format written by :meth:`Result.save`.
+FILE_FORMAT = 1
+_ARRAYS = ("positions", "loglike", "loglike_birth", "n_live_at_death", "log_weights",
+           "insertion_ranks", "start_ranks", "evals_per_iteration")
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,6 +60,18 @@ class Result:
         "max_iterations".
     wall_time
         Seconds from the call to ``run`` to the end of sampling, compilation included.
+    insertion_ranks
+        Rank of each new point among the survivors it joined (0 to n_live - num_delete).
+    insertion_test
+        ``zscore``, ``pvalue`` and ``n`` of the Mann-Whitney-Wilcoxon test that the ranks
+        are uniform (:func:`slicens.evidence.insertion_test`); a small p-value means the
+        chains do not mix (``run`` warns below 1e-3): raise ``num_inner_steps``.
+    start_ranks, memory_test
+        The same rank of each chain's start point, and ``rho``, ``pvalue``, ``n`` of the
+        Spearman test that start and end ranks are independent
+        (:func:`slicens.evidence.memory_test`, far more sensitive; ``run`` warns too).
+    evals_per_iteration
+        Likelihood evaluations the chains consumed in each iteration.
     compile_time
         Of ``wall_time``, seconds spent compiling (``sampling_time`` is the rest).
     memory
@@ -84,6 +104,11 @@ class Result:
     wall_time: float
     names: tuple[str, ...]
     labels: tuple[str, ...]
+    insertion_ranks: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    start_ranks: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    insertion_test: dict[str, float] = field(default_factory=dict)
+    memory_test: dict[str, float] = field(default_factory=dict)
+    evals_per_iteration: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     compile_time: float = 0.0
     memory: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
@@ -146,5 +171,54 @@ class Result:
             f"chunk_size {self.memory.get('chunk_size')}, stopped by {self.termination}"
         )
 
+    def save(self, path, *, overwrite: bool = False) -> Path:
+        """Write the result to one ``.npz`` file (NumPy arrays plus a JSON ``metadata``
+        entry with every other field); :func:`slicens.load` reads it back exactly.
+
+        Refuses to replace an existing file unless ``overwrite=True``. The file is
+        written under a temporary name and renamed, so it is never half-written.
+        """
+        path = Path(path)
+        if path.exists() and not overwrite:
+            raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+        metadata = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _ARRAYS}
+        metadata["file_format"] = FILE_FORMAT
+        temporary = path.with_name(path.name + ".tmp")
+        with open(temporary, "wb") as file:
+            np.savez(file, metadata=np.array(json.dumps(jsonable(metadata))),
+                     **{name: getattr(self, name) for name in _ARRAYS})
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+        return path
+
     def __repr__(self) -> str:
         return f"Result(logZ={self.logZ:.4f}, logZ_err={self.logZ_err:.4f}, n_evals={self.n_evals})"
+
+
+def load(path) -> Result:
+    """Read a result written by :meth:`Result.save`."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in _ARRAYS}
+            metadata = json.loads(str(data["metadata"]))
+    except (OSError, ValueError, KeyError) as exc:
+        raise ValueError(f"{path} is not a slicens result file: {exc}") from exc
+    version = metadata.pop("file_format", None)
+    if version != FILE_FORMAT:
+        raise ValueError(f"{path} has result file format {version!r}; this slicens reads "
+                         f"format {FILE_FORMAT}")
+    metadata["names"], metadata["labels"] = tuple(metadata["names"]), tuple(metadata["labels"])
+    return Result(**arrays, **metadata)
+
+
+def jsonable(value):
+    """Dicts with non-string keys, tuples and NumPy scalars made JSON-safe."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value  # floats incl. inf/nan: json writes Infinity/NaN and reads them back

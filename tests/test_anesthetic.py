@@ -27,3 +27,17 @@ def test_equal_weight_samples_match_weighted_moments():
     np.testing.assert_allclose(draws.mean(axis=0), result.posterior_mean(), atol=0.02)
     assert 0 < result.ess <= result.positions.shape[0]
     assert result.information > 0
+
+
+def test_names_and_latex_labels_from_the_prior_and_finite_births():
+    prior = [slicens.Uniform(-1, 1, name="centre", label=r"$x_c$"),
+             slicens.LogUniform(0.1, 10, name="sigma", label=r"$\sigma$")]
+    result = slicens.run(lambda x: -0.5 * ((x[0] - 0.1) / 0.1) ** 2 + 0.0 * x[1], prior,
+                         n_live=100, num_delete=10, seed=1, progress=False)
+    samples = result.to_anesthetic()
+    assert samples.get_label("centre") == r"$x_c$"
+    assert samples.get_label("sigma") == r"$\sigma$"
+    births = samples.logL_birth.to_numpy()
+    assert not np.isnan(births).any()
+    assert np.isfinite(samples.logZ())
+    np.testing.assert_array_equal(samples.nlive.to_numpy(), result.n_live_at_death)

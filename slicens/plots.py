@@ -1,0 +1,65 @@
+"""Figures of a result: the posterior corner plot (anesthetic) and a run diagnostic.
+
+Both return a matplotlib Figure and, given ``path``, also write it (PNG or any format
+matplotlib knows from the suffix). matplotlib comes with anesthetic.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from slicens.results import Result
+
+__all__ = ["corner", "diagnostics"]
+
+
+def _save(figure, path):
+    if path is not None:
+        figure.savefig(path, dpi=120, bbox_inches="tight")
+    return figure
+
+
+def corner(result: Result, path=None, *, params=None):
+    """Corner plot of the posterior through ``result.to_anesthetic()`` (labels from the
+    prior); ``params`` picks parameter names (default all)."""
+    import matplotlib.pyplot as plt
+
+    samples = result.to_anesthetic()
+    axes = samples.plot_2d(list(params or result.names), kinds=dict(
+        diagonal="kde_1d", lower="kde_2d", upper="scatter_2d"))
+    figure = axes.iloc[0, 0].figure if hasattr(axes, "iloc") else plt.gcf()
+    return _save(figure, path)
+
+
+def diagnostics(result: Result, path=None):
+    """Four panels: log-likelihood against log prior volume, live points at each death,
+    likelihood evaluations per iteration, and the insertion-rank histogram with its test.
+    """
+
+    import matplotlib.pyplot as plt
+
+    figure, ((ax_l, ax_n), (ax_e, ax_r)) = plt.subplots(2, 2, figsize=(10, 7))
+    logX = np.cumsum(-1.0 / np.maximum(result.n_live_at_death, 1))
+    finite = np.isfinite(result.loglike)
+    ax_l.plot(logX[finite], result.loglike[finite], lw=1)
+    ax_l.set(xlabel="log X (expected)", ylabel="log L", title="likelihood against volume")
+    ax_n.plot(result.n_live_at_death, lw=1)
+    ax_n.set(xlabel="death", ylabel="live points", title="live points at each death")
+    ax_e.plot(np.arange(1, result.evals_per_iteration.size + 1), result.evals_per_iteration,
+              lw=1)
+    ax_e.set(xlabel="iteration", ylabel="evaluations", title="evaluations per iteration")
+    n_ranks = int(result.settings["n_live"]) - int(result.settings["num_delete"]) + 1
+    ranks = result.insertion_ranks
+    if ranks.size:
+        bins = min(20, n_ranks)
+        ax_r.hist(ranks, bins=bins, range=(0, n_ranks), color="C1", alpha=0.8)
+        ax_r.axhline(ranks.size / bins, color="k", lw=1, ls="--", label="uniform")
+        ax_r.legend()
+    test, memory = result.insertion_test, result.memory_test
+    ax_r.set(xlabel="insertion rank among survivors", ylabel="count",
+             title=f"insertion test p = {test.get('pvalue', float('nan')):.2g}, "
+                   f"start-end rho = {memory.get('rho', float('nan')):.2f}")
+    figure.suptitle(f"logZ = {result.logZ:.3f} +/- {result.logZ_err:.3f}, "
+                    f"{result.n_iterations} iterations, {result.n_evals:,} evaluations")
+    figure.tight_layout()
+    return _save(figure, path)
