@@ -52,9 +52,42 @@ def test_model_file_must_define_loglike_and_prior(tmp_path, capsys):
     assert "must define loglike and prior" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", [[], ["probe"]])
+@pytest.mark.parametrize("command", [[], ["probe"], ["run"], ["report"], ["demo"]])
 def test_help(command, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(command + ["--help"])
     assert exit_.value.code == 0
     assert "usage: slicens" in capsys.readouterr().out
+
+
+def test_run_then_report(model, tmp_path, capsys):
+    output = tmp_path / "fit.npz"
+    assert main(["run", model, "--output", str(output), "--quiet", "--x64"]) == 0
+    out = capsys.readouterr().out
+    assert "logZ = " in out and f"result saved to {output}" in out
+    assert main(["run", model, "--output", str(output), "--quiet"]) == 2  # no overwrite
+    assert "exists; pass --overwrite" in capsys.readouterr().err
+    assert main(["report", str(output), "--outdir", str(tmp_path / "figs")]) == 0
+    out = capsys.readouterr().out
+    assert "insertion-order test" in out and "parameter" in out
+    assert (tmp_path / "figs" / "fit_diagnostics.png").stat().st_size > 10_000
+    assert (tmp_path / "figs" / "fit_corner.png").stat().st_size > 10_000
+
+
+def test_run_reports_bad_settings_in_one_line(model, tmp_path, capsys):
+    assert main(["run", model, "--output", str(tmp_path / "x.npz"), "--n-live", "5",
+                 "--num-delete", "9"]) == 2
+    err = capsys.readouterr().err
+    assert "num_delete must be < n_live" in err and len(err.strip().splitlines()) == 1
+
+
+def test_report_on_a_missing_file(capsys):
+    assert main(["report", "nothing.npz"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_demo_at_tiny_scale(capsys):
+    assert main(["demo", "--scale", "tiny", "--n-live", "24", "--num-delete", "6",
+                 "--chunk-size", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "lens problem 'tiny'" in out and "(mean-truth)/sd" in out
