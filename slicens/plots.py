@@ -41,8 +41,14 @@ def diagnostics(result: Result, path=None):
     figure, ((ax_l, ax_n), (ax_e, ax_r)) = plt.subplots(2, 2, figsize=(10, 7))
     logX = np.cumsum(-1.0 / np.maximum(result.n_live_at_death, 1))
     finite = np.isfinite(result.loglike)
-    ax_l.plot(logX[finite], result.loglike[finite], lw=1)
-    ax_l.set(xlabel="log X (expected)", ylabel="log L", title="likelihood against volume")
+    ax_l.plot(logX[finite], result.loglike[finite], lw=1, label="log L")
+    if finite.sum() > 20:  # the first prior draws would squash the interesting end
+        top = result.loglike[finite].max()
+        ax_l.set_ylim(max(np.percentile(result.loglike[finite], 10), top - 200), top + 1)
+    weight_axis = ax_l.twinx()
+    weight_axis.plot(logX, result.weights / result.weights.max(), color="C2", lw=1)
+    weight_axis.set(ylabel="posterior weight (scaled)", ylim=(0, 1.05))
+    ax_l.set(xlabel="log X (expected)", ylabel="log L", title="likelihood and weight")
     ax_n.plot(result.n_live_at_death, lw=1)
     ax_n.set(xlabel="death", ylabel="live points", title="live points at each death")
     ax_e.plot(np.arange(1, result.evals_per_iteration.size + 1), result.evals_per_iteration,
