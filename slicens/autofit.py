@@ -8,13 +8,18 @@
     result.samples.log_evidence
 
 The constructor takes af.NSS's arguments (``n_live``, ``num_mcmc_steps``, ``num_delete``,
-``chunk_size``, ``termination``, ``checkpoint_interval``, ``seed``) plus
-``backend="slicens"``. slicens samples the unit hypercube; the model's priors map it to
-physical parameters inside the JAX likelihood (``model.vector_from_unit_vector(u,
-xp=jax.numpy)``), so the analysis must be a JAX analysis (``use_jax=True``). PyAutoFit
-writes its usual outputs (samples, summary, model.results); the slicens result and its
-checkpoint live in the search's ``search_internal`` folder, so a pre-empted fit resumes
-exactly where it stopped.
+``chunk_size``, ``termination`` with af.NSS's meaning, ``checkpoint_interval``, ``seed``)
+plus ``backend="slicens"``; the defaults of ``n_live``, ``num_mcmc_steps`` and
+``num_delete`` are slicens's (500, ``max(5, 3 dim)``, ``n_live // 10``), not af.NSS's
+(200, 5, 50): five slice steps bias logZ upward beyond a few dimensions.
+``checkpoint_interval`` is in seconds (af.NSS: outer iterations).
+
+slicens samples the unit hypercube; the model's priors map it to physical parameters
+inside the JAX likelihood (``model.vector_from_unit_vector(u, xp=jax.numpy)``), so the
+analysis must be a JAX analysis (``use_jax=True``). PyAutoFit writes its usual outputs
+(samples, summary, model.results); the slicens result and its checkpoint live in the
+search's ``search_internal`` folder, so a pre-empted fit resumes exactly where it
+stopped.
 
 PyAutoFit is an optional dependency: ``pip install "slicens[autofit]"``.
 """
@@ -66,8 +71,8 @@ class NSS(AbstractNest):
         At most this many likelihood evaluations at once; ``"auto"`` (default) fits the
         device's memory (see :func:`slicens.run`); ``memory_budget`` sets the budget.
     termination
-        Stop when the live points could add less than this to logZ (slicens's
-        ``dlogz``). Default 0.01.
+        As in af.NSS: stop when ``log(Z_live / Z) < termination``, i.e. slicens's
+        ``dlogz = log(1 + exp(termination))``. Default -3.0 (dlogz = 0.049), af.NSS's.
     max_evals, max_time, min_ess
         Further stopping rules (see :func:`slicens.run`).
     checkpoint_interval
@@ -93,7 +98,7 @@ class NSS(AbstractNest):
         num_delete: int | None = None,
         chunk_size: int | str | None = "auto",
         memory_budget: int | str | None = None,
-        termination: float = 0.01,
+        termination: float = -3.0,
         max_evals: int | None = None,
         max_time: float | None = None,
         min_ess: float | None = None,
@@ -150,7 +155,8 @@ class NSS(AbstractNest):
         result = slicens.run(
             loglike, prior, n_live=self.n_live, num_delete=self.num_delete,
             num_inner_steps=self.num_mcmc_steps, chunk_size=self.chunk_size,
-            memory_budget=self.memory_budget, seed=self.seed, dlogz=self.termination,
+            memory_budget=self.memory_budget, seed=self.seed,
+            dlogz=float(np.log1p(np.exp(self.termination))),
             max_evals=self.max_evals, max_time=self.max_time, min_ess=self.min_ess,
             checkpoint=None if folder is None else folder / _CHECKPOINT_FILE,
             resume=True, checkpoint_every=self.checkpoint_interval,

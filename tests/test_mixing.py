@@ -7,6 +7,7 @@ default number of steps it must stay quiet.
 
 import warnings
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -53,3 +54,16 @@ def test_memory_test_on_independent_and_copied_ranks():
     start = rng.integers(0, 50, 2000)
     assert memory_test(start, rng.integers(0, 50, 2000)).pvalue > 1e-3
     assert memory_test(start, start).rho == pytest.approx(1.0)
+
+
+def test_no_mixing_warning_on_a_plateau():
+    """Ties make ranks non-uniform by design; the tests stay silent there."""
+
+    def stepped(x):
+        return jnp.floor(4 * x[0])  # four plateaus
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        result = slicens.run(stepped, [slicens.Uniform(0, 1)] * 2, n_live=50, num_delete=5,
+                             seed=0, progress=False)
+    assert result.termination == "plateau"
