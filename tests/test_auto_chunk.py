@@ -8,7 +8,6 @@ import pytest
 import slicens
 from slicens.chunking import MemoryModel, choose_chunk_size, parse_budget
 from slicens.compiled import Compiler
-from slicens.priors import Uniform
 from slicens.problems.mapping import MAPPING_PRIOR, mapping_matrix_loglike
 from slicens.settings import resolve
 
@@ -118,14 +117,12 @@ def test_probe_rows_match_compiled_peaks(mapping_compiler):
 
 # --- run(chunk_size="auto") on a cheap likelihood with a large working set ----------------
 
-PRIOR = [Uniform(-1.0, 1.0, name="a"), Uniform(-1.0, 1.0, name="b")]
-
-
-def wide_loglike(x):
-    """A 2-d Gaussian that builds a 1000 x 1000 matrix (8 MB in float64) per call."""
-    grid = jnp.linspace(-1.0, 1.0, 1000, dtype=x.dtype)
-    outer = jnp.exp(-((grid[:, None] - x[0]) ** 2) - (grid[None, :] - x[1]) ** 2)
-    return jnp.log(jnp.mean(outer)) - 0.5 * jnp.sum((x / 0.2) ** 2)
+PRIOR = MAPPING_PRIOR
+# A small mapping-matrix likelihood: each evaluation materialises a 1000 x 100 matrix
+# (scatter, matmul, Cholesky), so its memory grows with the lanes on every XLA version.
+# (A likelihood XLA can fuse, such as a mean over an outer product, may not: jax 0.11
+# compiled one with the whole batch using less memory than two lanes.)
+wide_loglike = mapping_matrix_loglike(1_000, 100)
 
 
 RUN = dict(n_live=40, num_delete=8, num_inner_steps=3, max_iterations=6, seed=3)
