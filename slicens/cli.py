@@ -148,6 +148,17 @@ def _demo(args) -> None:
     run_demo(args)
 
 
+def _model_arguments(parser: argparse.ArgumentParser) -> None:
+    """The model file and the options that ``run`` and ``probe`` share."""
+    parser.add_argument("model", help="Python file defining loglike and prior")
+    parser.add_argument("--budget", dest="memory_budget", default=None,
+                        help="memory budget for chunk_size 'auto': bytes, '6GB' or '80%%' "
+                             "of free memory (default: 80%% of free memory)")
+    parser.add_argument("--n-live", type=int, default=None)
+    parser.add_argument("--num-delete", type=int, default=None)
+    parser.add_argument("--x64", action="store_true", help="enable float64 in JAX")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="slicens", description="Nested slice sampling with bounded-memory batches.")
@@ -158,33 +169,22 @@ def _parser() -> argparse.ArgumentParser:
         description="Compile the model's iteration at two chunk sizes (never run it) and "
                     "print chunk size -> predicted peak bytes, the per-lane bytes, and the "
                     "chunk chosen for the budget.")
-    probe.add_argument("model", help="Python file defining loglike and prior")
-    probe.add_argument("--budget", dest="memory_budget", default=None,
-                       help="memory budget: bytes, '6GB' or '80%%' of free memory "
-                            "(default: 80%% of free memory)")
-    probe.add_argument("--n-live", type=int, default=None)
-    probe.add_argument("--num-delete", type=int, default=None)
-    probe.add_argument("--x64", action="store_true", help="enable float64 in JAX")
+    _model_arguments(probe)
     probe.set_defaults(handler=_probe)
 
     run = commands.add_parser(
         "run", help="sample a model file and save the result",
         description="Run slicens on the model file's loglike and prior (with its settings "
                     "dict, overridden by these options) and save the result (.npz).")
-    run.add_argument("model", help="Python file defining loglike and prior")
+    _model_arguments(run)
     run.add_argument("--output", "-o", default=None,
                      help="result file (default: MODEL.result.npz in the current directory)")
     run.add_argument("--overwrite", action="store_true", help="replace an existing output")
     run.add_argument("--checkpoint", default=None, help="checkpoint file (resumable)")
-    run.add_argument("--n-live", type=int, default=None)
-    run.add_argument("--num-delete", type=int, default=None)
     run.add_argument("--chunk-size", default=None, help="an integer or 'auto'")
-    run.add_argument("--budget", dest="memory_budget", default=None,
-                     help="memory budget for --chunk-size auto")
     run.add_argument("--seed", type=int, default=None)
     run.add_argument("--max-time", type=float, default=None, help="seconds of sampling")
     run.add_argument("--quiet", action="store_true", help="no progress display")
-    run.add_argument("--x64", action="store_true", help="enable float64 in JAX")
     run.set_defaults(handler=_run)
 
     report = commands.add_parser(

@@ -183,13 +183,13 @@ def _header_size(path: Path) -> int:
 
 def test_device_memory_flat_over_the_run(monkeypatch):
     """Device-resident bytes do not grow while dead points stream to the host."""
-    run_module = importlib.import_module("slicens.run")
+    loop_module = importlib.import_module("slicens.loop")
     resident = []
 
     def measure(iteration, chunk_size):
         resident.append(sum(a.nbytes for a in jax.live_arrays()))
 
-    monkeypatch.setattr(run_module, "_before_dispatch", measure)
+    monkeypatch.setattr(loop_module, "_before_dispatch", measure)
     result = slicens.run(PROBLEM.loglike, PROBLEM.prior,
                          **dict(SETTINGS, checkpoint_every=60))
     assert len(resident) >= 5
