@@ -31,6 +31,7 @@ import io
 import json
 import os
 import struct
+import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,8 +174,6 @@ class Checkpoint:
         self._write(_record(b"F", json.dumps(info, sort_keys=True).encode()))
 
     def _write(self, records: bytes) -> None:
-        import time
-
         start = time.perf_counter()
         with open(self.path, "r+b") as file:
             file.truncate(self._size)  # drop a torn tail or orphaned dead points

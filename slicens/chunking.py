@@ -32,6 +32,8 @@ __all__ = [
     "MemoryModel",
     "ChunkChoice",
     "choose_chunk_size",
+    "fit_memory_line",
+    "memory_of",
     "parse_budget",
     "free_memory",
     "DEFAULT_BUDGET",
@@ -231,11 +233,19 @@ def compiled_memory(fn: Callable, *args) -> CompiledMemory:
 
     ``args`` may be arrays or ``jax.ShapeDtypeStruct``; nothing is allocated or run.
     """
-    analysis = jax.jit(fn).lower(*args).compile().memory_analysis()
-    if analysis is None:
+    memory = memory_of(jax.jit(fn).lower(*args).compile())
+    if memory is None:
         raise RuntimeError(
             f"XLA gives no compiled memory analysis on backend {jax.default_backend()!r}"
         )
+    return memory
+
+
+def memory_of(compiled) -> CompiledMemory | None:
+    """XLA's memory analysis of a compiled executable, or None where the backend has none."""
+    analysis = compiled.memory_analysis()
+    if analysis is None:
+        return None
     return CompiledMemory(
         argument=int(analysis.argument_size_in_bytes),
         output=int(analysis.output_size_in_bytes),
@@ -366,16 +376,28 @@ def choose_chunk_size(peak_at: Callable[[int], int], budget: int, batch_size: in
     measured = {batch_size: peak_at(batch_size)}
     if measured[batch_size] <= budget:
         return ChunkChoice(batch_size, measured[batch_size], budget, None, measured)
-    if batch_size == 1:
+    measured, model = fit_memory_line(peak_at, batch_size, measured)
+    if model is None:
         raise _over_budget(budget, measured, None)
-    # Chunk 1 compiles without a batch axis on some backends; 2 keeps the shape generic.
-    small = 2 if batch_size > 2 else 1
-    measured[small] = peak_at(small)
-    model = MemoryModel.fit(measured)
     chunk = min(model.largest_chunk(budget), batch_size - 1)
     if chunk < 1:
         raise _over_budget(budget, measured, model)
     return ChunkChoice(int(chunk), model.peak(chunk), budget, model, measured)
+
+
+def fit_memory_line(peak_at: Callable[[int], int], batch_size: int,
+                    measured: dict[int, int] | None = None):
+    """``(measured, model)``: peaks at ``batch_size`` and at a small chunk (reusing those
+    in ``measured``) and the line through them; the model is None for a batch of 1."""
+    measured = dict(measured or {})
+    if batch_size not in measured:
+        measured[batch_size] = peak_at(batch_size)
+    if batch_size == 1:
+        return measured, None
+    # Chunk 1 compiles without a batch axis on some backends; 2 keeps the shape generic.
+    small = 2 if batch_size > 2 else 1
+    measured[small] = peak_at(small)
+    return measured, MemoryModel.fit(measured)
 
 
 def _over_budget(budget: int, measured: dict[int, int], model: MemoryModel | None):

@@ -23,8 +23,10 @@ from slicens.chunking import (
     CompiledMemory,
     MemoryModel,
     choose_chunk_size,
+    fit_memory_line,
     format_bytes,
     free_memory,
+    memory_of,
     parse_budget,
 )
 from slicens.settings import resolve
@@ -51,13 +53,10 @@ class Program:
 
 
 def _memory_of(compiled) -> CompiledMemory:
-    analysis = compiled.memory_analysis()
-    if analysis is None:  # some backends give none: the budget check then cannot run
+    memory = memory_of(compiled)
+    if memory is None:  # some backends give none: the budget check then cannot run
         return CompiledMemory(0, 0, 0, 0)
-    return CompiledMemory(int(analysis.argument_size_in_bytes),
-                          int(analysis.output_size_in_bytes),
-                          int(analysis.temp_size_in_bytes),
-                          int(analysis.generated_code_size_in_bytes))
+    return memory
 
 
 @functools.lru_cache(maxsize=32)
@@ -207,13 +206,7 @@ def probe_memory(loglike: Callable, prior, *, n_live: int = 500, num_delete: int
                                                                        prior.dim))
     budget, source = _budget(memory_budget)
     batch = settings.num_delete
-    measured = {batch: compiler.block_peak(batch)}
-    if batch > 1:
-        small = 2 if batch > 2 else 1
-        measured[small] = compiler.block_peak(small)
-        model = MemoryModel.fit(measured)
-    else:
-        model = None
+    measured, model = fit_memory_line(compiler.block_peak, batch)
     try:
         chosen = choose_chunk_size(compiler.block_peak, budget, batch).chunk_size
     except ValueError:

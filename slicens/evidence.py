@@ -29,6 +29,7 @@ from scipy.stats import norm, spearmanr
 __all__ = [
     "update",
     "ess_if_stopped",
+    "remaining_dlogz",
     "log_live_evidence",
     "live_counts",
     "Statistics",
@@ -75,6 +76,12 @@ def ess_if_stopped(logX, logZ, logW2, live_loglike):
     log_w, _ = _log_weights(logX, jnp.sort(live_loglike), dlogX)
     log_sum = jnp.logaddexp(logZ, logsumexp(log_w))
     return jnp.exp(2 * log_sum - jnp.logaddexp(logW2, logsumexp(2 * log_w)))
+
+
+def remaining_dlogz(logZ, logZ_live):
+    """``log(Z + Z_live) - log(Z)``: what the live points could still add (inf before
+    any point died). What ``dlogz`` is compared against."""
+    return jnp.where(logZ == -jnp.inf, jnp.inf, jnp.logaddexp(logZ, logZ_live) - logZ)
 
 
 def log_live_evidence(logX, live_loglike):

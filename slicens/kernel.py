@@ -368,9 +368,7 @@ def block_capacity(num_delete: int, dim: int, target_bytes: int = 2**22) -> int:
 
 def _stop_code(state: NSState, evals_used, limits: Limits, num_delete: int):
     logZ_live, plateau = _summary(state, num_delete)
-    remaining = jnp.where(
-        state.logZ == -jnp.inf, jnp.inf, jnp.logaddexp(state.logZ, logZ_live) - state.logZ
-    )
+    remaining = evidence.remaining_dlogz(state.logZ, logZ_live)
     ess = evidence.ess_if_stopped(state.logX, state.logZ, state.logW2, state.loglike)
     return jnp.select(
         [plateau, remaining < limits.dlogz, ess >= limits.min_ess,

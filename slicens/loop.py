@@ -23,7 +23,8 @@ from slicens.chunking import LaneStats, format_bytes, resolve_chunk_size
 from slicens.compiled import INT32_MAX, Compiler, Program, limits
 from slicens.progress import Snapshot
 
-__all__ = ["Criteria", "Loop", "Runner", "Tally", "rows_from_arrays", "state_from_arrays"]
+__all__ = ["Criteria", "Loop", "Runner", "Tally", "rows_from_arrays", "state_from_arrays",
+           "stored_tally"]
 
 logger = logging.getLogger("slicens")
 
@@ -138,12 +139,10 @@ class Loop:
         now = self._running(state)
         elapsed = time.perf_counter() - self.start
         last = self.dead[-1]
-        logZ, logZ_live = float(last.logZ[-1]), float(last.logZ_live[-1])
         self.display.update(Snapshot(
             iteration=self.tally.n_iterations, n_evals=self.tally.n_evals,
             logZ=now.logZ, logZ_err=now.logZ_err,
-            remaining=float(np.logaddexp(logZ, logZ_live) - logZ) if logZ > -np.inf
-            else float("inf"),
+            remaining=float(evidence.remaining_dlogz(last.logZ[-1], last.logZ_live[-1])),
             dlogz=self.criteria.dlogz, evals_per_second=self.tally.n_evals / max(elapsed, 1e-9),
             chunk_size=self.runner.chunk_size, elapsed=elapsed))
 
@@ -186,10 +185,15 @@ def state_to_arrays(state: kernel.NSState, tally: Tally, chunk_size: int) -> dic
 def state_from_arrays(arrays: dict, tally: Tally) -> tuple[kernel.NSState, Tally]:
     state = kernel.NSState(**{k[len("state."):]: jnp.asarray(v) for k, v in arrays.items()
                               if k.startswith("state.")})
-    stored = json.loads(str(arrays["tally"]))
+    stored = stored_tally(arrays)
     stored.pop("chunk_size")
     tally.__dict__.update(stored)
     return state, tally
+
+
+def stored_tally(arrays: dict) -> dict:
+    """The host totals (and chunk size) a snapshot was written with."""
+    return json.loads(str(arrays["tally"]))
 
 
 class Tally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -16,7 +15,15 @@ import numpy as np
 from slicens import evidence, kernel
 from slicens.checkpoint import Checkpoint, CheckpointError, Loaded, differences, identity
 from slicens.compiled import Compiler, choose_program
-from slicens.loop import Criteria, Loop, Runner, Tally, rows_from_arrays, state_from_arrays
+from slicens.loop import (
+    Criteria,
+    Loop,
+    Runner,
+    Tally,
+    rows_from_arrays,
+    state_from_arrays,
+    stored_tally,
+)
 from slicens.platform import warn_if_hazardous
 from slicens.progress import make_display
 from slicens.results import Result, jsonable
@@ -244,7 +251,7 @@ def _open_checkpoint(path: Path, resume, run_identity: dict):
         logger.warning("checkpoint %s: %s; continuing from the last intact snapshot "
                        "(iteration %s)", path, loaded.damage,
                        "none" if loaded.snapshot is None
-                       else json.loads(str(loaded.snapshot["tally"]))["n_iterations"])
+                       else stored_tally(loaded.snapshot)["n_iterations"])
     if loaded.finished is not None and resume is not True:
         raise FileExistsError(f"checkpoint {path} holds a finished run; pass resume=True to "
                               "return its stored result, or remove the file to run again")
