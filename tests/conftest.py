@@ -12,3 +12,14 @@ def tiny_lens():
     from slicens.problems import lens_problem
 
     return lens_problem("tiny")
+
+
+@pytest.fixture(scope="session")
+def small_result():
+    """A quick converged run (2-d Gaussian) for tests of what is done with a result."""
+    import slicens
+    from slicens.problems import gaussian
+
+    problem = gaussian(2)
+    return slicens.run(problem.loglike, problem.prior, n_live=80, num_delete=8, seed=3,
+                       progress=False)

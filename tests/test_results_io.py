@@ -6,21 +6,13 @@ import numpy as np
 import pytest
 
 import slicens
-from slicens.problems import gaussian
 
 
-@pytest.fixture(scope="module")
-def result():
-    problem = gaussian(3)
-    return slicens.run(problem.loglike, problem.prior, n_live=60, num_delete=6, seed=2,
-                       progress=False)
-
-
-def test_round_trip_is_exact(result, tmp_path):
-    path = result.save(tmp_path / "run.npz")
+def test_round_trip_is_exact(small_result, tmp_path):
+    path = small_result.save(tmp_path / "run.npz")
     loaded = slicens.load(path)
-    for field in dataclasses.fields(result):
-        a, b = getattr(result, field.name), getattr(loaded, field.name)
+    for field in dataclasses.fields(small_result):
+        a, b = getattr(small_result, field.name), getattr(loaded, field.name)
         if isinstance(a, np.ndarray):
             np.testing.assert_array_equal(a, b, err_msg=field.name)
             assert a.dtype == b.dtype, field.name
@@ -28,20 +20,21 @@ def test_round_trip_is_exact(result, tmp_path):
             assert {str(k): v for k, v in a["measured"].items()} == b["measured"]
         else:
             assert a == b or (a != a and b != b), field.name
-    assert loaded.summary() == result.summary()
-    np.testing.assert_array_equal(loaded.equal_weight_samples(50), result.equal_weight_samples(50))
+    assert loaded.summary() == small_result.summary()
+    np.testing.assert_array_equal(loaded.equal_weight_samples(50),
+                                  small_result.equal_weight_samples(50))
 
 
-def test_refuses_to_overwrite(result, tmp_path):
-    path = result.save(tmp_path / "run.npz")
+def test_refuses_to_overwrite(small_result, tmp_path):
+    path = small_result.save(tmp_path / "run.npz")
     with pytest.raises(FileExistsError, match="overwrite=True"):
-        result.save(path)
-    result.save(path, overwrite=True)
-    assert slicens.load(path).logZ == result.logZ
+        small_result.save(path)
+    small_result.save(path, overwrite=True)
+    assert slicens.load(path).logZ == small_result.logZ
 
 
-def test_any_suffix_is_kept(result, tmp_path):
-    path = result.save(tmp_path / "fit.result")
+def test_any_suffix_is_kept(small_result, tmp_path):
+    path = small_result.save(tmp_path / "fit.result")
     assert path.name == "fit.result" and path.exists()
 
 
