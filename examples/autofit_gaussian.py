@@ -37,7 +37,9 @@ class Analysis(af.Analysis):
     def log_likelihood_function(self, instance):
         xp = self._xp
         xvalues = xp.arange(self.data.shape[0])
-        residual = (self.data - instance.model_data_from(xvalues, xp=xp)) / self.noise_map
+        components = [instance] if hasattr(instance, "model_data_from") else list(instance)
+        model_data = sum(c.model_data_from(xvalues, xp=xp) for c in components)
+        residual = (self.data - model_data) / self.noise_map
         return -0.5 * (xp.sum(residual**2) + xp.sum(xp.log(2 * xp.pi * self.noise_map**2)))
 
 
@@ -46,6 +48,32 @@ def simulate(seed: int = 1, n: int = 100):
     clean = Gaussian(**TRUTH).model_data_from(np.arange(n))
     noise_map = np.full(n, 0.05)
     return clean + rng.normal(0.0, noise_map), noise_map
+
+
+#: Two profiles sharing one width: 6 model paths, 5 free priors.
+TRUTH_SHARED = dict(centre_0=30.0, normalization_0=25.0, centre_1=70.0, normalization_1=15.0,
+                    sigma=8.0)
+
+
+def simulate_shared(seed: int = 2, n: int = 100):
+    t = TRUTH_SHARED
+    rng = np.random.default_rng(seed)
+    clean = sum(Gaussian(t[f"centre_{i}"], t[f"normalization_{i}"], t["sigma"])
+                .model_data_from(np.arange(n)) for i in (0, 1))
+    noise_map = np.full(n, 0.1)
+    return clean + rng.normal(0.0, noise_map), noise_map
+
+
+def make_shared_model():
+    """``af.Collection`` of two Gaussians whose ``sigma`` is one shared prior."""
+    g0, g1 = af.Model(Gaussian), af.Model(Gaussian)
+    g0.centre = af.UniformPrior(lower_limit=0.0, upper_limit=50.0)
+    g1.centre = af.UniformPrior(lower_limit=50.0, upper_limit=100.0)
+    for g in (g0, g1):
+        g.normalization = af.UniformPrior(lower_limit=0.0, upper_limit=50.0)
+    g0.sigma = af.UniformPrior(lower_limit=1.0, upper_limit=20.0)
+    g1.sigma = g0.sigma
+    return af.Collection(g0=g0, g1=g1)
 
 
 def make_model():

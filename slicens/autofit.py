@@ -7,19 +7,30 @@
     result = search.fit(model=model, analysis=analysis)   # analysis: af.Analysis(use_jax=True)
     result.samples.log_evidence
 
-The constructor takes af.NSS's arguments (``n_live``, ``num_mcmc_steps``, ``num_delete``,
-``chunk_size``, ``termination`` with af.NSS's meaning, ``checkpoint_interval``, ``seed``)
-plus ``backend="slicens"``; the defaults of ``n_live``, ``num_mcmc_steps`` and
-``num_delete`` are slicens's (500, ``max(5, 3 dim)``, ``n_live // 10``), not af.NSS's
-(200, 5, 50): five slice steps bias logZ upward beyond a few dimensions.
-``checkpoint_interval`` is in seconds (af.NSS: outer iterations).
+The constructor accepts every argument af.NSS accepts (``n_live``, ``num_mcmc_steps``,
+``num_delete``, ``chunk_size``, ``termination`` with af.NSS's meaning,
+``checkpoint_interval``, ``seed``, ``number_of_cores``, the update cadences, ``silence``,
+``session``, ``initializer``) plus slicens's own (``memory_budget``, ``max_evals``,
+``max_time``, ``min_ess``, ``progress``) and ``backend="slicens"``. Where the defaults
+differ from af.NSS's, see the class docstring.
 
-slicens samples the unit hypercube; the model's priors map it to physical parameters
-inside the JAX likelihood (``model.vector_from_unit_vector(u, xp=jax.numpy)``), so the
-analysis must be a JAX analysis (``use_jax=True``). PyAutoFit writes its usual outputs
-(samples, summary, model.results); the slicens result and its checkpoint live in the
-search's ``search_internal`` folder, so a pre-empted fit resumes exactly where it
-stopped.
+slicens samples the unit hypercube, one dimension per free prior of the model
+(``model.prior_count``; priors shared between components count once); the model's
+priors map it to physical parameters inside the JAX likelihood
+(``model.vector_from_unit_vector(u, xp=jax.numpy)``), so the analysis must be a JAX
+analysis (``use_jax=True``).
+
+Outputs: PyAutoFit writes its usual files (samples, summary, model.results). slicens's
+own result (``slicens.load``-able, with its mixing tests) and its checkpoint live in the
+fit's output folder under ``slicens/`` (``result.npz``, ``checkpoint.ckpt``), beside
+``files/``, so PyAutoFit's removal of ``search_internal`` at the end of a fit does not take
+them. Only a converged run (stopped by ``termination``, a plateau or ``min_ess``) is
+marked completed; one stopped by ``max_time`` or ``max_evals`` continues from its
+checkpoint when the script runs again.
+
+On autofit >= 2026.10 the search is a plain ``NonLinearSearch`` on PyAutoFit's
+``run(ctx)`` hook with its capability declarations; on the autofit release that
+supports Python 3.11 (2026.7.29.1, which has neither) it subclasses ``AbstractNest``.
 
 PyAutoFit is an optional dependency: ``pip install "slicens[autofit]"``.
 """
@@ -27,63 +38,108 @@ PyAutoFit is an optional dependency: ``pip install "slicens[autofit]"``.
 from __future__ import annotations
 
 import logging
+import math
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 try:
-    from autofit.non_linear.fitness import Fitness
     from autofit.non_linear.paths.null import NullPaths
     from autofit.non_linear.samples.nest import SamplesNest
-    from autofit.non_linear.samples.sample import Sample
-    from autofit.non_linear.search.nest.abstract_nest import AbstractNest
 except ImportError as exc:  # pragma: no cover - exercised only without autofit
     raise ImportError(
         "slicens.autofit needs PyAutoFit; install it with pip install 'slicens[autofit]'"
     ) from exc
 
+try:  # autofit >= 2026.10: search capabilities and the run(ctx) hook
+    from autofit.non_linear.samples.adapter import RawSamples
+    from autofit.non_linear.search import capabilities as cap
+    from autofit.non_linear.search.abstract_search import NonLinearSearch as _Base
+    from autofit.non_linear.search.posterior_kind import WEIGHTED
+
+    LEGACY_AUTOFIT = False
+except ImportError:  # autofit 2026.7 (Python 3.11): the nested-sampler family base
+    from autofit.non_linear.search.nest.abstract_nest import AbstractNest as _Base
+
+    LEGACY_AUTOFIT = True
+
 import slicens
+from slicens.kernel import CONVERGED
 from slicens.priors import Uniform
 
 __all__ = ["NSS"]
 
 logger = logging.getLogger("slicens")
 
-_RESULT_FILE = "slicens_result.npz"
-_CHECKPOINT_FILE = "slicens.ckpt"
+_FOLDER = "slicens"
+_RESULT_FILE = "result.npz"
+_CHECKPOINT_FILE = "checkpoint.ckpt"
 
 
-class NSS(AbstractNest):
+class NSS(_Base):
     """Nested slice sampling with slicens, as a PyAutoFit search.
 
     Parameters
     ----------
-    name, path_prefix, unique_tag
-        PyAutoFit's output location.
+    name, path_prefix, unique_tag, session
+        PyAutoFit's output location and database session.
     n_live
-        Live points. Default 500.
+        Live points. Default 500 (af.NSS: 200).
     num_mcmc_steps
         Slice steps per replacement chain (slicens's ``num_inner_steps``). Default
-        ``max(5, 3 * dim)``.
+        ``max(5, 3 * dim)`` (af.NSS: 5, which biases logZ upward beyond a few dimensions).
     num_delete
-        Points replaced per iteration. Default ``n_live // 10``.
+        Points replaced per iteration. Default ``n_live // 10`` (af.NSS: 50).
     chunk_size
-        At most this many likelihood evaluations at once; ``"auto"`` (default) fits the
-        device's memory (see :func:`slicens.run`); ``memory_budget`` sets the budget.
+        At most this many likelihood evaluations at once; ``"auto"`` (default; af.NSS:
+        None) fits the device's memory (see :func:`slicens.run`); ``memory_budget`` sets
+        the budget.
     termination
         As in af.NSS: stop when ``log(Z_live / Z) < termination``, i.e. slicens's
         ``dlogz = log(1 + exp(termination))``. Default -3.0 (dlogz = 0.049), af.NSS's.
     max_evals, max_time, min_ess
-        Further stopping rules (see :func:`slicens.run`).
+        Further stopping rules (see :func:`slicens.run`). A run stopped by ``max_evals``
+        or ``max_time`` is not marked completed: running the script again continues it.
     checkpoint_interval
-        Seconds between checkpoint writes. Default 60.
+        Seconds between checkpoint writes. Default 60 (af.NSS: outer iterations, 100;
+        slicens runs many iterations per device dispatch, so it counts time).
     seed
-        Seed of the run. Default 0.
+        Seed of the run. Default 0 (af.NSS: 42).
     backend
         Must be ``"slicens"`` (af.NSS's blackjax backend is af.NSS itself).
     progress
         slicens's progress display (``"auto"``; ``silence=True`` turns it off).
+    number_of_cores
+        Accepted for af.NSS's signature; slicens runs on JAX's device, so a value above 1
+        is ignored with a warning (as af.NSS does).
+    iterations_per_quick_update, iterations_per_full_update
+        Accepted for af.NSS's signature; slicens does not visualise during a run, so a
+        value other than None is ignored with a warning.
     """
+
+    # Static capabilities (autofit >= 2026.10 reads them for model.info, search.summary
+    # and its runtime gates; older autofit ignores them). Never identifier fields.
+    if not LEGACY_AUTOFIT:
+        jax_use = cap.JaxUse.REQUIRED
+        gradient = cap.Gradient.NONE
+        batched = True
+        honours_gradient_mode = False
+        posterior_kind = cap.PosteriorKind.WEIGHTED
+        produces_evidence = True
+        resumable = True
+        warm_start = cap.WarmStart.PROVIDER
+        install_extra = ""
+        upstream_url = "https://github.com/slicens/slicens"
+        citation_keys = ()
+        status = cap.Status.EXPERIMENTAL
+        test_mode_budget = {"n_live": 50, "termination": -1.0}
+        # slicens proposes unit-cube points; the prior transform runs in the likelihood.
+        objective_target = cap.ObjectiveTarget(cap.ObjectiveQuantity.LOG_LIKELIHOOD,
+                                               cap.CoordinateSpace.UNIT_CUBE)
+        # NaN and -inf are outside every contour for slicens (counted in n_invalid).
+        invalid_value = -math.inf
+        samples_cls = SamplesNest
 
     __identifier_fields__ = ("n_live", "num_mcmc_steps", "num_delete", "termination", "seed",
                              "backend")
@@ -108,6 +164,7 @@ class NSS(AbstractNest):
         progress: bool | str = "auto",
         iterations_per_quick_update: int | None = None,
         iterations_per_full_update: int | None = None,
+        number_of_cores: int | None = 1,
         silence: bool = False,
         session=None,
         **kwargs,
@@ -115,45 +172,61 @@ class NSS(AbstractNest):
         if backend != "slicens":
             raise ValueError(f"slicens.autofit.NSS runs backend='slicens' only, got "
                              f"backend={backend!r}; use af.NSS for its own backend")
-        super().__init__(
-            name=name,
-            path_prefix=path_prefix,
-            unique_tag=unique_tag,
-            iterations_per_quick_update=iterations_per_quick_update,
-            iterations_per_full_update=iterations_per_full_update,
-            number_of_cores=1,
-            silence=silence,
-            session=session,
-            **kwargs,
-        )
+        base = dict(name=name, path_prefix=path_prefix, unique_tag=unique_tag,
+                    iterations_per_quick_update=iterations_per_quick_update,
+                    iterations_per_full_update=iterations_per_full_update,
+                    number_of_cores=1, silence=silence, session=session)
+        if not LEGACY_AUTOFIT:
+            base.update(seed=seed, initializer=WEIGHTED.nested_initializer_for(
+                kwargs.pop("initializer", None)))
+        super().__init__(**base, **kwargs)
         self.n_live, self.num_mcmc_steps, self.num_delete = n_live, num_mcmc_steps, num_delete
         self.chunk_size, self.memory_budget = chunk_size, memory_budget
         self.termination, self.max_evals, self.max_time, self.min_ess = (
             termination, max_evals, max_time, min_ess)
         self.checkpoint_interval, self.seed, self.backend = checkpoint_interval, seed, backend
         self.progress = False if silence else progress
+        _warn_ignored(number_of_cores, iterations_per_quick_update, iterations_per_full_update)
 
     # --- running ---------------------------------------------------------------------
 
-    def _fit(self, model, analysis):
-        if not getattr(analysis, "_use_jax", False):
-            raise ValueError(
-                "slicens.autofit.NSS needs a JAX likelihood: construct the analysis with "
-                "use_jax=True (af.Analysis(use_jax=True)) and write log_likelihood_function "
-                "with self._xp"
-            )
+    def fitness_overrides(self, analysis) -> dict:
+        """No quick updates through ``Fitness``: slicens evaluates the objective inside its
+        compiled program, where a host-side visualisation cannot run."""
+        return {"iterations_per_quick_update": None, "background_quick_update": False,
+                "live_visual_update": False}
+
+    def run(self, ctx):
+        """The backend loop on PyAutoFit's ``run(ctx)`` hook (autofit >= 2026.10)."""
+        from autofit.non_linear.objective import SCALAR
+
+        return self._sample(ctx.model, ctx.fitness.objective(SCALAR, compile=False))
+
+    if LEGACY_AUTOFIT:
+
+        def _fit(self, model, analysis):
+            """The backend on autofit 2026.7, which has no ``run(ctx)`` hook."""
+            if not getattr(analysis, "_use_jax", False):
+                raise ValueError(
+                    "slicens.autofit.NSS needs a JAX likelihood: construct the analysis "
+                    "with use_jax=True (af.Analysis(use_jax=True)) and write "
+                    "log_likelihood_function with self._xp")
+            from autofit.non_linear.fitness import Fitness
+
+            fitness = Fitness(model=model, analysis=analysis, paths=self.paths,
+                              fom_is_log_likelihood=True, resample_figure_of_merit=-np.inf)
+            return self._sample(model, fitness.call), fitness
+
+    def _sample(self, model, physical_loglike) -> slicens.Result:
+        """Run slicens on the unit cube of the model's free priors; save the result."""
         import jax.numpy as jnp
 
-        fitness = Fitness(model=model, analysis=analysis, paths=self.paths,
-                          fom_is_log_likelihood=True, resample_figure_of_merit=-np.inf)
-
         def loglike(unit):
-            return fitness.call(model.vector_from_unit_vector(unit, xp=jnp))
+            return physical_loglike(model.vector_from_unit_vector(unit, xp=jnp))
 
-        prior = [Uniform(0.0, 1.0, name=name) for name in _names(model)]
-        folder = self._internal_folder()
+        folder = self._slicens_folder()
         result = slicens.run(
-            loglike, prior, n_live=self.n_live, num_delete=self.num_delete,
+            loglike, unit_cube_prior(model), n_live=self.n_live, num_delete=self.num_delete,
             num_inner_steps=self.num_mcmc_steps, chunk_size=self.chunk_size,
             memory_budget=self.memory_budget, seed=self.seed,
             dlogz=float(np.log1p(np.exp(self.termination))),
@@ -165,57 +238,142 @@ class NSS(AbstractNest):
         )
         self.logger.info("slicens: logZ = %.3f +/- %.3f, %d evaluations, stopped by %s",
                          result.logZ, result.logZ_err, result.n_evals, result.termination)
-        return result, fitness
+        if folder is not None:
+            path = result.save(folder / _RESULT_FILE, overwrite=True)
+            self.logger.info("slicens result saved to %s (slicens.load)", path)
+        if result.termination not in CONVERGED:
+            self.logger.warning(
+                "slicens stopped by %s before converging: the fit is not marked completed, "
+                "and running it again continues from %s", result.termination,
+                None if folder is None else folder / _CHECKPOINT_FILE)
+            self._hold_completion()
+        return result
 
-    def _internal_folder(self) -> Path | None:
-        if isinstance(self.paths, NullPaths):
+    def _slicens_folder(self) -> Path | None:
+        """``<output>/slicens``: outside ``search_internal``, which PyAutoFit may remove."""
+        if isinstance(self.paths, NullPaths) or not hasattr(self.paths, "output_path"):
             return None
-        folder = Path(self.paths.search_internal_path)
+        folder = Path(self.paths.output_path) / _FOLDER
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
+    # --- completion: only a converged run is complete ----------------------------------
+
+    def fit(self, model, analysis, info=None):
+        with self._completion_guard():
+            return super().fit(model=model, analysis=analysis, info=info)
+
+    @contextmanager
+    def _completion_guard(self):
+        try:
+            yield
+        finally:
+            self.paths.__dict__.pop("completed", None)  # restore the paths' own method
+
+    def _hold_completion(self) -> None:
+        """Make this fit's ``paths.completed()`` (PyAutoFit's ``.completed`` marker) a
+        no-op, so that the next ``fit`` resumes. Both autofit versions write the marker
+        from inside their own fit sequence, after ``_fit``/``run`` returns; shadowing
+        the method on this fit's paths object (undone when ``fit`` returns) is the one
+        hook they share."""
+        self.paths.completed = lambda: self.logger.info(
+            "not marking the fit completed: slicens did not converge")
+
     # --- PyAutoFit's outputs ---------------------------------------------------------
 
-    def output_search_internal(self, search_internal):
-        folder = self._internal_folder()
-        if folder is not None:
-            search_internal.save(folder / _RESULT_FILE, overwrite=True)
+    def load_search_internal(self):
+        """The slicens result saved in the output folder (``slicens/result.npz``)."""
+        folder = self._slicens_folder()
+        if folder is None or not (folder / _RESULT_FILE).exists():
+            raise FileNotFoundError(f"no slicens result saved for this search "
+                                    f"(looked for {_FOLDER}/{_RESULT_FILE})")
+        return slicens.load(folder / _RESULT_FILE)
 
-    def samples_info_from(self, search_internal=None):
+    def output_search_internal(self, search_internal):
+        """Nothing beyond ``slicens/result.npz``, written when the run ends."""
+
+    def samples_info_from(self, search_internal=None) -> dict:
+        """af.NSS's ``samples_info`` entries (numbers as numbers), plus slicens's own."""
+        result = search_internal if search_internal is not None else self.load_search_internal()
+        settings = result.settings
         return {
-            "log_evidence": float(search_internal.logZ),
-            "log_evidence_error": float(search_internal.logZ_err),
-            "total_samples": int(search_internal.n_evals),
-            "total_accepted_samples": int(search_internal.positions.shape[0]),
-            "time": self.timer.time if self.timer else None,
-            "number_live_points": int(search_internal.settings["n_live"]),
+            "log_evidence": float(result.logZ),
+            "log_evidence_error": float(result.logZ_err),
+            "total_samples": int(result.n_evals),
+            "total_accepted_samples": int(result.positions.shape[0]),
+            "time": float(result.wall_time),
+            "sampling_time": float(result.sampling_time),
+            "compile_time": float(result.compile_time),
+            "number_live_points": int(settings["n_live"]),
+            "num_mcmc_steps": int(settings["num_inner_steps"]),
+            "num_delete": int(settings["num_delete"]),
+            "termination": float(self.termination),
+            "ess": float(result.ess),
+            "stopped_by": result.termination,
+            "converged": result.termination in CONVERGED,
+            "n_iterations": int(result.n_iterations),
+            "n_invalid": int(result.n_invalid),
+            "chunk_size": result.memory.get("chunk_size"),
+            "insertion_test_pvalue": float(result.insertion_test.get("pvalue", np.nan)),
+            "memory_test_rho": float(result.memory_test.get("rho", np.nan)),
+            "memory_test_pvalue": float(result.memory_test.get("pvalue", np.nan)),
         }
 
-    def samples_via_internal_from(self, model, search_internal=None):
-        """PyAutoFit samples (physical parameters, weights) of a slicens result."""
-        if search_internal is None:
-            folder = self._internal_folder()
-            if folder is None or not (folder / _RESULT_FILE).exists():
-                raise FileNotFoundError("no slicens result saved for this search")
-            search_internal = slicens.load(folder / _RESULT_FILE)
-        parameter_lists = [model.vector_from_unit_vector(unit) for unit in
-                           search_internal.positions.tolist()]
-        log_prior_list = [sum(model.log_prior_list_from_vector(vector=vector))
-                          for vector in parameter_lists]
-        sample_list = Sample.from_lists(
-            model=model,
-            parameter_lists=parameter_lists,
-            log_likelihood_list=search_internal.loglike.tolist(),
-            log_prior_list=log_prior_list,
-            weight_list=search_internal.weights.tolist(),
-        )
-        return SamplesNest(model=model, sample_list=sample_list,
-                           samples_info=self.samples_info_from(search_internal=search_internal))
+    def info_from(self, internal) -> dict:
+        return self.samples_info_from(internal)
+
+    def _physical_samples(self, model, result):
+        parameters = [model.vector_from_unit_vector(unit) for unit in result.positions.tolist()]
+        return parameters, result.loglike.tolist(), result.weights.tolist()
+
+    def raw_samples_from(self, model, search_internal):
+        """autofit >= 2026.10: the samples as ``RawSamples`` (physical parameters)."""
+        parameters, loglike, weights = self._physical_samples(model, search_internal)
+        return RawSamples(parameters=np.asarray(parameters), log_likelihood=np.asarray(loglike),
+                          weights=np.asarray(weights),
+                          info=self.samples_info_from(search_internal), label="slicens")
+
+    if LEGACY_AUTOFIT:
+
+        def samples_via_internal_from(self, model, search_internal=None):
+            """autofit 2026.7: PyAutoFit samples (physical parameters, weights)."""
+            from autofit.non_linear.samples.sample import Sample
+
+            if search_internal is None:
+                search_internal = self.load_search_internal()
+            parameters, loglike, weights = self._physical_samples(model, search_internal)
+            log_prior_list = [sum(model.log_prior_list_from_vector(vector=vector))
+                              for vector in parameters]
+            sample_list = Sample.from_lists(model=model, parameter_lists=parameters,
+                                            log_likelihood_list=loglike,
+                                            log_prior_list=log_prior_list,
+                                            weight_list=weights)
+            return SamplesNest(model=model, sample_list=sample_list,
+                               samples_info=self.samples_info_from(search_internal))
 
 
-def _names(model) -> list[str]:
-    """Unique parameter names ("gaussian.centre"), in the model's vector order."""
-    names = [".".join(str(part) for part in path) for path in model.paths]
-    if len(set(names)) != len(names):
+def unit_cube_prior(model) -> list[Uniform]:
+    """One ``Uniform(0, 1)`` per free prior of ``model`` (``model.prior_count``: a prior
+    shared between components is one dimension), named as PyAutoFit names them."""
+    names = list(model.model_component_and_parameter_names)
+    if len(names) != model.prior_count or len(set(names)) != len(names):
         names = [f"x{i}" for i in range(model.prior_count)]
-    return names
+    try:
+        labels = list(model.parameter_labels_with_superscripts_latex)
+    except Exception:  # labels are cosmetic; a model without them gets the names
+        labels = names
+    if len(labels) != len(names):
+        labels = names
+    return [Uniform(0.0, 1.0, name=name, label=label) for name, label in zip(names, labels)]
+
+
+def _warn_ignored(number_of_cores, quick, full) -> None:
+    if number_of_cores is not None and number_of_cores > 1:
+        logger.warning("slicens.autofit.NSS received number_of_cores=%d: slicens runs on "
+                       "JAX's device, so the value is ignored (as af.NSS does). Set "
+                       "number_of_cores=1 to silence this warning.", number_of_cores)
+    for name, value in (("iterations_per_quick_update", quick),
+                        ("iterations_per_full_update", full)):
+        if value is not None:
+            logger.warning("slicens.autofit.NSS received %s=%s: slicens does not visualise "
+                           "during a run, so the value is ignored.", name, value)

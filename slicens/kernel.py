@@ -44,6 +44,7 @@ __all__ = [
     "Limits",
     "Block",
     "TERMINATIONS",
+    "CONVERGED",
     "run_block",
     "block_capacity",
 ]
@@ -329,6 +330,10 @@ def iteration_memory(loglike_fn: Callable, prior, settings: Settings, dtype) -> 
 
 #: Termination codes the device loop reports, indexed by ``Block.stop``.
 TERMINATIONS = (None, "plateau", "dlogz", "min_ess", "max_evals")
+
+#: Terminations that end a run for good. A run stopped by a budget (``max_evals``,
+#: ``max_iterations``, ``max_time``) is unfinished: its checkpoint continues it.
+CONVERGED = ("plateau", "dlogz", "min_ess")
 
 
 class Limits(NamedTuple):

@@ -56,6 +56,7 @@ class Loop:
         self.unsaved: list[kernel.StepInfo] = []  # dead rows not yet in the checkpoint
         self.start = self.last_saved = time.perf_counter()
         self.resumed_from = None
+        self.evals_before = 0  # evaluations of earlier calls (a resumed run): not in the rate
 
     def start_fresh(self, init_key):
         state, info = self.runner.init(init_key)
@@ -73,6 +74,7 @@ class Loop:
         self.dead = [rows_from_arrays(arrays) for arrays in loaded.dead]
         state, self.tally = state_from_arrays(loaded.snapshot, self.tally)
         self.resumed_from = self.tally.n_iterations
+        self.evals_before = self.tally.n_evals
         logger.info("resuming from %s at iteration %d (%d evaluations done)",
                     self.store.path, self.tally.n_iterations, self.tally.n_evals)
         return state
@@ -109,9 +111,11 @@ class Loop:
             elapsed = max(time.perf_counter() - began, 1e-6)
             steps = max(1, min(capacity, int(n * _DISPATCH_SECONDS / elapsed), 2 * n))
 
-    def finish(self, state, info: dict) -> None:
+    def finish(self, state, info: dict, converged: bool) -> None:
+        """Write the last snapshot; mark the checkpoint finished only if the run
+        converged, so that a run stopped by a budget continues when called again."""
         self._save(state)
-        if self.store is not None:
+        if self.store is not None and converged:
             self.store.finish(info)
         if self.dead:
             self._show(state)
@@ -143,7 +147,7 @@ class Loop:
             iteration=self.tally.n_iterations, n_evals=self.tally.n_evals,
             logZ=now.logZ, logZ_err=now.logZ_err,
             remaining=float(evidence.remaining_dlogz(last.logZ[-1], last.logZ_live[-1])),
-            dlogz=self.criteria.dlogz, evals_per_second=self.tally.n_evals / max(elapsed, 1e-9),
+            dlogz=self.criteria.dlogz, evals_per_second=(self.tally.n_evals - self.evals_before) / max(elapsed, 1e-9),
             chunk_size=self.runner.chunk_size, elapsed=elapsed))
 
     def _host_termination(self, state) -> str | None:

@@ -123,7 +123,10 @@ def run(
         Path of a checkpoint file (see :mod:`slicens.checkpoint`). The run appends its dead
         points and live state there every ``checkpoint_every`` seconds and at the end; a
         later call with the same path continues an unfinished run exactly (the result
-        equals an uninterrupted run's bit for bit). Default None (no checkpoint).
+        equals an uninterrupted run's bit for bit). A run is finished once it converges
+        (``dlogz``, ``min_ess`` or a plateau); one stopped by ``max_evals``,
+        ``max_iterations`` or ``max_time`` is unfinished, and the next call continues it
+        under that call's stopping rules. Default None (no checkpoint).
     resume
         What to do with an existing checkpoint. None (default): continue an unfinished
         run, refuse a finished one. True: continue an unfinished run, or return a finished
@@ -202,8 +205,11 @@ def run(
     else:
         state = loop.start_fresh(init_key)
     state, termination = loop.iterate(loop_key, state)
-    if termination not in ("dlogz", "plateau", "min_ess"):
-        logger.warning("slicens stopped by %s before the dlogz criterion was met", termination)
+    converged = termination in kernel.CONVERGED
+    if not converged:
+        logger.warning("slicens stopped by %s before the dlogz criterion was met%s",
+                       termination, "" if store is None else
+                       f"; calling again with checkpoint={str(store.path)!r} continues it")
 
     memory.update(chunk_size=loop.runner.chunk_size, history=loop.runner.history)
     run_settings["resumed_at_iteration"] = loop.resumed_from
@@ -214,7 +220,7 @@ def run(
         timing=dict(wall_time=time.perf_counter() - start_time, compile_time=compiler.seconds),
         memory=memory,
     )
-    loop.finish(state, jsonable(finished))
+    loop.finish(state, jsonable(finished), converged)
     return _finalise(loop.dead, jax.device_get(state), prior, seed=seed, **finished)
 
 

@@ -1,51 +1,207 @@
-"""The PyAutoFit backend fits PyAutoFit's canonical 1-d Gaussian example."""
+"""The PyAutoFit backend: PyAutoFit's canonical 1-d Gaussian example, a model with a
+shared prior against af.Nautilus, af.NSS's constructor contract, capability
+declarations, outputs that survive PyAutoFit's clean-up, and resumption of a run stopped
+by a budget. Runs on both autofit lines the project supports (2026.7 on Python 3.11,
+>= 2026.10 on 3.12+)."""
 
 import importlib.util
+import inspect
+import json
+import logging
 import os
+import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("PYAUTO_SKIP_WORKSPACE_VERSION_CHECK", "1")
 import autofit as af  # noqa: E402 (an optional extra of slicens; `make test` installs it)
+from autonerves import conf  # noqa: E402
 
-from slicens.autofit import NSS  # noqa: E402
+import slicens  # noqa: E402
+from slicens.autofit import LEGACY_AUTOFIT, NSS, unit_cube_prior  # noqa: E402
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "autofit_gaussian.py"
 _spec = importlib.util.spec_from_file_location("autofit_gaussian", EXAMPLE)
 example = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(example)
 
+#: af.NSS's constructor (autofit 2026.10.26.1), which slicens.autofit.NSS must accept.
+AF_NSS_ARGUMENTS = ("name", "path_prefix", "unique_tag", "n_live", "num_mcmc_steps",
+                    "num_delete", "chunk_size", "termination", "checkpoint_interval",
+                    "iterations_per_quick_update", "iterations_per_full_update",
+                    "number_of_cores", "seed", "silence", "session")
+SETTINGS = dict(n_live=200, num_delete=20, seed=0)
+
 
 @pytest.fixture(scope="module")
-def fitted(tmp_path_factory):
-    from autonerves import conf
-
+def output(tmp_path_factory):
     folder = tmp_path_factory.mktemp("autofit")
     previous = conf.instance.output_path
     conf.instance.output_path = str(folder)  # keep PyAutoFit's output out of the repository
-    try:
-        return example.fit(name="test_fit"), folder
-    finally:
-        conf.instance.output_path = previous
+    yield folder
+    conf.instance.output_path = previous
+
+
+def fit(search, model, data):
+    return search, search.fit(model=model, analysis=example.Analysis(*data))
+
+
+@pytest.fixture(scope="module")
+def fitted(output):
+    return fit(NSS(name="test_fit", **SETTINGS), example.make_model(), example.simulate())
+
+
+@pytest.fixture(scope="module")
+def shared(output):
+    """The two-profile model with one shared width, fitted by slicens and af.Nautilus."""
+    model, data = example.make_shared_model(), example.simulate_shared()
+    _, ours = fit(NSS(name="shared", **SETTINGS), model, data)
+    _, theirs = fit(af.Nautilus(name="shared_nautilus", n_live=300, n_eff=1000, seed=1,
+                                number_of_cores=1), model, data)
+    return model, ours, theirs
 
 
 def test_recovers_the_truth_within_errors(fitted):
-    result, _ = fitted
+    _, result = fitted
     samples = result.samples
     lower, upper = samples.values_at_lower_sigma(3.0), samples.values_at_upper_sigma(3.0)
     for name, truth in example.TRUTH.items():
         assert getattr(lower, name) < truth < getattr(upper, name), name
 
 
-def test_reports_evidence_and_writes_outputs(fitted):
-    result, folder = fitted
+def test_one_dimension_per_free_prior():
+    model = example.make_shared_model()
+    assert len(model.paths) == 6 and model.prior_count == 5
+    prior = unit_cube_prior(model)
+    assert len(prior) == model.prior_count
+    names = [p.name for p in prior]
+    assert len(set(names)) == 5 and "g0.centre" in names and "g1.centre" in names
+
+
+def test_shared_prior_model_agrees_with_nautilus(shared):
+    model, ours, theirs = shared
+    info = ours.samples.samples_info
+    assert ours.search_internal.positions.shape[1] == model.prior_count
+    assert info["num_mcmc_steps"] == slicens.default_num_inner_steps(model.prior_count)
+    # Nautilus reports no evidence error; its importance-sampling error is about
+    # 1 / sqrt(n_eff). Tolerance: 3 sigma of the two errors together.
+    n_eff = theirs.search_internal.n_eff
+    sigma = np.hypot(info["log_evidence_error"], 1 / np.sqrt(n_eff))
+    assert abs(ours.samples.log_evidence - theirs.samples.log_evidence) < 3 * sigma
+    # posterior medians within 3 combined posterior standard deviations (the 1-sigma
+    # half-widths), parameter by parameter
+    for ours_value, their_value, ours_err, their_err in zip(
+            ours.samples.median_pdf(as_instance=False),
+            theirs.samples.median_pdf(as_instance=False),
+            ours.samples.errors_at_sigma(1.0, as_instance=False),
+            theirs.samples.errors_at_sigma(1.0, as_instance=False)):
+        scale = np.hypot(np.mean(ours_err), np.mean(their_err))
+        assert abs(ours_value - their_value) < 3 * scale
+
+
+@pytest.mark.skipif(importlib.util.find_spec("autolens") is None,
+                    reason="autolens not installed (it needs Python >= 3.12)")
+def test_pyautolens_mge_model_has_prior_count_dimensions():
+    import autolens as al
+
+    source = al.model_util.mge_model_from(mask_radius=3.0, total_gaussians=20,
+                                          centre_prior_is_uniform=True)
+    lens = af.Model(al.Galaxy, redshift=0.5, mass=al.mp.Isothermal, shear=al.mp.ExternalShear)
+    model = af.Collection(galaxies=af.Collection(lens=lens, source=af.Model(
+        al.Galaxy, redshift=1.0, bulge=source)))
+    assert len(model.paths) > model.prior_count
+    assert len(unit_cube_prior(model)) == model.prior_count
+
+
+def test_reports_evidence_and_writes_outputs(fitted, output):
+    search, result = fitted
     samples = result.samples
-    assert samples.log_evidence == samples.samples_info["log_evidence"]
-    assert 0 < samples.samples_info["log_evidence_error"] < 1
-    assert samples.samples_info["total_samples"] > samples.samples_info["number_live_points"]
-    outputs = list((folder / "test_fit").iterdir())
+    info = samples.samples_info
+    assert samples.log_evidence == info["log_evidence"]
+    assert 0 < info["log_evidence_error"] < 1
+    assert info["total_samples"] > info["number_live_points"]
+    outputs = list((output / "test_fit").iterdir())
     assert any(p.suffix == ".zip" or (p / "model.results").exists() for p in outputs)
+
+
+def test_samples_info_as_af_nss_writes_it(fitted):
+    search, result = fitted
+    stored = json.loads((Path(search.paths.output_path) / "files" / "samples_info.json")
+                        .read_text())
+    for key in ("time", "sampling_time", "log_evidence", "log_evidence_error"):
+        assert isinstance(stored[key], float) and stored[key] > -np.inf, key
+    for key in ("total_samples", "number_live_points", "num_delete", "num_mcmc_steps"):
+        assert isinstance(stored[key], int), key
+    assert stored["ess"] > 100 and stored["num_delete"] == 20
+    assert stored["stopped_by"] == "dlogz" and stored["converged"] is True
+    assert 0 <= stored["insertion_test_pvalue"] <= 1
+
+
+def test_slicens_result_survives_pyautofit_cleanup(fitted):
+    search, result = fitted
+    saved = slicens.load(Path(search.paths.output_path) / "slicens" / "result.npz")
+    assert saved.logZ == result.samples.log_evidence
+    assert saved.memory_test and saved.insertion_test
+    assert (Path(search.paths.output_path) / "slicens" / "checkpoint.ckpt").exists()
+
+
+def test_run_stopped_by_a_budget_is_not_completed_and_continues(fitted, caplog):
+    _, complete = fitted
+    search, partial = fit(NSS(name="budget", max_evals=3000, **SETTINGS),
+                          example.make_model(), example.simulate())
+    assert partial.samples.samples_info["stopped_by"] == "max_evals"
+    assert not search.paths.is_complete
+    with caplog.at_level(logging.INFO, logger="slicens"):
+        search, resumed = fit(NSS(name="budget", **SETTINGS), example.make_model(),
+                              example.simulate())
+    assert "resuming from" in caplog.text
+    assert search.paths.is_complete
+    # same seed and settings: the continued run is the uninterrupted one
+    assert resumed.samples.log_evidence == complete.samples.log_evidence
+
+
+def test_accepts_every_af_nss_argument(caplog):
+    if not LEGACY_AUTOFIT and hasattr(af, "NSS"):
+        theirs = set(inspect.signature(af.NSS.__init__).parameters) - {"self", "kwargs"}
+        assert theirs <= set(AF_NSS_ARGUMENTS)
+    ours = set(inspect.signature(NSS.__init__).parameters)
+    assert set(AF_NSS_ARGUMENTS) <= ours
+    with caplog.at_level(logging.WARNING):
+        search = NSS(number_of_cores=2, iterations_per_quick_update=5,
+                     iterations_per_full_update=7, checkpoint_interval=100, chunk_size=4,
+                     termination=-2.0, n_live=100, num_mcmc_steps=6, num_delete=10, seed=3)
+    assert "number_of_cores=2" in caplog.text
+    assert "iterations_per_quick_update=5" in caplog.text
+    assert "iterations_per_full_update=7" in caplog.text
+    assert (search.n_live, search.num_mcmc_steps, search.num_delete, search.seed) == (
+        100, 6, 10, 3)
+
+
+def test_import_raises_no_future_warning():
+    code = ("import os, warnings; os.environ['PYAUTO_SKIP_WORKSPACE_VERSION_CHECK'] = '1'; "
+            "import autofit; warnings.simplefilter('error', FutureWarning); "
+            "import slicens.autofit")
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                               timeout=120)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+
+
+def test_declares_its_capabilities(fitted):
+    search, _ = fitted
+    if LEGACY_AUTOFIT:  # autofit 2026.7 has no capability declarations to make
+        assert not importlib.util.find_spec("autofit.non_linear.search.capabilities")
+        return
+    from autofit.non_linear.search.capabilities import capability_summary_from
+
+    summary = capability_summary_from(search)
+    assert "JAX use = required" in summary and "batched = True" in summary
+    assert "produces evidence = True, resumable = True" in summary
+    assert "Posterior kind = weighted" in summary
+    written = (Path(search.paths.output_path) / "search.summary").read_text()
+    assert "JAX use = required" in written
 
 
 def test_needs_a_jax_analysis():
@@ -57,8 +213,8 @@ def test_needs_a_jax_analysis():
             self.data, self.noise_map = data, noise_map
 
     search = NSS(n_live=20)
-    with pytest.raises(ValueError, match="use_jax=True"):
-        search._fit(example.make_model(), NumpyAnalysis(data, noise_map))
+    with pytest.raises(Exception, match="use_jax=True"):
+        search.fit(example.make_model(), NumpyAnalysis(data, noise_map))
 
 
 def test_backend_must_be_slicens():

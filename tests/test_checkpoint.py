@@ -1,5 +1,5 @@
 """Checkpoints: exact resume after SIGKILL or damage, refusal of other runs, reuse of a
-finished run only when asked."""
+finished run only when asked, continuation of a run stopped by a budget."""
 
 import importlib.util
 import logging
@@ -90,17 +90,40 @@ def test_damaged_record_falls_back_to_an_earlier_snapshot(reference, tmp_path, c
     assert_identical(resumed, expected)
 
 
-def test_partial_run_continues_with_new_termination(reference, tmp_path):
+def test_partial_run_continues_with_new_termination(reference, tmp_path, monkeypatch):
     expected, _ = reference
     path = tmp_path / "run.ckpt"
     first = run(path, max_iterations=20)
     assert first.termination == "max_iterations" and first.n_iterations == 20
-    # the stopped run is finished; continuing it is an explicit choice:
-    with pytest.raises(FileExistsError, match="holds a finished run"):
-        run(path)
-    reused = run(path, resume=True)
-    assert reused.settings["reused_finished_checkpoint"] == str(path)
-    assert_identical(reused, first)
+    # a run stopped by a budget is unfinished: the same budget stops it again at once ...
+    again = run(path, max_iterations=20)
+    assert_identical(again, first)
+    # ... and a larger one (here none) continues it to the uninterrupted run's end, with a
+    # progress rate that counts only the evaluations of this call
+    shown = []
+    monkeypatch.setattr(sys.modules["slicens.run"], "make_display", lambda progress: Recorder(shown))
+    continued = run(path)
+    assert_identical(continued, expected)
+    last = shown[-1]
+    assert last.n_evals == expected.n_evals
+    assert last.evals_per_second * last.elapsed == pytest.approx(
+        expected.n_evals - first.n_evals, rel=1e-9)
+
+
+class Recorder:
+    """A progress display that keeps every snapshot it is shown."""
+
+    def __init__(self, shown):
+        self.shown = shown
+
+    def due(self):
+        return True
+
+    def update(self, snapshot):
+        self.shown.append(snapshot)
+
+    def close(self):
+        pass
 
 
 def test_finished_checkpoint_is_never_reused_silently(reference, tmp_path, caplog):
