@@ -5,7 +5,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?= -m "not slow"
 
-.PHONY: demo test test-all lint bench clean
+# The jax 0.11 line (Python >= 3.12, autofit 2026.10, PyAutoLens): the tests whose
+# behaviour depends on those versions, in a second venv. CI runs both.
+PYTHON312 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) \
+                         $(shell command -v python3.12 2>/dev/null))
+VENV312 ?= .venv312
+PY312_TESTS ?= tests/test_platform.py tests/test_autofit.py tests/test_checkpoint.py
+
+.PHONY: demo test test-all test-py312 lint bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +29,16 @@ test: $(BIN)/.installed
 test-all: PYTEST_ARGS =
 test-all: test
 
+$(VENV312)/bin/.installed: pyproject.toml
+	@test -n "$(PYTHON312)" || { echo "test-py312: no python3.12 found (set PYTHON312=...)"; exit 1; }
+	$(PYTHON312) -m venv $(VENV312)
+	$(VENV312)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV312)/bin/python -m pip install --quiet -e ".[test,lens]"
+	touch $@
+
+test-py312: $(VENV312)/bin/.installed
+	$(VENV312)/bin/python -m pytest $(PYTEST_ARGS) $(PY312_TESTS)
+
 lint: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet ruff
 	$(BIN)/ruff check slicens tests examples benchmarks
@@ -32,4 +49,4 @@ bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/memory.py
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache
+	rm -rf $(VENV) $(VENV312) *.egg-info .pytest_cache

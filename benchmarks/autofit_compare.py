@@ -1,5 +1,7 @@
 """slicens.autofit.NSS against af.NSS (PyAutoFit's blackjax.nss search) on PyAutoFit's
-canonical 1-d Gaussian example: logZ, evaluations, wall time, same settings.
+canonical 1-d Gaussian example and on a model with a shared prior (two profiles, one
+width: 6 model paths, 5 free priors): sampled dimension, logZ, evaluations, wall time,
+same settings.
 
     python benchmarks/autofit_compare.py   # needs Python >= 3.12 and autofit >= 2026.10.26.1
 
@@ -25,29 +27,39 @@ from slicens.autofit import NSS  # noqa: E402
 SETTINGS = dict(n_live=200, num_delete=20, num_mcmc_steps=9, termination=-3.0, seed=1)
 
 
-def fit(search):
-    data, noise_map = example.simulate()
+MODELS = {
+    "1-d Gaussian": (example.make_model, example.simulate),
+    "2 Gaussians, shared sigma": (example.make_shared_model, example.simulate_shared),
+}
+
+
+def fit(search, make_model, simulate):
     start = time.perf_counter()
-    result = search.fit(model=example.make_model(), analysis=example.Analysis(data, noise_map))
-    return result, time.perf_counter() - start
+    model = make_model()
+    result = search.fit(model=model, analysis=example.Analysis(*simulate()))
+    return model, result, time.perf_counter() - start
 
 
 def main() -> None:
     print(_common.machine())
-    print(f"autofit {af.__version__}; canonical 1-d Gaussian (100 pixels); {SETTINGS}")
+    print(f"autofit {af.__version__}; {SETTINGS}")
+    print(f"{'model':<26} {'search':<20} {'dim':>4} {'paths':>5} {'logZ':>10} {'err':>7} "
+          f"{'evaluations':>12} {'wall s':>8}")
     with tempfile.TemporaryDirectory() as folder:
         conf.instance.output_path = folder
-        rows = []
-        for label, search in (("slicens.autofit.NSS", NSS(name="slicens", **SETTINGS)),
-                              ("af.NSS (blackjax)", af.NSS(name="afnss", **SETTINGS))):
-            result, wall = fit(search)
-            info = result.samples.samples_info
-            rows.append((label, result.samples.log_evidence, info.get("log_evidence_error"),
-                         info.get("total_samples"), wall))
-    print(f"{'search':<22} {'logZ':>10} {'err':>7} {'evaluations':>12} {'wall s':>8}")
-    for label, logZ, err, evals, wall in rows:
-        err = "n/a" if err is None else f"{err:.3f}"
-        print(f"{label:<22} {logZ:10.3f} {err:>7} {str(evals):>12} {wall:8.1f}")
+        for model_name, (make_model, simulate) in MODELS.items():
+            tag = model_name.split()[0].replace("-", "")
+            for label, search in (
+                    ("slicens.autofit.NSS", NSS(name=f"slicens{tag}", **SETTINGS)),
+                    ("af.NSS (blackjax)", af.NSS(name=f"afnss{tag}", **SETTINGS))):
+                model, result, wall = fit(search, make_model, simulate)
+                info = result.samples.samples_info
+                err = info.get("log_evidence_error")
+                err = "n/a" if err is None else f"{err:.3f}"
+                dim = result.samples.parameter_lists[0].__len__()
+                print(f"{model_name:<26} {label:<20} {dim:>4} {len(model.paths):>5} "
+                      f"{result.samples.log_evidence:10.3f} {err:>7} "
+                      f"{info.get('total_samples')!s:>12} {wall:8.1f}", flush=True)
 
 
 if __name__ == "__main__":

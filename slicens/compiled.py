@@ -29,6 +29,7 @@ from slicens.chunking import (
     memory_of,
     parse_budget,
 )
+from slicens.platform import compiler_options
 from slicens.settings import resolve
 
 __all__ = ["Program", "Compiler", "choose_program", "limits", "INT32_MAX", "probe_memory",
@@ -39,17 +40,19 @@ logger = logging.getLogger("slicens")
 
 @dataclass(frozen=True)
 class Program:
-    """The compiled init and multi-iteration block for one chunk size."""
+    """The compiled init and multi-iteration block for one chunk size. ``init`` and
+    ``init_memory`` are None when the run needs no initialisation (a resumed run)."""
 
     settings: kernel.Settings
-    init: Callable
+    init: Callable | None
     block: Callable
-    init_memory: CompiledMemory
+    init_memory: CompiledMemory | None
     block_memory: CompiledMemory
 
     @property
     def peak(self) -> int:
-        return max(self.init_memory.peak, self.block_memory.peak)
+        init_peak = 0 if self.init_memory is None else self.init_memory.peak
+        return max(init_peak, self.block_memory.peak)
 
 
 def _memory_of(compiled) -> CompiledMemory:
@@ -60,24 +63,56 @@ def _memory_of(compiled) -> CompiledMemory:
 
 
 @functools.lru_cache(maxsize=32)
-def compile_init(loglike: Callable, prior, settings: kernel.Settings):
+def _traced_init(loglike: Callable, prior, settings: kernel.Settings):
+    """The traced init program (traced once: its output shapes type the block too)."""
     fn = jax.jit(lambda key: kernel.init(key, loglike, prior, settings))
-    compiled = fn.lower(jax.random.key(0)).compile()
-    return compiled, _memory_of(compiled)
+    start = time.perf_counter()
+    traced = fn.trace(jax.random.key(0))
+    return traced, time.perf_counter() - start
+
+
+def _init_trace(loglike, prior, settings) -> tuple:
+    """The traced init and the seconds its tracing took now (0 when it was cached)."""
+    misses = _traced_init.cache_info().misses
+    traced, seconds = _traced_init(loglike, prior, settings)
+    return traced, seconds if _traced_init.cache_info().misses > misses else 0.0
+
+
+@functools.lru_cache(maxsize=32)
+def compile_init(loglike: Callable, prior, settings: kernel.Settings):
+    """``(compiled, memory, seconds)``; ``seconds`` splits tracing from XLA compilation."""
+    traced, trace_seconds = _init_trace(loglike, prior, settings)
+    start = time.perf_counter()
+    lowered = traced.lower()
+    lowered_at = time.perf_counter()
+    compiled = lowered.compile(compiler_options=compiler_options())
+    seconds = dict(trace=trace_seconds, lower=lowered_at - start,
+                   compile=time.perf_counter() - lowered_at)
+    return compiled, _memory_of(compiled), seconds
 
 
 @functools.lru_cache(maxsize=32)
 def compile_block(loglike: Callable, prior, settings: kernel.Settings, capacity: int):
+    """``(compiled, memory, seconds)``, as :func:`compile_init`."""
     key = jax.random.key(0)
-    state = jax.eval_shape(lambda k: kernel.init(k, loglike, prior, settings)[0], key)
+    # The state's shapes from the traced init (shared with compile_init): no second trace
+    # of the likelihood just to type the block's arguments.
+    traced_init, init_trace_seconds = _init_trace(loglike, prior, settings)
+    state = traced_init.out_info[0]
     fn = jax.jit(
         lambda loop_key, state, iteration, limits: kernel.run_block(
             loop_key, state, iteration, limits, loglike, prior, settings, capacity
         )
     )
-    compiled = fn.lower(key, state, jnp.int32(0),
-                        limits(0, 0, 0.0, None, state.logZ.dtype)).compile()
-    return compiled, _memory_of(compiled)
+    start = time.perf_counter()
+    traced = fn.trace(key, state, jnp.int32(0), limits(0, 0, 0.0, None, state.logZ.dtype))
+    traced_at = time.perf_counter()
+    lowered = traced.lower()
+    lowered_at = time.perf_counter()
+    compiled = lowered.compile(compiler_options=compiler_options())
+    seconds = dict(trace=init_trace_seconds + traced_at - start, lower=lowered_at - traced_at,
+                   compile=time.perf_counter() - lowered_at)
+    return compiled, _memory_of(compiled), seconds
 
 
 def limits(max_steps: int, evals_left: int, dlogz: float, min_ess: float | None,
@@ -91,30 +126,51 @@ INT32_MAX = 2**31 - 1
 
 
 class Compiler:
-    """Compiles (and caches) the programs of one run, timing the compilations."""
+    """Compiles (and caches) the programs of one run, timing the compilations.
 
-    def __init__(self, loglike, prior, settings: kernel.Settings, capacity: int):
+    ``compilations`` lists each program compiled for this run (cached ones are not
+    compiled again and are not listed): which program, at which chunk size, why (to run
+    it, or to measure memory for ``chunk_size="auto"``) and the seconds spent tracing,
+    lowering and in XLA.
+    """
+
+    def __init__(self, loglike, prior, settings: kernel.Settings, capacity: int,
+                 need_init: bool = True):
         self.loglike, self.prior, self.settings, self.capacity = (
             loglike, prior, settings, capacity)
+        self.need_init = need_init  # False once initialised (or resuming): skip compiling it
         self.seconds = 0.0
+        self.compilations: list[dict] = []
 
-    def _timed(self, fn, *args):
+    def _timed(self, name: str, purpose: str, chunk, fn, *args):
+        before = fn.cache_info().misses
         start = time.perf_counter()
         try:
-            return fn(*args)
+            compiled, memory, seconds = fn(*args)
         finally:
             self.seconds += time.perf_counter() - start
+        if fn.cache_info().misses > before:
+            self.compilations.append(dict(program=name, chunk_size=chunk, purpose=purpose,
+                                          **{k: round(v, 3) for k, v in seconds.items()}))
+        return compiled, memory
 
     def block_peak(self, chunk: int) -> int:
         settings = self.settings._replace(chunk_size=chunk)
-        return self._timed(compile_block, self.loglike, self.prior, settings,
-                           self.capacity)[1].peak
+        return self._timed("block", "memory probe", chunk, compile_block, self.loglike,
+                           self.prior, settings, self.capacity)[1].peak
 
     def program(self, chunk: int | None) -> Program:
         settings = self.settings._replace(chunk_size=chunk)
-        init, init_memory = self._timed(compile_init, self.loglike, self.prior, settings)
-        block, block_memory = self._timed(compile_block, self.loglike, self.prior, settings,
-                                          self.capacity)
+        init = init_memory = None
+        if self.need_init:
+            init, init_memory = self._timed("init", "run", chunk, compile_init, self.loglike,
+                                            self.prior, settings)
+        block, block_memory = self._timed("block", "run", chunk, compile_block, self.loglike,
+                                          self.prior, settings, self.capacity)
+        for record in self.compilations:  # a probed block that is also the one run
+            if record["program"] == "block" and record["chunk_size"] == chunk:
+                record["purpose"] = record["purpose"].replace("memory probe",
+                                                              "memory probe and run")
         return Program(settings, init, block, init_memory, block_memory)
 
 

@@ -281,7 +281,9 @@ class Runner:
         self.program = self.compiler.program(chunk // 2)
 
     def init(self, key):
-        return self._call(0, "init", key)
+        out = self._call(0, "init", key)
+        self.compiler.need_init = False  # a later out-of-memory retry compiles blocks only
+        return out
 
     def block(self, loop_key, state, iteration: int, limits: kernel.Limits):
         return self._call(iteration, "block", loop_key, state, jnp.int32(iteration), limits)

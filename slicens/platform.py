@@ -1,10 +1,18 @@
 """Facts about the JAX installation that change how slicens must run.
 
-jaxlib 0.10.0 to 0.10.2 deadlock on multi-core CPUs when a jitted program runs batched
-Cholesky factorisations (0% CPU, waiting in ``block_until_ready``); a vmapped
-nested-sampling step over an inversion likelihood triggers it. jaxlib 0.9.2 and 0.11.2
-do not. slicens's install requirements exclude those versions; this module warns when
-an environment has one anyway (installed by hand or by another package's pins).
+Two deadlocks of XLA:CPU on multi-core machines (0% CPU, waiting in
+``block_until_ready``), both measured on the 2-core CI machine:
+
+- jaxlib 0.10.0 to 0.10.2, batched Cholesky factorisations (a vmapped nested-sampling
+  step over an inversion likelihood). jaxlib 0.9.2 and 0.11.2 do not. slicens's install
+  requirements exclude those versions; :func:`warn_if_hazardous` warns when an
+  environment has one anyway (installed by hand or by another package's pins).
+- jaxlib 0.11.2, independent batched FFTs in one program (a vmapped likelihood with a
+  PSF convolution, e.g. PyAutoLens's imaging likelihood): the two Eigen intra-op threads
+  each run an FFT that waits for sub-tasks queued behind the other. jaxlib 0.9.2 does
+  not. XLA's ``xla_cpu_multi_thread_eigen`` option off (no intra-op threading) avoids it;
+  slicens passes that option to the compilation of its own programs on CPU
+  (:func:`compiler_options`), so no global JAX or XLA setting changes.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ import warnings
 
 import jax
 
-__all__ = ["cholesky_deadlock_hazard", "warn_if_hazardous"]
+__all__ = ["cholesky_deadlock_hazard", "compiler_options", "warn_if_hazardous"]
 
 _HAZARDOUS_JAXLIB = ((0, 10, 0), (0, 10, 2))  # inclusive range, measured
 
@@ -59,3 +67,18 @@ def warn_if_hazardous() -> None:
     message = cholesky_deadlock_hazard()
     if message is not None:
         warnings.warn(message, RuntimeWarning, stacklevel=3)
+
+
+#: XLA:CPU option that avoids the batched-FFT deadlock (see the module docstring).
+CPU_COMPILER_OPTIONS = {"xla_cpu_multi_thread_eigen": False}
+
+
+def compiler_options(backend: str | None = None) -> dict:
+    """Options slicens compiles its programs with on ``backend`` (default: JAX's).
+
+    On CPU, Eigen's intra-op threading is off: with it, jaxlib 0.11.2 deadlocks on
+    independent batched FFTs on a multi-core CPU. slicens's programs are batched over
+    lanes already, so they lose little (measured in BENCHMARKS.md). Other backends: none.
+    """
+    backend = backend or jax.default_backend()
+    return dict(CPU_COMPILER_OPTIONS) if backend == "cpu" else {}

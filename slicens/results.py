@@ -56,8 +56,9 @@ class Result:
     n_iterations
         Nested-sampling iterations (each deletes ``num_delete`` points).
     termination
-        Which criterion stopped the run: "dlogz", "plateau", "max_evals" or
-        "max_iterations".
+        Which criterion stopped the run: "dlogz", "plateau" or "min_ess" (converged), or
+        "max_evals", "max_iterations" or "max_time" (a budget: a checkpointed run then
+        continues when called again).
     wall_time
         Seconds from the call to ``run`` to the end of sampling, compilation included.
     insertion_ranks
@@ -74,6 +75,12 @@ class Result:
         Likelihood evaluations the chains consumed in each iteration.
     compile_time
         Of ``wall_time``, seconds spent compiling (``sampling_time`` is the rest).
+    compilations
+        Each program compiled: ``program`` (``"init"`` or ``"block"``), ``chunk_size``,
+        ``purpose`` (``"run"``, or ``"memory probe"`` for ``chunk_size="auto"``) and the
+        seconds spent in JAX tracing (``trace``), lowering (``lower``) and XLA
+        (``compile``). A block's ``trace`` includes tracing init for its argument types
+        when init was not traced before (a resumed run compiles no init).
     memory
         How the chunk size was chosen: ``mode`` ("auto" or "fixed"), ``chunk_size`` (the
         one the run finished with), ``compiled_peak`` (bytes, XLA's analysis), and for
@@ -110,6 +117,7 @@ class Result:
     memory_test: dict[str, float] = field(default_factory=dict)
     evals_per_iteration: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     compile_time: float = 0.0
+    compilations: list[dict[str, Any]] = field(default_factory=list)
     memory: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)

@@ -194,13 +194,14 @@ def run(
         run_settings["checkpoint"] = str(checkpoint)
 
     capacity = kernel.block_capacity(settings.num_delete, prior.dim)
-    compiler = Compiler(loglike, prior, settings, capacity)
+    resuming = loaded is not None and loaded.snapshot is not None
+    compiler = Compiler(loglike, prior, settings, capacity, need_init=not resuming)
     program, memory = choose_program(compiler, chunk_size, memory_budget)
     loop = Loop(Runner(compiler, program),
                  Criteria(dlogz, max_evals, max_iterations, max_time, min_ess),
                  store, checkpoint_every, display)
     init_key, loop_key = jax.random.split(jax.random.key(seed))
-    if loaded is not None and loaded.snapshot is not None:
+    if resuming:
         state = loop.start_from(loaded)
     else:
         state = loop.start_fresh(init_key)
@@ -217,7 +218,8 @@ def run(
         settings=run_settings,
         counts=dict(loop.tally.counts(), n_iterations=loop.tally.n_iterations),
         termination=termination,
-        timing=dict(wall_time=time.perf_counter() - start_time, compile_time=compiler.seconds),
+        timing=dict(wall_time=time.perf_counter() - start_time, compile_time=compiler.seconds,
+                    compilations=compiler.compilations),
         memory=memory,
     )
     loop.finish(state, jsonable(finished), converged)

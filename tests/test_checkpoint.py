@@ -220,3 +220,25 @@ def test_device_memory_flat_over_the_run(monkeypatch):
     assert dead_bytes > 500_000
     growth = max(resident[2:]) - resident[2]
     assert growth < 0.05 * dead_bytes, (resident, dead_bytes)
+
+
+def test_resumed_run_compiles_no_initialisation(tmp_path):
+    """A resumed run needs only the iteration block; each compilation is reported with
+    its split into tracing, lowering and XLA time. (Fresh likelihood functions, so that
+    nothing comes from the compilation cache of the other tests.)"""
+    path = tmp_path / "run.ckpt"
+    first = run_with(lambda x: PROBLEM.loglike(x), path, max_iterations=3)
+    assert sorted(c["program"] for c in first.compilations) == ["block", "init"]
+    for record in first.compilations:
+        assert record["purpose"] == "run" and record["chunk_size"] == SETTINGS["chunk_size"]
+        assert min(record["trace"], record["lower"], record["compile"]) >= 0
+        assert record["compile"] > 0
+    assert sum(r["trace"] + r["lower"] + r["compile"] for r in first.compilations) <= (
+        first.compile_time)
+    resumed = run_with(lambda x: PROBLEM.loglike(x), path, max_iterations=5)
+    assert resumed.n_iterations == 5
+    assert [c["program"] for c in resumed.compilations] == ["block"]
+
+
+def run_with(loglike, path, **overrides):
+    return slicens.run(loglike, PROBLEM.prior, checkpoint=path, **dict(SETTINGS, **overrides))

@@ -1,4 +1,5 @@
-"""The jaxlib 0.10.x batched-Cholesky deadlock: detected, and avoided by our pins."""
+"""The XLA:CPU deadlocks: jaxlib 0.10.x batched Cholesky (detected, avoided by our pins)
+and jaxlib 0.11.2 batched FFTs (avoided by slicens's CPU compiler options)."""
 
 import os
 import subprocess
@@ -8,9 +9,10 @@ from pathlib import Path
 import jaxlib
 import pytest
 
-from slicens.platform import cholesky_deadlock_hazard
+from slicens.platform import cholesky_deadlock_hazard, compiler_options
 
 SCRIPT = Path(__file__).parent / "scripts" / "lens_many_chains.py"
+FFT_SCRIPT = Path(__file__).parent / "scripts" / "fft_many_chains.py"
 
 
 @pytest.mark.parametrize("version", ["0.10.0", "0.10.1", "0.10.2"])
@@ -48,3 +50,22 @@ def test_lens_with_many_chains_completes_on_all_cores(num_delete):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert f"3 iterations with num_delete={num_delete}" in proc.stdout
+
+
+def test_cpu_programs_compile_without_eigen_threads():
+    assert compiler_options("cpu") == {"xla_cpu_multi_thread_eigen": False}
+    assert compiler_options("gpu") == {} and compiler_options("tpu") == {}
+
+
+@pytest.mark.timeout(300)
+def test_likelihood_with_batched_ffts_completes_on_all_cores():
+    """Four independent batched FFT convolutions per evaluation, 10 lanes, every core:
+    deadlocks jaxlib 0.11.2 unless slicens's compiler options are applied (measured:
+    ``fft_many_chains.py unprotected`` times out there). In a subprocess with its own
+    timeout, so that a deadlock fails this test instead of hanging the suite."""
+    env = dict(os.environ)
+    env.pop("XLA_FLAGS", None)
+    proc = subprocess.run([sys.executable, str(FFT_SCRIPT)], capture_output=True, text=True,
+                          timeout=240, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "completed 4 iterations" in proc.stdout
