@@ -364,7 +364,8 @@ def unit_cube_prior(model) -> list[Uniform]:
         labels = names
     if len(labels) != len(names):
         labels = names
-    return [Uniform(0.0, 1.0, name=name, label=label) for name, label in zip(names, labels)]
+    return [Uniform(0.0, 1.0, name=name, label=label)
+            for name, label in zip(names, labels, strict=True)]
 
 
 def _warn_ignored(number_of_cores, quick, full) -> None:

@@ -131,7 +131,7 @@ def _evaluator(loglike_fn: Callable, prior) -> Callable:
     return evaluate
 
 
-def chain_item(contour, settings: Settings) -> WorkItem:
+def chain_item(contour, settings: Settings, prior) -> WorkItem:
     """A replacement chain as a work item: job ``((position, loglike, logprior), plan)``,
     state ``(ChainState, SlicePlan)``, value ``(loglike, logprior)``."""
 
@@ -159,7 +159,14 @@ def chain_item(contour, settings: Settings) -> WorkItem:
     def done(state):
         return state[0].phase == slice_mcmc.DONE
 
-    return WorkItem(start, proposal, advance, done)
+    def settle(state):
+        chain, plan = state
+        chain = slice_mcmc.settle(chain, plan, prior.log_density,
+                                  max_expansions=settings.max_expansions,
+                                  max_shrinkage=settings.max_shrinkage)
+        return chain, plan
+
+    return WorkItem(start, proposal, advance, done, settle)
 
 
 def _evaluation_item() -> WorkItem:
@@ -272,7 +279,7 @@ def step(rng_key, state: NSState, loglike_fn: Callable, prior, settings: Setting
     )(chain_keys)
     starts_data = (state.positions[starts], state.loglike[starts], state.logprior[starts])
     (chains, _), lanes = _schedule(
-        chain_item(contour, settings),
+        chain_item(contour, settings, prior),
         _evaluator(loglike_fn, prior),
         (starts_data, plans),
         settings,

@@ -147,7 +147,8 @@ class Loop:
             iteration=self.tally.n_iterations, n_evals=self.tally.n_evals,
             logZ=now.logZ, logZ_err=now.logZ_err,
             remaining=float(evidence.remaining_dlogz(last.logZ[-1], last.logZ_live[-1])),
-            dlogz=self.criteria.dlogz, evals_per_second=(self.tally.n_evals - self.evals_before) / max(elapsed, 1e-9),
+            dlogz=self.criteria.dlogz,
+            evals_per_second=(self.tally.n_evals - self.evals_before) / max(elapsed, 1e-9),
             chunk_size=self.runner.chunk_size, elapsed=elapsed))
 
     def _host_termination(self, state) -> str | None:

@@ -12,6 +12,8 @@ time:
 
 - :func:`proposal` says which point to evaluate next,
 - :func:`advance` moves the chain on, given that point's log-likelihood and log-prior,
+- :func:`settle` moves it on through proposals whose outcome is known without the
+  likelihood (prior density below the slice level, e.g. outside the prior's support),
 - ``state.phase == DONE`` says whether it has finished.
 
 All randomness that does not depend on likelihood values is drawn up front in a
@@ -38,6 +40,7 @@ __all__ = [
     "init",
     "proposal",
     "advance",
+    "settle",
 ]
 
 # Phases of a slice step: which point the chain evaluates next.
@@ -76,7 +79,10 @@ class ChainState(NamedTuple):
     level: shape=(), dtype=float. Slice level under the log prior density.
     n_left, n_right: shape=(), dtype=int32. Expansions still allowed at each end.
     n_shrink: shape=(), dtype=int32. Shrinkage draws taken in this step.
-    n_evals: shape=(), dtype=int32. Likelihood evaluations consumed by this chain.
+    n_evals: shape=(), dtype=int32. Points this chain has proposed (the count that keys
+        its shrinkage draws): likelihood evaluations plus ``n_known``.
+    n_known: shape=(), dtype=int32. Proposals rejected without a likelihood evaluation
+        because their prior density lies below the slice level (:func:`settle`).
     n_invalid: shape=(), dtype=int32. Evaluations inside the prior support whose
         log-likelihood was NaN or +/-inf (treated as outside every contour).
     n_failed_steps: shape=(), dtype=int32. Steps that ran out of shrinkage draws.
@@ -95,6 +101,7 @@ class ChainState(NamedTuple):
     n_right: jax.Array
     n_shrink: jax.Array
     n_evals: jax.Array
+    n_known: jax.Array
     n_invalid: jax.Array
     n_failed_steps: jax.Array
 
@@ -177,6 +184,7 @@ def init(position, loglike, logprior, plan: SlicePlan, max_expansions: int) -> C
         n_right=zero,
         n_shrink=zero,
         n_evals=zero,
+        n_known=zero,
         n_invalid=zero,
         n_failed_steps=zero,
     )
@@ -252,3 +260,40 @@ def advance(
         _route(moved, plan, wanted),
     )
     return jax.tree.map(lambda old, new: jnp.where(phase == DONE, old, new), state, next_state)
+
+
+def settle(
+    state: ChainState,
+    plan: SlicePlan,
+    log_density,
+    *,
+    max_expansions: int,
+    max_shrinkage: int,
+) -> ChainState:
+    """Advance through every proposal whose outcome is known without the likelihood.
+
+    A point whose prior log density lies below the slice level (``-inf`` outside the
+    prior's support) is outside the slice whatever its likelihood, so :func:`advance`
+    would reject it; here it is rejected without an evaluation. The chain's path is the
+    one it would take with the evaluations (its shrinkage draws are keyed by proposals,
+    ``n_evals``, which still counts these); ``n_known`` counts them. Returns the chain at
+    its next proposal that needs the likelihood, or finished.
+    """
+
+    def logprior_at(chain):
+        return jnp.asarray(log_density(proposal(chain, plan)), chain.t.dtype)
+
+    def outcome_known(carry):
+        chain, logprior = carry
+        return (chain.phase != DONE) & ~(logprior >= chain.level)
+
+    def reject(carry):
+        chain, logprior = carry
+        never = jnp.asarray(-jnp.inf, chain.t.dtype)  # no likelihood: outside any contour
+        moved = advance(chain, plan, proposal(chain, plan), never, logprior, never,
+                        max_expansions=max_expansions, max_shrinkage=max_shrinkage)
+        # not an invalid likelihood: none was computed
+        moved = moved._replace(n_known=chain.n_known + 1, n_invalid=chain.n_invalid)
+        return moved, logprior_at(moved)
+
+    return jax.lax.while_loop(outcome_known, reject, (state, logprior_at(state)))[0]

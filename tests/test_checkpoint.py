@@ -101,7 +101,8 @@ def test_partial_run_continues_with_new_termination(reference, tmp_path, monkeyp
     # ... and a larger one (here none) continues it to the uninterrupted run's end, with a
     # progress rate that counts only the evaluations of this call
     shown = []
-    monkeypatch.setattr(sys.modules["slicens.run"], "make_display", lambda progress: Recorder(shown))
+    monkeypatch.setattr(sys.modules["slicens.run"], "make_display",
+                        lambda progress: Recorder(shown))
     continued = run(path)
     assert_identical(continued, expected)
     last = shown[-1]

@@ -12,7 +12,8 @@ from slicens.priors import IndependentPrior, Normal, Uniform
 MAX_EXPANSIONS, MAX_SHRINKAGE = 10, 100
 
 
-def run_chains(prior, loglike, contour, start, plans, max_shrinkage=MAX_SHRINKAGE):
+def run_chains(prior, loglike, contour, start, plans, max_shrinkage=MAX_SHRINKAGE,
+               settle=True, with_stats=False):
     """Chains (one per plan, all from ``start``) to completion on 64 lanes."""
 
     def evaluate(x):
@@ -20,14 +21,16 @@ def run_chains(prior, loglike, contour, start, plans, max_shrinkage=MAX_SHRINKAG
 
     n = plans.offset.shape[0]
     settings = kernel.Settings(2, 1, plans.offset.shape[1], 64, MAX_EXPANSIONS, max_shrinkage)
-    item = kernel.chain_item(contour, settings)
+    item = kernel.chain_item(contour, settings, prior)
+    if not settle:  # evaluate every proposal, known outcome or not
+        item = item._replace(settle=None)
     starts = (
         jnp.broadcast_to(start, (n,) + start.shape),
         jnp.full(n, loglike(start)),
         jnp.full(n, prior.log_density(start)),
     )
-    (chains, _), _ = lane_map(item, evaluate, (starts, plans), 64)
-    return chains
+    (chains, _), stats = lane_map(item, evaluate, (starts, plans), 64)
+    return (chains, stats) if with_stats else chains
 
 
 def _run_chains(prior, loglike, contour, start, n_chains, num_steps, seed=0):
@@ -99,3 +102,31 @@ def test_exhausted_shrinkage_leaves_the_chain_in_place():
     assert int(chain.n_failed_steps) == 4
     np.testing.assert_array_equal(chain.position, start)
     assert int(chain.step) == 4 and int(chain.phase) == slice_mcmc.DONE
+
+
+def test_known_rejections_cost_no_evaluation_and_leave_the_path_unchanged():
+    """Proposals below the slice level under the prior density (outside a uniform prior's
+    support, or in a normal prior's tail) are rejected without the likelihood: the chains
+    take exactly the path they take when every proposal is evaluated, with fewer
+    evaluations."""
+    prior = IndependentPrior((Uniform(0.0, 1.0), Normal(0.0, 1.0)))
+    start = jnp.array([0.02, 0.5])  # near the uniform's edge: many ends fall outside
+    factor = jnp.linalg.cholesky(jnp.eye(2) * 0.3)
+    keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(3), i))(jnp.arange(256))
+    plans = jax.vmap(lambda k: slice_mcmc.make_plan(k, factor, 5, MAX_EXPANSIONS))(keys)
+
+    def loglike(x):
+        return -0.5 * jnp.sum((x - 0.3) ** 2) / 0.2**2
+
+    contour = loglike(jnp.array([0.9, 0.3]))
+    runs = {settle: jax.jit(lambda p, settle=settle: run_chains(
+        prior, loglike, contour, start, p, settle=settle, with_stats=True))(plans)
+        for settle in (True, False)}
+    (settled, settled_stats), (evaluated, evaluated_stats) = runs[True], runs[False]
+    for name in ("position", "loglike", "logprior", "n_evals", "n_failed_steps", "step"):
+        np.testing.assert_array_equal(getattr(settled, name), getattr(evaluated, name), name)
+    assert int(jnp.sum(evaluated.n_known)) == 0
+    known = int(jnp.sum(settled.n_known))
+    assert known > 0.1 * int(evaluated_stats.useful)  # the saving is real here
+    assert int(settled_stats.useful) == int(evaluated_stats.useful) - known
+    assert int(jnp.sum(settled.n_invalid)) == 0
