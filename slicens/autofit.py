@@ -360,7 +360,7 @@ def unit_cube_prior(model) -> list[Uniform]:
         names = [f"x{i}" for i in range(model.prior_count)]
     try:
         labels = list(model.parameter_labels_with_superscripts_latex)
-    except Exception:  # labels are cosmetic; a model without them gets the names
+    except (AttributeError, KeyError, TypeError):  # cosmetic: a model without labels gets names
         labels = names
     if len(labels) != len(names):
         labels = names
