@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import logging
 import math
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -249,26 +248,22 @@ class NSS(_Base):
             self._hold_completion()
         return result
 
-    def _slicens_folder(self) -> Path | None:
+    def _slicens_folder(self, create: bool = True) -> Path | None:
         """``<output>/slicens``: outside ``search_internal``, which PyAutoFit may remove."""
         if isinstance(self.paths, NullPaths) or not hasattr(self.paths, "output_path"):
             return None
         folder = Path(self.paths.output_path) / _FOLDER
-        folder.mkdir(parents=True, exist_ok=True)
+        if create:
+            folder.mkdir(parents=True, exist_ok=True)
         return folder
 
     # --- completion: only a converged run is complete ----------------------------------
 
     def fit(self, model, analysis, info=None):
-        with self._completion_guard():
-            return super().fit(model=model, analysis=analysis, info=info)
-
-    @contextmanager
-    def _completion_guard(self):
         try:
-            yield
+            return super().fit(model=model, analysis=analysis, info=info)
         finally:
-            self.paths.__dict__.pop("completed", None)  # restore the paths' own method
+            self.paths.__dict__.pop("completed", None)  # undo _hold_completion, if any
 
     def _hold_completion(self) -> None:
         """Make this fit's ``paths.completed()`` (PyAutoFit's ``.completed`` marker) a
@@ -283,7 +278,7 @@ class NSS(_Base):
 
     def load_search_internal(self):
         """The slicens result saved in the output folder (``slicens/result.npz``)."""
-        folder = self._slicens_folder()
+        folder = self._slicens_folder(create=False)
         if folder is None or not (folder / _RESULT_FILE).exists():
             raise FileNotFoundError(f"no slicens result saved for this search "
                                     f"(looked for {_FOLDER}/{_RESULT_FILE})")
@@ -326,14 +321,16 @@ class NSS(_Base):
         parameters = [model.vector_from_unit_vector(unit) for unit in result.positions.tolist()]
         return parameters, result.loglike.tolist(), result.weights.tolist()
 
-    def raw_samples_from(self, model, search_internal):
-        """autofit >= 2026.10: the samples as ``RawSamples`` (physical parameters)."""
-        parameters, loglike, weights = self._physical_samples(model, search_internal)
-        return RawSamples(parameters=np.asarray(parameters), log_likelihood=np.asarray(loglike),
-                          weights=np.asarray(weights),
-                          info=self.samples_info_from(search_internal), label="slicens")
+    if not LEGACY_AUTOFIT:
 
-    if LEGACY_AUTOFIT:
+        def raw_samples_from(self, model, search_internal):
+            """autofit >= 2026.10: the samples as ``RawSamples`` (physical parameters)."""
+            parameters, loglike, weights = self._physical_samples(model, search_internal)
+            return RawSamples(parameters=np.asarray(parameters),
+                              log_likelihood=np.asarray(loglike), weights=np.asarray(weights),
+                              info=self.samples_info_from(search_internal), label="slicens")
+
+    else:
 
         def samples_via_internal_from(self, model, search_internal=None):
             """autofit 2026.7: PyAutoFit samples (physical parameters, weights)."""

@@ -168,9 +168,9 @@ class Compiler:
         block, block_memory = self._timed("block", "run", chunk, compile_block, self.loglike,
                                           self.prior, settings, self.capacity)
         for record in self.compilations:  # a probed block that is also the one run
-            if record["program"] == "block" and record["chunk_size"] == chunk:
-                record["purpose"] = record["purpose"].replace("memory probe",
-                                                              "memory probe and run")
+            if (record["program"], record["chunk_size"], record["purpose"]) == (
+                    "block", chunk, "memory probe"):
+                record["purpose"] = "memory probe and run"
         return Program(settings, init, block, init_memory, block_memory)
 
 

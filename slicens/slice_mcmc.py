@@ -280,20 +280,21 @@ def settle(
     its next proposal that needs the likelihood, or finished.
     """
 
-    def logprior_at(chain):
-        return jnp.asarray(log_density(proposal(chain, plan)), chain.t.dtype)
+    def at_next_proposal(chain):
+        point = proposal(chain, plan)
+        return chain, point, jnp.asarray(log_density(point), chain.t.dtype)
 
     def outcome_known(carry):
-        chain, logprior = carry
+        chain, _, logprior = carry
         return (chain.phase != DONE) & ~(logprior >= chain.level)
 
     def reject(carry):
-        chain, logprior = carry
+        chain, point, logprior = carry
         never = jnp.asarray(-jnp.inf, chain.t.dtype)  # no likelihood: outside any contour
-        moved = advance(chain, plan, proposal(chain, plan), never, logprior, never,
+        moved = advance(chain, plan, point, never, logprior, never,
                         max_expansions=max_expansions, max_shrinkage=max_shrinkage)
         # not an invalid likelihood: none was computed
         moved = moved._replace(n_known=chain.n_known + 1, n_invalid=chain.n_invalid)
-        return moved, logprior_at(moved)
+        return at_next_proposal(moved)
 
-    return jax.lax.while_loop(outcome_known, reject, (state, logprior_at(state)))[0]
+    return jax.lax.while_loop(outcome_known, reject, at_next_proposal(state))[0]
