@@ -87,7 +87,8 @@ class NSS(_Base):
         Live points. Default 500 (af.NSS: 200).
     num_mcmc_steps
         Slice steps per replacement chain (slicens's ``num_inner_steps``). Default
-        ``max(5, 3 * dim)`` (af.NSS: 5, which biases logZ upward beyond a few dimensions).
+        ``"auto"``: ellipsoid jumps, then up to ``max(5, 3 * dim)`` slice steps, fewer as
+        jumps succeed (af.NSS: 5, which biases logZ upward beyond a few dimensions).
     num_delete
         Points replaced per iteration. Default ``n_live // 10`` (af.NSS: 50).
     chunk_size

@@ -60,6 +60,9 @@ class Settings(NamedTuple):
     max_expansions: int
     max_shrinkage: int
     schedule: str = "lanes"
+    max_jumps: int = 0
+    adaptive: bool = False
+    jump_until_accepted: bool = False
 
 
 SCHEDULES = ("lanes", "chunked")
@@ -78,6 +81,10 @@ class NSState(NamedTuple):
     logX: shape=(), dtype=float. Expected log prior volume inside the live set.
     logZ: shape=(), dtype=float. Expected log evidence of the dead points so far.
     logW2: shape=(), dtype=float. Log of the sum of their squared weights (for the ESS).
+    inner_steps: shape=(), dtype=int32. Slice steps the next iteration's chains take.
+    jump_miss: shape=(), dtype=float. Running fraction of chains without an accepted
+        ellipsoid jump (a window of about ``n_live`` chains); sets ``inner_steps`` when
+        the steps adapt.
     """
 
     positions: jax.Array
@@ -88,6 +95,8 @@ class NSState(NamedTuple):
     logX: jax.Array
     logZ: jax.Array
     logW2: jax.Array
+    inner_steps: jax.Array
+    jump_miss: jax.Array
 
 
 class StepInfo(NamedTuple):
@@ -104,6 +113,8 @@ class StepInfo(NamedTuple):
         (``lanes.useful`` is the likelihood evaluations the chains consumed).
     n_invalid: shape=(), int32. Of those, non-finite ones inside the prior support.
     n_failed_steps: shape=(), int32. Slice steps that ran out of shrinkage draws.
+    inner_steps: shape=(), int32. Slice steps each chain took this iteration.
+    n_jumped: shape=(), int32. Chains whose ellipsoid jump was accepted.
     logZ: shape=(), float. Running log evidence after the iteration.
     logZ_live: shape=(), float. Evidence still held by the live points.
     plateau: shape=(), bool. No live point lies above the next contour, so no further
@@ -119,6 +130,8 @@ class StepInfo(NamedTuple):
     lanes: LaneStats
     n_invalid: jax.Array
     n_failed_steps: jax.Array
+    inner_steps: jax.Array
+    n_jumped: jax.Array
     logZ: jax.Array
     logZ_live: jax.Array
     plateau: jax.Array
@@ -225,6 +238,8 @@ def init(rng_key, loglike_fn: Callable, prior, settings: Settings) -> tuple[NSSt
         logX=jnp.zeros((), dtype),
         logZ=jnp.full((), -jnp.inf, dtype),
         logW2=jnp.full((), -jnp.inf, dtype),
+        inner_steps=jnp.int32(settings.num_inner_steps),
+        jump_miss=jnp.ones((), dtype),
     )
     logZ_live, plateau = _summary(state, settings.num_delete)
     empty = jnp.zeros((0,), dtype)
@@ -238,6 +253,8 @@ def init(rng_key, loglike_fn: Callable, prior, settings: Settings) -> tuple[NSSt
         lanes=lanes,
         n_invalid=jnp.sum(~jnp.isfinite(raw_loglike) & (logprior > -jnp.inf)).astype(jnp.int32),
         n_failed_steps=jnp.int32(0),
+        inner_steps=jnp.int32(0),
+        n_jumped=jnp.int32(0),
         logZ=state.logZ,
         logZ_live=logZ_live,
         plateau=plateau,
@@ -256,6 +273,67 @@ def covariance_factor(positions):
     return jnp.linalg.cholesky(cov + jitter * jnp.eye(cov.shape[0], dtype=cov.dtype))
 
 
+#: Volume of the jump ellipsoid over that of the smallest one (of the live covariance's
+#: shape) holding every live point: the live points under-cover the contour a little.
+JUMP_VOLUME_ENLARGEMENT = 1.5
+
+
+def jump_ellipsoids(positions, factor, starts) -> slice_mcmc.Ellipsoid:
+    """Each chain's jump ellipsoid: the live covariance's shape, with the radius that
+    would hold every live point other than the chain's start had each been left out of
+    the mean and covariance (the cross-validated radius), enlarged by
+    :data:`JUMP_VOLUME_ENLARGEMENT` in volume. Returns a stacked Ellipsoid, one row per
+    start.
+
+    Why cross-validated: the live points sit closer to their own mean and covariance
+    than new points of the contour do (by a factor that grows with dim / n_live), so
+    the ellipsoid through the outermost live point misses part of the contour, which
+    jumps then never reach. Why without the start: the Metropolis jump needs an
+    ellipsoid that does not depend on the start; one built to hold the start never lets
+    the outermost region be reached by a jump while starts there can always leave it.
+    Both pull the live points inward (logZ too high; measured on a 30-d Gaussian).
+    """
+    n, dim = positions.shape
+    centre = jnp.mean(positions, axis=0)
+    whitened = jax.scipy.linalg.solve_triangular(factor, (positions - centre[None, :]).T,
+                                                 lower=True)
+    d2 = jnp.sum(whitened**2, axis=0)
+    # Mahalanobis distance of point i from the mean and covariance of the other points
+    # (Sherman-Morrison on the rank-one downdate): n^2 (n-2) d2 / ((n-1) ((n-1)^2 - n d2))
+    denominator = jnp.maximum((n - 1) ** 2 - n * d2, 1e-12 * (n - 1) ** 2)
+    loo_d2 = n**2 * (n - 2) * d2 / ((n - 1) * denominator)
+    top2, top2_index = jax.lax.top_k(loo_d2, 2)
+    radius2 = jnp.where(starts == top2_index[0], top2[1], top2[0])
+    scale = JUMP_VOLUME_ENLARGEMENT ** (1 / dim)
+    k = starts.shape[0]
+    return slice_mcmc.Ellipsoid(jnp.broadcast_to(centre, (k,) + centre.shape),
+                                jnp.broadcast_to(factor, (k,) + factor.shape),
+                                jnp.sqrt(radius2) * scale)
+
+
+def _running_miss(previous, jumped, settings: Settings):
+    """Fraction of chains without an accepted jump, averaged over ~``n_live`` chains."""
+    weight = min(1.0, settings.num_delete / settings.n_live)
+    miss = 1.0 - jnp.mean(jumped.astype(previous.dtype))
+    return previous + weight * (miss - previous)
+
+
+def adapted_steps(jump_miss, settings: Settings):
+    """Slice steps that leave the chains as independent of their starts as the full
+    ``num_inner_steps`` would if no chain jumped.
+
+    A chain that jumped holds a draw independent of its start; the slice steps then only
+    carry it beyond the ellipsoid. Each slice step removes about ``3 / num_inner_steps``
+    of the log-correlation of a chain that did not (``num_inner_steps = 3 dim``: one
+    direction of ``dim`` per step), so a fraction ``f`` of such chains needs
+    ``num_inner_steps * (1 - ln(1 / f) / 3)`` steps, and at least one.
+    """
+    full = settings.num_inner_steps
+    miss = jnp.maximum(jump_miss, 1e-12)
+    steps = jnp.ceil(full * (1.0 + jnp.log(miss) / 3.0))
+    return jnp.clip(steps, 1, full).astype(jnp.int32)
+
+
 def step(rng_key, state: NSState, loglike_fn: Callable, prior, settings: Settings):
     """One nested-sampling iteration. Returns ``(new_state, StepInfo)``."""
     k = settings.num_delete
@@ -272,11 +350,20 @@ def step(rng_key, state: NSState, loglike_fn: Callable, prior, settings: Setting
 
     factor = covariance_factor(state.positions)
     chain_keys = jax.vmap(lambda i: jax.random.fold_in(chain_key, i))(jnp.arange(k))
-    plans = jax.vmap(
-        lambda key: slice_mcmc.make_plan(
-            key, factor, settings.num_inner_steps, settings.max_expansions
-        )
-    )(chain_keys)
+    if settings.max_jumps:
+        ellipsoids = jump_ellipsoids(state.positions, factor, starts)
+    else:
+        ellipsoids = None
+
+    def plan(key, start, ellipsoid):
+        num_jumps = None if ellipsoid is None else jnp.where(
+            ellipsoid.contains(start), settings.max_jumps, 0)
+        return slice_mcmc.make_plan(
+            key, factor, settings.num_inner_steps, settings.max_expansions,
+            steps=state.inner_steps, ellipsoid=ellipsoid, max_jumps=settings.max_jumps,
+            num_jumps=num_jumps, until_accepted=settings.jump_until_accepted)
+
+    plans = jax.vmap(plan)(chain_keys, state.positions[starts], ellipsoids)
     starts_data = (state.positions[starts], state.loglike[starts], state.logprior[starts])
     (chains, _), lanes = _schedule(
         chain_item(contour, settings, prior),
@@ -288,6 +375,7 @@ def step(rng_key, state: NSState, loglike_fn: Callable, prior, settings: Setting
     dead_loglike = state.loglike[dead]
     logX, logZ, logW2 = evidence.update(state.logX, state.logZ, state.logW2, dead_loglike,
                                         settings.n_live)
+    jump_miss = _running_miss(state.jump_miss, chains.jumped, settings)
     new_state = NSState(
         positions=state.positions.at[dead].set(chains.position),
         loglike=state.loglike.at[dead].set(chains.loglike),
@@ -297,6 +385,9 @@ def step(rng_key, state: NSState, loglike_fn: Callable, prior, settings: Setting
         logX=logX,
         logZ=logZ,
         logW2=logW2,
+        inner_steps=adapted_steps(jump_miss, settings) if settings.adaptive
+        else state.inner_steps,
+        jump_miss=jump_miss,
     )
     logZ_live, plateau = _summary(new_state, k)
     info = StepInfo(
@@ -311,6 +402,8 @@ def step(rng_key, state: NSState, loglike_fn: Callable, prior, settings: Setting
         lanes=lanes,
         n_invalid=jnp.sum(chains.n_invalid),
         n_failed_steps=jnp.sum(chains.n_failed_steps),
+        inner_steps=state.inner_steps,
+        n_jumped=jnp.sum(chains.jumped).astype(jnp.int32),
         logZ=logZ,
         logZ_live=logZ_live,
         plateau=plateau,

@@ -51,9 +51,15 @@ def diagnostics(result: Result, path=None):
     ax_l.set(xlabel="log X (expected)", ylabel="log L", title="likelihood and weight")
     ax_n.plot(result.n_live_at_death, lw=1)
     ax_n.set(xlabel="death", ylabel="live points", title="live points at each death")
-    ax_e.plot(np.arange(1, result.evals_per_iteration.size + 1), result.evals_per_iteration,
-              lw=1)
-    ax_e.set(xlabel="iteration", ylabel="evaluations", title="evaluations per iteration")
+    iterations = np.arange(1, result.evals_per_iteration.size + 1)
+    ax_e.plot(iterations, result.evals_per_iteration, lw=1)
+    ax_e.set(xlabel="iteration", ylabel="evaluations",
+             title="evaluations and slice steps per iteration")
+    if result.inner_steps_per_iteration.size:
+        steps_axis = ax_e.twinx()
+        steps_axis.plot(iterations, result.inner_steps_per_iteration, color="C3", lw=1)
+        steps_axis.set(ylabel="slice steps per chain", ylim=(0, None))
+        steps_axis.yaxis.label.set_color("C3")
     n_ranks = int(result.settings["n_live"]) - int(result.settings["num_delete"]) + 1
     ranks = result.insertion_ranks
     if ranks.size:

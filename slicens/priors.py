@@ -147,6 +147,11 @@ class IndependentPrior:
     def log_density(self, x):
         return sum(c.log_density(x[i]) for i, c in enumerate(self.components))
 
+    @property
+    def constant_density(self) -> bool:
+        """Whether the density is the same everywhere on the support (all Uniform)."""
+        return all(isinstance(c, Uniform) for c in self.components)
+
 
 @dataclass(frozen=True, eq=False)
 class CustomPrior:

@@ -17,7 +17,8 @@ __all__ = ["Result", "load", "jsonable"]
 #: Version of the file format written by :meth:`Result.save`.
 FILE_FORMAT = 1
 _ARRAYS = ("positions", "loglike", "loglike_birth", "n_live_at_death", "log_weights",
-           "insertion_ranks", "start_ranks", "evals_per_iteration")
+           "insertion_ranks", "start_ranks", "evals_per_iteration", "inner_steps_per_iteration",
+           "jumps_per_iteration")
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,6 +74,10 @@ class Result:
         (:func:`slicens.evidence.memory_test`, far more sensitive; ``run`` warns too).
     evals_per_iteration
         Likelihood evaluations the chains consumed in each iteration.
+    inner_steps_per_iteration, jumps_per_iteration
+        Slice steps each chain took in each iteration (fixed, or adapted under
+        ``num_inner_steps='auto'``), and how many of the iteration's chains had an
+        ellipsoid jump accepted.
     compile_time
         Of ``wall_time``, seconds spent compiling (``sampling_time`` is the rest).
     compilations
@@ -116,6 +121,9 @@ class Result:
     insertion_test: dict[str, float] = field(default_factory=dict)
     memory_test: dict[str, float] = field(default_factory=dict)
     evals_per_iteration: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    inner_steps_per_iteration: np.ndarray = field(
+        default_factory=lambda: np.zeros(0, np.int32))
+    jumps_per_iteration: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     compile_time: float = 0.0
     compilations: list[dict[str, Any]] = field(default_factory=list)
     memory: dict[str, Any] = field(default_factory=dict)

@@ -49,7 +49,7 @@ def run(
     *,
     n_live: int = 500,
     num_delete: int | None = None,
-    num_inner_steps: int | None = None,
+    num_inner_steps: int | str | None = "auto",
     chunk_size: int | str | None = "auto",
     memory_budget: int | str | None = None,
     schedule: str = "lanes",
@@ -82,7 +82,15 @@ def run(
     num_delete
         Points deleted and replaced per iteration. Default is ``max(1, n_live // 10)``.
     num_inner_steps
-        Slice steps per replacement chain. Default is :func:`default_num_inner_steps`.
+        ``"auto"`` (the default; ``None`` means the same): each replacement chain first
+        tries up to ``max(4, dim)`` *ellipsoid jumps* (Metropolis independence proposals
+        drawn uniformly from a cross-validated ellipsoid around the live points, exact
+        for any ellipsoid) and then takes slice steps, at most
+        :func:`default_num_inner_steps`, fewer as more chains jump: a chain that jumped
+        holds a draw independent of its start, so only the others need the steps
+        (``kernel.adapted_steps``). The steps used per iteration are in
+        ``result.inner_steps_per_iteration``. An integer: exactly that many slice steps
+        per chain and no jumps (the default until ``"auto"``).
     chunk_size
         At most this many particles are evaluated at once, for both the initial
         ``n_live`` evaluations and the ``num_delete`` chains. ``"auto"`` (the default)
@@ -234,7 +242,8 @@ def _identity(loglike, prior, settings: kernel.Settings, seed: int, likelihood_i
         raise TypeError(f"likelihood_id must be a string, got likelihood_id={likelihood_id!r}")
     dtype = jax.eval_shape(lambda k: prior.sample(k, 1), jax.random.key(0)).dtype
     return identity(dim=prior.dim, dtype=dtype, n_live=settings.n_live,
-                    num_delete=settings.num_delete, num_inner_steps=settings.num_inner_steps,
+                    num_delete=settings.num_delete,
+                    num_inner_steps="auto" if settings.adaptive else settings.num_inner_steps,
                     max_expansions=settings.max_expansions,
                     max_shrinkage=settings.max_shrinkage, seed=seed,
                     likelihood_id=likelihood_id, prior=prior)
@@ -292,6 +301,10 @@ def _warn_if_not_mixing(insertion, memory_of_start, num_inner_steps: int) -> Non
             f"{num_inner_steps})", RuntimeWarning, stacklevel=3)
 
 
+def _per_iteration(dead, field, dtype) -> np.ndarray:
+    return np.concatenate([np.zeros(0, dtype)] + [np.asarray(field(d), dtype) for d in dead])
+
+
 def _finalise(dead, state, prior, *, seed, settings, counts, termination, timing, memory) -> Result:
     """Append the final live points (in likelihood order) and compute the statistics."""
     dead = [jax.tree.map(lambda a: a.reshape((-1,) + a.shape[2:]), d) for d in dead]
@@ -326,8 +339,9 @@ def _finalise(dead, state, prior, *, seed, settings, counts, termination, timing
         start_ranks=start_ranks,
         insertion_test=insertion._asdict(),
         memory_test=memory_of_start._asdict(),
-        evals_per_iteration=np.concatenate(
-            [np.zeros(0, np.int64)] + [np.asarray(d.lanes.useful, np.int64) for d in dead]),
+        evals_per_iteration=_per_iteration(dead, lambda d: d.lanes.useful, np.int64),
+        inner_steps_per_iteration=_per_iteration(dead, lambda d: d.inner_steps, np.int32),
+        jumps_per_iteration=_per_iteration(dead, lambda d: d.n_jumped, np.int32),
         ess=stats.ess,
         information=stats.information,
         termination=termination,

@@ -14,7 +14,7 @@ from slicens import kernel
 from slicens.chunking import parse_budget
 from slicens.priors import as_prior
 
-__all__ = ["default_num_inner_steps", "resolve", "check_int", "check_positive"]
+__all__ = ["default_num_inner_steps", "default_max_jumps", "resolve", "check_int", "check_positive"]
 
 logger = logging.getLogger("slicens")
 
@@ -29,6 +29,16 @@ def default_num_inner_steps(dim: int) -> int:
     correlated posteriors, where the evidence tests of this package pass at every seed.
     """
     return max(5, 3 * dim)
+
+
+def default_max_jumps(dim: int) -> int:
+    """Ellipsoid jumps a chain may try under ``num_inner_steps='auto'``: ``max(4, dim)``.
+
+    A chain stops jumping at its first accepted jump, so this bounds only what a poor
+    ellipsoid (curved or multimodal contours) can waste: at most ``dim`` evaluations
+    beside the ``3 * dim`` slice steps of about 4 evaluations each that then run.
+    """
+    return max(4, dim)
 
 
 def check_int(name: str, value, minimum: int, *, allow_none: bool = False) -> None:
@@ -122,9 +132,16 @@ def resolve(loglike, prior, *, n_live, num_delete, num_inner_steps, chunk_size, 
         raise ValueError(
             f"num_delete must be < n_live, got num_delete={num_delete}, n_live={n_live}"
         )
-    if num_inner_steps is None:
+    adaptive = num_inner_steps is None or (isinstance(num_inner_steps, str)
+                                           and num_inner_steps == "auto")
+    if adaptive:
         num_inner_steps = default_num_inner_steps(dim)
-        chosen["num_inner_steps"] = f"max(5, 3 * dim) = {num_inner_steps} for dim = {dim}"
+        chosen["num_inner_steps"] = (
+            f"'auto': up to max(5, 3 * dim) = {num_inner_steps} slice steps for dim = {dim}, "
+            f"fewer as ellipsoid jumps succeed, after up to {default_max_jumps(dim)} jumps")
+    elif isinstance(num_inner_steps, str):
+        raise ValueError(f"num_inner_steps must be a positive integer or 'auto', "
+                         f"got num_inner_steps={num_inner_steps!r}")
     check_int("num_inner_steps", num_inner_steps, 1)
     _check_chunk(chunk_size, memory_budget)
     if schedule not in kernel.SCHEDULES:
@@ -141,5 +158,8 @@ def resolve(loglike, prior, *, n_live, num_delete, num_inner_steps, chunk_size, 
         max_expansions=max_expansions,
         max_shrinkage=max_shrinkage,
         schedule=schedule,
+        max_jumps=default_max_jumps(dim) if adaptive else 0,
+        adaptive=adaptive,
+        jump_until_accepted=bool(getattr(prior, "constant_density", False)),
     )
     return prior, settings, chosen

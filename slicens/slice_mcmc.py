@@ -1,8 +1,13 @@
-"""One constrained hit-and-run slice chain for one particle, as a small state machine.
+"""One constrained slice chain for one particle, as a small state machine.
 
-The chain samples the prior density restricted to ``loglike > contour``. Each of its
-``num_steps`` steps is a univariate slice (Neal 2003) along a covariance-shaped direction:
-a slice level under the prior density, a unit bracket at a random offset, stepping out
+The chain samples the prior density restricted to ``loglike > contour``. It begins with
+up to ``num_jumps`` *ellipsoid jumps*: independence Metropolis proposals drawn uniformly
+from an ellipsoid around the live points (accepted when inside the contour and the prior
+density ratio allows; a start outside the ellipsoid cannot jump). The first accepted jump
+replaces the start with a draw independent of it; the kernel leaves the constrained prior
+invariant whatever the ellipsoid, so a poor ellipsoid costs evaluations, never bias.
+Then come ``num_steps`` slice steps (Neal 2003) along covariance-shaped directions: a
+slice level under the prior density, a unit bracket at a random offset, stepping out
 while the bracket ends are inside the slice (at most ``max_expansions - 1`` expansions,
 split at random between the two ends), then shrinkage toward the current point until a
 draw lands inside (at most ``max_shrinkage`` draws; on exhaustion the chain stays put).
@@ -34,6 +39,7 @@ __all__ = [
     "RIGHT",
     "SHRINK",
     "DONE",
+    "JUMP",
     "SlicePlan",
     "ChainState",
     "make_plan",
@@ -43,8 +49,11 @@ __all__ = [
     "settle",
 ]
 
-# Phases of a slice step: which point the chain evaluates next.
-LEFT, RIGHT, SHRINK, DONE = 0, 1, 2, 3
+# Phases of a chain: which point it evaluates next (JUMP: an ellipsoid jump).
+LEFT, RIGHT, SHRINK, DONE, JUMP = 0, 1, 2, 3, 4
+
+#: ``fold_in`` index of the jump proposals' key (the slice steps use 0, 1, 2, ...).
+JUMP_STREAM = 2**31 - 1
 
 
 class SlicePlan(NamedTuple):
@@ -57,6 +66,15 @@ class SlicePlan(NamedTuple):
         end gets ``max_expansions - 1 - n_left``.
     shrink_key: shape=(num_steps,), dtype=key. Folded with the evaluation count for each
         shrinkage draw.
+    num_steps: shape=(), dtype=int32. Slice steps this chain takes (at most the rows).
+    jump_point: shape=(max_jumps, dim), dtype=float. Ellipsoid jump proposals, in order.
+    jump_log_u: shape=(max_jumps,), dtype=float. log U(0,1) of each jump's Metropolis test.
+    num_jumps: shape=(), dtype=int32. Jumps this chain may try (0 when its start lies
+        outside the ellipsoid, where no jump can be accepted; at most ``max_jumps``).
+    jump_until_accepted: shape=(), dtype=bool. Stop jumping at the first accepted jump.
+        Exact only where the prior density is constant on its support (then every point
+        inside the ellipsoid and the contour accepts a jump with the same probability);
+        otherwise all ``num_jumps`` jumps are tried, each a Metropolis step.
     """
 
     direction: jax.Array
@@ -64,6 +82,11 @@ class SlicePlan(NamedTuple):
     offset: jax.Array
     n_left: jax.Array
     shrink_key: jax.Array
+    num_steps: jax.Array
+    jump_point: jax.Array
+    jump_log_u: jax.Array
+    num_jumps: jax.Array
+    jump_until_accepted: jax.Array
 
 
 class ChainState(NamedTuple):
@@ -73,7 +96,7 @@ class ChainState(NamedTuple):
     loglike: shape=(), dtype=float. Its log-likelihood.
     logprior: shape=(), dtype=float. Its log prior density.
     step: shape=(), dtype=int32. Index of the slice step in progress.
-    phase: shape=(), dtype=int32. LEFT, RIGHT, SHRINK or DONE.
+    phase: shape=(), dtype=int32. JUMP, LEFT, RIGHT, SHRINK or DONE.
     t: shape=(), dtype=float. Line coordinate of the point to evaluate next.
     left, right: shape=(), dtype=float. Current bracket on the line (position at t=0).
     level: shape=(), dtype=float. Slice level under the log prior density.
@@ -86,6 +109,8 @@ class ChainState(NamedTuple):
     n_invalid: shape=(), dtype=int32. Evaluations inside the prior support whose
         log-likelihood was NaN or +/-inf (treated as outside every contour).
     n_failed_steps: shape=(), dtype=int32. Steps that ran out of shrinkage draws.
+    n_jumps: shape=(), dtype=int32. Ellipsoid jumps tried.
+    jumped: shape=(), dtype=bool. Whether a jump was accepted.
     """
 
     position: jax.Array
@@ -104,12 +129,36 @@ class ChainState(NamedTuple):
     n_known: jax.Array
     n_invalid: jax.Array
     n_failed_steps: jax.Array
+    n_jumps: jax.Array
+    jumped: jax.Array
 
 
-def make_plan(chain_key, covariance_factor, num_steps: int, max_expansions: int) -> SlicePlan:
+class Ellipsoid(NamedTuple):
+    """Where ellipsoid jumps are drawn: ``{x : |factor^-1 (x - centre)| <= radius}``.
+
+    centre: shape=(dim,), dtype=float.
+    factor: shape=(dim, dim), dtype=float. Lower-triangular (the live covariance's).
+    radius: shape=(), dtype=float.
+    """
+
+    centre: jax.Array
+    factor: jax.Array
+    radius: jax.Array
+
+    def contains(self, x):
+        whitened = jax.scipy.linalg.solve_triangular(self.factor, x - self.centre, lower=True)
+        return jnp.sum(whitened**2) <= self.radius**2
+
+
+def make_plan(chain_key, covariance_factor, num_steps: int, max_expansions: int, *,
+              steps=None, ellipsoid: Ellipsoid | None = None, max_jumps: int = 0,
+              num_jumps=None, until_accepted: bool = False) -> SlicePlan:
     """Draw the likelihood-independent randomness of one chain.
 
-    Step ``s`` uses only ``fold_in(chain_key, s)``.
+    ``num_steps`` rows of slice randomness are drawn (step ``s`` uses only
+    ``fold_in(chain_key, s)``); the chain takes ``steps`` of them (default all).
+    ``max_jumps`` ellipsoid jump proposals come from ``fold_in(chain_key, 2**31 - 1)``; the
+    chain may try ``num_jumps`` of them (default all; 0 without an ellipsoid).
     """
     dim = covariance_factor.shape[-1]
     dtype = covariance_factor.dtype
@@ -123,9 +172,29 @@ def make_plan(chain_key, covariance_factor, num_steps: int, max_expansions: int)
         log_u_level = jnp.log(jax.random.uniform(k_level, (), dtype))
         offset = jax.random.uniform(k_offset, (), dtype)
         n_left = jnp.floor(max_expansions * jax.random.uniform(k_split, ())).astype(jnp.int32)
-        return SlicePlan(direction, log_u_level, offset, n_left, k_shrink)
+        return direction, log_u_level, offset, n_left, k_shrink
 
-    return jax.vmap(one_step)(jnp.arange(num_steps))
+    rows = jax.vmap(one_step)(jnp.arange(num_steps))
+    steps = num_steps if steps is None else steps
+    jump_point, jump_log_u = _jump_proposals(jax.random.fold_in(chain_key, JUMP_STREAM), ellipsoid,
+                                             max_jumps, dim, dtype)
+    if num_jumps is None:
+        num_jumps = max_jumps if ellipsoid is not None else 0
+    return SlicePlan(*rows, num_steps=jnp.asarray(steps, jnp.int32), jump_point=jump_point,
+                     jump_log_u=jump_log_u, num_jumps=jnp.asarray(num_jumps, jnp.int32),
+                     jump_until_accepted=jnp.asarray(until_accepted, bool))
+
+
+def _jump_proposals(key, ellipsoid: Ellipsoid | None, max_jumps: int, dim: int, dtype):
+    """``max_jumps`` points uniform in the ellipsoid and their Metropolis uniforms."""
+    if ellipsoid is None or max_jumps == 0:
+        return jnp.zeros((max_jumps, dim), dtype), jnp.zeros((max_jumps,), dtype)
+    k_dir, k_radius, k_test = jax.random.split(key, 3)
+    z = jax.random.normal(k_dir, (max_jumps, dim), dtype)
+    z = z / jnp.linalg.norm(z, axis=1, keepdims=True)
+    radius = ellipsoid.radius * jax.random.uniform(k_radius, (max_jumps, 1), dtype) ** (1 / dim)
+    points = ellipsoid.centre[None, :] + (radius * z) @ ellipsoid.factor.T
+    return points, jnp.log(jax.random.uniform(k_test, (max_jumps,), dtype))
 
 
 def _shrink_draw(plan: SlicePlan, step, n_evals, left, right):
@@ -145,9 +214,8 @@ def _route(state: ChainState, plan: SlicePlan, wanted_phase) -> ChainState:
 
 def _begin_step(state: ChainState, plan: SlicePlan, max_expansions: int) -> ChainState:
     """Set up the bracket and slice level of ``state.step`` (or finish the chain)."""
-    num_steps = plan.offset.shape[0]
-    finished = state.step >= num_steps
-    step = jnp.minimum(state.step, num_steps - 1)
+    finished = state.step >= plan.num_steps
+    step = jnp.minimum(state.step, plan.offset.shape[0] - 1)
     left = -plan.offset[step]
     n_left = plan.n_left[step]
     started = state._replace(
@@ -187,14 +255,32 @@ def init(position, loglike, logprior, plan: SlicePlan, max_expansions: int) -> C
         n_known=zero,
         n_invalid=zero,
         n_failed_steps=zero,
+        n_jumps=zero,
+        jumped=jnp.zeros((), bool),
     )
-    return _begin_step(state, plan, max_expansions)
+    return _next_jump_or_step(state, plan, max_expansions)
+
+
+def _next_jump_or_step(state: ChainState, plan: SlicePlan, max_expansions: int) -> ChainState:
+    """Try the next ellipsoid jump if one is left and none was accepted, else slice."""
+    jumping = (state.n_jumps < plan.num_jumps) & ~(state.jumped & plan.jump_until_accepted)
+    j = jnp.minimum(state.n_jumps, jnp.maximum(plan.jump_log_u.shape[0] - 1, 0))
+    if plan.jump_log_u.shape[0] == 0:  # no jumps planned: static shortcut
+        return _begin_step(state, plan, max_expansions)
+    jump = state._replace(phase=jnp.int32(JUMP), level=state.logprior + plan.jump_log_u[j])
+    return jax.tree.map(lambda a, b: jnp.where(jumping, a, b), jump,
+                        _begin_step(state, plan, max_expansions))
 
 
 def proposal(state: ChainState, plan: SlicePlan):
-    """The point this chain needs evaluated next: ``position + t * direction``."""
+    """The point this chain needs evaluated next: ``position + t * direction``, or its
+    next ellipsoid jump."""
     step = jnp.minimum(state.step, plan.offset.shape[0] - 1)
-    return state.position + state.t * plan.direction[step]
+    on_line = state.position + state.t * plan.direction[step]
+    if plan.jump_log_u.shape[0] == 0:
+        return on_line
+    j = jnp.minimum(state.n_jumps, plan.jump_log_u.shape[0] - 1)
+    return jnp.where(state.phase == JUMP, plan.jump_point[j], on_line)
 
 
 def advance(
@@ -259,7 +345,24 @@ def advance(
         _begin_step(moved, plan, max_expansions),
         _route(moved, plan, wanted),
     )
+    if plan.jump_log_u.shape[0] > 0:
+        next_state = jax.tree.map(lambda a, b: jnp.where(phase == JUMP, a, b),
+                                  _after_jump(counted, plan, point, loglike, logprior, inside,
+                                              max_expansions), next_state)
     return jax.tree.map(lambda old, new: jnp.where(phase == DONE, old, new), state, next_state)
+
+
+def _after_jump(state: ChainState, plan: SlicePlan, point, loglike, logprior, accepted,
+                max_expansions: int) -> ChainState:
+    """An ellipsoid jump's outcome: move there if accepted; then the next jump or slice."""
+    moved = state._replace(
+        position=jnp.where(accepted, point, state.position),
+        loglike=jnp.where(accepted, loglike, state.loglike),
+        logprior=jnp.where(accepted, logprior, state.logprior),
+        n_jumps=state.n_jumps + 1,
+        jumped=state.jumped | accepted,
+    )
+    return _next_jump_or_step(moved, plan, max_expansions)
 
 
 def settle(

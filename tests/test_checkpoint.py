@@ -148,7 +148,7 @@ def test_finished_checkpoint_is_never_reused_silently(reference, tmp_path, caplo
                                            "num_delete: checkpoint has 30"]),
         (dict(seed=6), ["seed: checkpoint has 5, this call has 6"]),
         (dict(likelihood_id="gaussian-10-v2"), ["likelihood_id: checkpoint has 'gaussian-10'"]),
-        (dict(num_inner_steps=7), ["num_inner_steps: checkpoint has 30, this call has 7"]),
+        (dict(num_inner_steps=7), ["num_inner_steps: checkpoint has 'auto', this call has 7"]),
     ],
 )
 def test_mismatched_checkpoint_is_refused(tmp_path, change, listed):

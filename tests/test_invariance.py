@@ -31,6 +31,8 @@ def _assert_identical(a, b):
     assert a.logZ_err == b.logZ_err
     assert (a.n_evals, a.n_iterations, a.n_failed_steps) == (
         b.n_evals, b.n_iterations, b.n_failed_steps)
+    np.testing.assert_array_equal(a.inner_steps_per_iteration, b.inner_steps_per_iteration)
+    np.testing.assert_array_equal(a.jumps_per_iteration, b.jumps_per_iteration)
 
 
 def _assert_same_path(a, b):

@@ -130,3 +130,96 @@ def test_known_rejections_cost_no_evaluation_and_leave_the_path_unchanged():
     assert known > 0.1 * int(evaluated_stats.useful)  # the saving is real here
     assert int(settled_stats.useful) == int(evaluated_stats.useful) - known
     assert int(jnp.sum(settled.n_invalid)) == 0
+
+
+def _jump_only_chains(prior, loglike, contour, starts, ellipsoid, max_jumps, *,
+                      gate_on_ellipsoid=True, until_accepted=False, seed=0):
+    """Chains that only jump (no slice step), one from each start, on 64 lanes."""
+    factor = jnp.linalg.cholesky(jnp.eye(prior.dim) * 0.5)
+    keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(seed), i))(
+        jnp.arange(starts.shape[0]))
+
+    def plan(key, start):
+        allowed = ellipsoid.contains(start) if gate_on_ellipsoid else True
+        return slice_mcmc.make_plan(key, factor, 1, MAX_EXPANSIONS, steps=0,
+                                    ellipsoid=ellipsoid, max_jumps=max_jumps,
+                                    num_jumps=jnp.where(allowed, max_jumps, 0),
+                                    until_accepted=until_accepted)
+
+    settings = kernel.Settings(2, 1, 1, 64, MAX_EXPANSIONS, MAX_SHRINKAGE)
+    item = kernel.chain_item(contour, settings, prior)
+
+    def evaluate(x):
+        return loglike(x), prior.log_density(x)
+
+    @jax.jit
+    def go(keys, starts):
+        jobs = ((starts, jax.vmap(loglike)(starts), jax.vmap(prior.log_density)(starts)),
+                jax.vmap(plan)(keys, starts))
+        return lane_map(item, evaluate, jobs, 64)[0][0]
+
+    return go(keys, starts)
+
+
+def _uniform_in_disc(n, radius, seed):
+    rng = np.random.default_rng(seed)
+    r = radius * np.sqrt(rng.uniform(size=n))
+    angle = rng.uniform(0, 2 * np.pi, n)
+    return jnp.asarray(np.stack([r * np.cos(angle), r * np.sin(angle)], axis=1))
+
+
+def test_jumps_keep_the_constrained_prior_invariant_even_from_a_poor_ellipsoid():
+    """Uniform points in the disc r < 0.5 stay uniform after ellipsoid jumps, although
+    the ellipsoid (a disc of radius 0.4 centred at (0.3, 0)) covers only part of it:
+    the jump is a Metropolis independence proposal, exact for any ellipsoid. Letting
+    starts outside the ellipsoid jump too (no Metropolis gate) visibly breaks it."""
+    prior = IndependentPrior((Uniform(-1.0, 1.0), Uniform(-1.0, 1.0)))
+
+    def loglike(x):
+        return -jnp.sum(x**2)
+
+    contour = -(0.5**2)
+    ellipsoid = slice_mcmc.Ellipsoid(jnp.array([0.3, 0.0]), jnp.eye(2), jnp.asarray(0.4))
+    starts = _uniform_in_disc(4000, 0.5, seed=1)
+
+    def uniform_in_disc_pvalues(chains):
+        x = np.asarray(chains.position)
+        r = np.sqrt(np.sum(x**2, axis=1))
+        # x-coordinate of uniform points in a disc of radius a: CDF from the chord area
+        a = 0.5
+        def x_cdf(s):
+            s = np.clip(s / a, -1, 1)
+            return 0.5 + (s * np.sqrt(1 - s**2) + np.arcsin(s)) / np.pi
+        return (stats.kstest(r, lambda s: np.clip(s / a, 0, 1) ** 2).pvalue,
+                stats.kstest(x[:, 0], x_cdf).pvalue)
+
+    chains = _jump_only_chains(prior, loglike, contour, starts, ellipsoid, 3,
+                               until_accepted=True)
+    assert np.all(chains.loglike > contour)
+    jumped = float(np.mean(chains.jumped))
+    assert 0.3 < jumped < 0.9  # the jumps did move points, and not all of them
+    assert min(uniform_in_disc_pvalues(chains)) > 1e-3
+
+    ungated = _jump_only_chains(prior, loglike, contour, starts, ellipsoid, 3,
+                                gate_on_ellipsoid=False, until_accepted=True)
+    assert min(uniform_in_disc_pvalues(ungated)) < 1e-6
+
+
+def test_jumps_under_a_normal_prior_keep_it_invariant():
+    """The jump's Metropolis test weighs the prior density: normal draws stay normal
+    (every jump tried: stopping at the first accepted one is exact only for a constant
+    density, and fails this test)."""
+    prior = IndependentPrior((Normal(1.0, 2.0), Normal(-1.0, 0.5)))
+    starts = prior.sample(jax.random.key(5), 12000)
+    ellipsoid = slice_mcmc.Ellipsoid(jnp.array([1.0, -1.0]), jnp.diag(jnp.array([2.0, 0.5])),
+                                     jnp.asarray(2.5))
+    chains = _jump_only_chains(prior, lambda x: 0.0 * x[0], -jnp.inf, starts, ellipsoid, 4)
+    x = np.asarray(chains.position)
+    assert float(np.mean(chains.jumped)) > 0.5
+    assert stats.kstest(x[:, 0], stats.norm(1, 2).cdf).pvalue > 1e-3
+    assert stats.kstest(x[:, 1], stats.norm(-1, 0.5).cdf).pvalue > 1e-3
+    stopped = _jump_only_chains(prior, lambda x: 0.0 * x[0], -jnp.inf, starts, ellipsoid, 4,
+                                until_accepted=True)
+    x = np.asarray(stopped.position)
+    assert min(stats.kstest(x[:, 0], stats.norm(1, 2).cdf).pvalue,
+               stats.kstest(x[:, 1], stats.norm(-1, 0.5).cdf).pvalue) < 1e-6

@@ -1,6 +1,13 @@
 """Likelihoods with known answers, for tests, benchmarks and examples."""
 
-from slicens.problems.gaussians import GaussianProblem, correlated_gaussian, gaussian, mixture
+from slicens.problems.gaussians import (
+                                       GaussianProblem,
+                                       correlated_gaussian,
+                                       gaussian,
+                                       mixture,
+                                       shells,
+                                       weighted_mixture,
+)
 from slicens.problems.lens import LensProblem, lens_problem
 
 __all__ = [
@@ -8,6 +15,8 @@ __all__ = [
     "gaussian",
     "correlated_gaussian",
     "mixture",
+    "weighted_mixture",
+    "shells",
     "LensProblem",
     "lens_problem",
 ]

@@ -15,11 +15,14 @@ from dataclasses import dataclass
 import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import logsumexp
+from scipy.integrate import quad
+from scipy.special import gammaln
 from scipy.stats import norm
 
 from slicens.priors import Uniform
 
-__all__ = ["GaussianProblem", "gaussian", "correlated_gaussian", "mixture"]
+__all__ = ["GaussianProblem", "gaussian", "correlated_gaussian", "mixture", "weighted_mixture",
+           "shells"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -103,3 +106,62 @@ def mixture(dim: int = 2, separation: float = 2.0, sigma: float = 0.2,
     return GaussianProblem(
         f"mixture_{dim}d", loglike, _box(dim, half_width), logZ, np.zeros(dim), cov
     )
+
+
+def weighted_mixture(dim: int = 5, weights=(0.4, 0.3, 0.2, 0.1), sigma: float = 0.1,
+                     half_width: float = 1.0) -> GaussianProblem:
+    """Well-separated Gaussians with unequal weights, on the diagonal of ``[-a, a]^d``.
+
+    Mode ``j`` sits at ``(-0.5 + j / (m - 1)) * a`` in every coordinate (neighbours
+    ``a sqrt(d) / (m - 1)`` apart, far more than ``sigma``) with weight ``weights[j]``.
+    """
+    weights = np.asarray(weights, float) / np.sum(weights)
+    m = len(weights)
+    means = np.outer(-0.5 + np.arange(m) / max(m - 1, 1), np.full(dim, half_width))
+    cov1 = np.eye(dim) * sigma**2
+    components = [_mvn_loglike(mu, cov1) for mu in means]
+    log_w = jnp.asarray(np.log(weights))
+
+    def loglike(x):
+        return logsumexp(jnp.stack([c(x) for c in components]) + log_w.astype(x.dtype))
+
+    mean = weights @ means
+    centred = means - mean
+    cov = cov1 + (weights[:, None] * centred).T @ centred
+    logZ = float(-dim * np.log(2 * half_width))
+    return GaussianProblem(f"weighted_mixture_{dim}d", loglike, _box(dim, half_width), logZ,
+                           mean, cov)
+
+
+def shells(dim: int = 2, radius: float = 2.0, width: float = 0.1, offset: float = 3.5,
+           half_width: float = 6.0) -> GaussianProblem:
+    """Two Gaussian shells (Feroz & Hobson 2008): ``|x - c| ~ N(radius, width^2)`` around
+    ``c = (+/- offset, 0, ...)``, in ``[-a, a]^d``; curved, bimodal posterior.
+
+    logZ by radial quadrature (the shells do not overlap and lie inside the box); the
+    posterior mean is 0 by symmetry and the covariance is diagonal: along the first
+    axis ``offset^2 + E[r^2] / d``, along the others ``E[r^2] / d``.
+    """
+    centres = np.zeros((2, dim))
+    centres[:, 0] = (offset, -offset)
+    log_norm = -0.5 * np.log(2 * np.pi * width**2)
+    centres_j = jnp.asarray(centres)
+
+    def loglike(x):
+        r = jnp.sqrt(jnp.sum((x[None, :] - centres_j.astype(x.dtype)) ** 2, axis=1))
+        return logsumexp(log_norm - 0.5 * ((r - radius) / width) ** 2)
+
+    log_area = np.log(2.0) + 0.5 * dim * np.log(np.pi) - gammaln(0.5 * dim)  # unit sphere
+    lo, hi = max(0.0, radius - 12 * width), radius + 12 * width
+
+    def shell(power):
+        return quad(lambda r: np.exp(log_norm - 0.5 * ((r - radius) / width) ** 2)
+                    * r ** (dim - 1 + power), lo, hi, epsabs=0, epsrel=1e-12)[0]
+
+    one = shell(0)
+    logZ = float(np.log(2 * one) + log_area - dim * np.log(2 * half_width))
+    mean_r2 = shell(2) / one
+    cov = np.eye(dim) * mean_r2 / dim
+    cov[0, 0] += offset**2
+    return GaussianProblem(f"shells_{dim}d", loglike, _box(dim, half_width), logZ,
+                           np.zeros(dim), cov)

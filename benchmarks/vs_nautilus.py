@@ -1,0 +1,100 @@
+"""Likelihood evaluations to a converged run: slicens (fixed ``3 x dim`` slice steps, and
+the adaptive default) against Nautilus, in one process on the same likelihoods.
+
+    python benchmarks/vs_nautilus.py [--seeds 5] [--n-live 500] [--problems ...]
+                                     [--scale laptop|hst] [--samplers ...]
+
+For each problem and sampler, over the seeds: likelihood evaluations, sampling wall time,
+logZ minus the reference (analytic or quadrature; none for the lens) as mean and scatter,
+the mean reported logZ error, posterior ESS (Kish) and evaluations per ESS, and the
+standard deviation of (logZ - reference) / logZ_err (1 when the errors are honest).
+Nautilus reports no logZ error; its column shows 1 / sqrt(n_eff). Runs unchanged on a
+GPU (``--scale hst`` for the HST-scale lens). nautilus-sampler is a bench/test extra.
+"""
+
+import argparse
+import time
+
+import _common
+import jax
+import numpy as np
+
+import slicens
+from slicens.priors import as_prior
+from slicens.problems import correlated_gaussian, gaussian, lens_problem, shells, weighted_mixture
+
+PROBLEMS = {
+    "gaussian_5d": lambda a: gaussian(5),
+    "shells_2d": lambda a: shells(2),
+    "shells_10d": lambda a: shells(10),
+    "mixture_5d": lambda a: weighted_mixture(5),
+    "correlated_30d": lambda a: correlated_gaussian(30),
+    "lens": lambda a: lens_problem(a.scale, curvature="sparse" if a.scale != "hst" else "dense"),
+}
+
+
+def run_slicens(problem, seed, n_live, steps):
+    r = slicens.run(problem.loglike, problem.prior, n_live=n_live, num_inner_steps=steps,
+                    seed=seed, progress=False)
+    return dict(evals=r.n_evals, wall=r.sampling_time, logZ=r.logZ, err=r.logZ_err,
+                ess=r.ess)
+
+
+def run_nautilus(problem, seed, n_live):
+    import nautilus
+
+    prior = as_prior(problem.prior)
+    loglike = jax.jit(jax.vmap(problem.loglike))
+    lows = np.array([c.low for c in prior.components])
+    widths = np.array([c.high - c.low for c in prior.components])
+    sampler = nautilus.Sampler(lambda u: lows + u * widths,
+                               lambda x: np.asarray(loglike(np.atleast_2d(x))),
+                               n_dim=prior.dim, n_live=n_live, vectorized=True, seed=seed)
+    jax.block_until_ready(loglike(np.full((1, prior.dim), 0.5) * widths + lows))  # compile
+    start = time.perf_counter()
+    sampler.run(verbose=False, discard_exploration=True)
+    wall = time.perf_counter() - start
+    n_eff = sampler.n_eff
+    return dict(evals=sampler.n_like, wall=wall, logZ=sampler.log_z, err=1 / np.sqrt(n_eff),
+                ess=n_eff)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--n-live", type=int, default=500)
+    parser.add_argument("--scale", default="laptop", choices=("tiny", "laptop", "hst"))
+    parser.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=list(PROBLEMS))
+    parser.add_argument("--samplers", nargs="+", default=["fixed", "auto", "nautilus"],
+                        choices=("fixed", "auto", "nautilus"))
+    args = parser.parse_args()
+    print(_common.machine())
+    print(f"n_live={args.n_live}, seeds 0..{args.seeds - 1}, slicens defaults otherwise "
+          f"(num_delete = n_live // 10, dlogz 0.01); fixed = 3 x dim steps, no jumps")
+    print(f"{'problem':<16} {'sampler':<9} {'evals':>10} {'wall s':>8} {'dlogZ':>8} "
+          f"{'scatter':>8} {'err':>7} {'sd(z)':>6} {'ESS':>7} {'evals/ESS':>9}")
+    for name in args.problems:
+        problem = PROBLEMS[name](args)
+        reference = getattr(problem, "logZ", None)
+        for sampler in args.samplers:
+            rows = []
+            for seed in range(args.seeds):
+                if sampler == "nautilus":
+                    rows.append(run_nautilus(problem, seed, args.n_live))
+                else:
+                    steps = (slicens.default_num_inner_steps(problem.dim) if sampler == "fixed"
+                             else "auto")
+                    rows.append(run_slicens(problem, seed, args.n_live, steps))
+            col = {k: np.array([r[k] for r in rows], float) for k in rows[0]}
+            delta = col["logZ"] - (reference if reference is not None else np.mean(col["logZ"]))
+            z = np.std(delta / col["err"]) if reference is not None else np.nan
+            print(f"{name:<16} {sampler:<9} {np.mean(col['evals']):10.0f} "
+                  f"{np.mean(col['wall']):8.1f} "
+                  f"{np.mean(delta) if reference is not None else np.nan:+8.3f} "
+                  f"{np.std(delta):8.3f} {np.mean(col['err']):7.3f} {z:6.2f} "
+                  f"{np.mean(col['ess']):7.0f} {np.mean(col['evals'] / col['ess']):9.1f}",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()
