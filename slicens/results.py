@@ -19,6 +19,8 @@ FILE_FORMAT = 1
 _ARRAYS = ("positions", "loglike", "loglike_birth", "n_live_at_death", "log_weights",
            "insertion_ranks", "start_ranks", "evals_per_iteration", "inner_steps_per_iteration",
            "jumps_per_iteration")
+#: Arrays that files written before ``num_inner_steps="auto"`` lack; they load as empty.
+_ADDED_ARRAYS = ("inner_steps_per_iteration", "jumps_per_iteration")
 
 
 @dataclass(frozen=True, eq=False)
@@ -217,7 +219,8 @@ def load(path) -> Result:
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as data:
-            arrays = {name: data[name] for name in _ARRAYS}
+            arrays = {name: data[name] for name in _ARRAYS
+                      if name in data.files or name not in _ADDED_ARRAYS}
             metadata = json.loads(str(data["metadata"]))
     except (OSError, ValueError, KeyError) as exc:
         raise ValueError(f"{path} is not a slicens result file: {exc}") from exc

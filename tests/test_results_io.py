@@ -46,3 +46,14 @@ def test_not_a_result_file(tmp_path):
     path.write_text("hello")
     with pytest.raises(ValueError, match="not a slicens result file"):
         slicens.load(path)
+
+
+def test_a_file_from_before_adaptive_steps_loads(small_result, tmp_path):
+    """Files written before num_inner_steps='auto' lack the per-iteration steps and jumps."""
+    path = small_result.save(tmp_path / "new.npz")
+    with np.load(path) as data:
+        older = {k: data[k] for k in data.files
+                 if k not in ("inner_steps_per_iteration", "jumps_per_iteration")}
+    np.savez(tmp_path / "old.npz", **older)
+    loaded = slicens.load(tmp_path / "old.npz")
+    assert loaded.inner_steps_per_iteration.size == 0 and loaded.logZ == small_result.logZ
