@@ -44,8 +44,9 @@ def run(loglike, prior, seed, settle: bool, extra: dict):
         def fresh(x):  # a fresh function: no program from the compilation cache
             return loglike(x)
 
-        return slicens.run(fresh, prior, **dict(dict(n_live=200, seed=seed, progress=False),
-                                                **extra))
+        steps = slicens.default_num_inner_steps(len(prior))  # fixed steps, no jumps
+        return slicens.run(fresh, prior, **dict(dict(n_live=200, seed=seed, progress=False,
+                                                     num_inner_steps=steps), **extra))
     finally:
         kernel.chain_item = original
 
@@ -55,7 +56,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     args = parser.parse_args()
     print(_common.machine())
-    print(f"n_live 200, default num_delete (n_live // 10) and num_inner_steps, seeds {args.seeds}")
+    print(f"n_live 200, default num_delete (n_live // 10), fixed num_inner_steps = "
+          f"max(5, 3 dim), seeds {args.seeds}")
     print(f"{'problem':<30} {'calls/step before':>18} {'after':>7} {'evals before':>13} "
           f"{'after':>9} {'saved':>6} {'same run':>9}")
     for name, (loglike, prior, extra) in problems().items():

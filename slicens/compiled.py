@@ -245,7 +245,7 @@ class MemoryProbe:
 
 def probe_memory(loglike: Callable, prior, *, n_live: int = 500, num_delete: int | None = None,
                  num_inner_steps: int | None = None, memory_budget=None,
-                 chunk_sizes=None, schedule: str = "lanes", max_expansions: int = 10,
+                 chunk_sizes=None, schedule: str = "lanes", max_expansions: int | None = None,
                  max_shrinkage: int = 100) -> MemoryProbe:
     """Predict the compiled peak memory of :func:`slicens.run` for each chunk size.
 
@@ -258,8 +258,9 @@ def probe_memory(loglike: Callable, prior, *, n_live: int = 500, num_delete: int
         loglike, prior, n_live=n_live, num_delete=num_delete, num_inner_steps=num_inner_steps,
         chunk_size="auto", memory_budget=memory_budget, schedule=schedule,
         max_expansions=max_expansions, max_shrinkage=max_shrinkage)
-    compiler = Compiler(loglike, prior, settings, kernel.block_capacity(settings.num_delete,
-                                                                       prior.dim))
+    capacity = kernel.block_capacity(settings.num_delete, prior.dim,
+                                     keep_per_chain=settings.keep_per_chain)
+    compiler = Compiler(loglike, prior, settings, capacity)
     budget, source = _budget(memory_budget)
     batch = settings.num_delete
     measured, model = fit_memory_line(compiler.block_peak, batch)

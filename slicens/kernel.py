@@ -63,6 +63,8 @@ class Settings(NamedTuple):
     max_jumps: int = 0
     adaptive: bool = False
     jump_until_accepted: bool = False
+    bracket_width: float = 2.0
+    keep_per_chain: int = 0
 
 
 SCHEDULES = ("lanes", "chunked")
@@ -109,6 +111,10 @@ class StepInfo(NamedTuple):
         when the chains sample the constrained prior (the insertion-order test).
     start_rank: shape=(num_delete,), int32. The same rank of each chain's start point:
         independent of ``insertion_rank`` when the chains forget where they started.
+    kept_positions: shape=(num_delete, keep_per_chain, dim). Intermediate points of the
+        chains (draws from the constrained prior), for the boosted posterior.
+    kept_loglike: shape=(num_delete, keep_per_chain). Their log-likelihoods, NaN where a
+        chain had fewer.
     lanes: LaneStats of this batch: physical (lanes x ticks) and useful evaluations
         (``lanes.useful`` is the likelihood evaluations the chains consumed).
     n_invalid: shape=(), int32. Of those, non-finite ones inside the prior support.
@@ -127,6 +133,8 @@ class StepInfo(NamedTuple):
     prior_draw: jax.Array
     insertion_rank: jax.Array
     start_rank: jax.Array
+    kept_positions: jax.Array
+    kept_loglike: jax.Array
     lanes: LaneStats
     n_invalid: jax.Array
     n_failed_steps: jax.Array
@@ -150,7 +158,8 @@ def chain_item(contour, settings: Settings, prior) -> WorkItem:
 
     def start(job):
         (position, loglike, logprior), plan = job
-        return slice_mcmc.init(position, loglike, logprior, plan, settings.max_expansions), plan
+        return slice_mcmc.init(position, loglike, logprior, plan, settings.max_expansions,
+                               settings.keep_per_chain), plan
 
     def proposal(state):
         chain, plan = state
@@ -250,6 +259,8 @@ def init(rng_key, loglike_fn: Callable, prior, settings: Settings) -> tuple[NSSt
         prior_draw=jnp.zeros((0,), bool),
         insertion_rank=jnp.zeros((0,), jnp.int32),
         start_rank=jnp.zeros((0,), jnp.int32),
+        kept_positions=jnp.zeros((0, settings.keep_per_chain, positions.shape[1]), dtype),
+        kept_loglike=jnp.zeros((0, settings.keep_per_chain), dtype),
         lanes=lanes,
         n_invalid=jnp.sum(~jnp.isfinite(raw_loglike) & (logprior > -jnp.inf)).astype(jnp.int32),
         n_failed_steps=jnp.int32(0),
@@ -320,18 +331,22 @@ def _running_miss(previous, jumped, settings: Settings):
 
 def adapted_steps(jump_miss, settings: Settings):
     """Slice steps that leave the chains as independent of their starts as the full
-    ``num_inner_steps`` would if no chain jumped.
+    ``num_inner_steps`` would if no chain jumped, and at least a third of them.
 
-    A chain that jumped holds a draw independent of its start; the slice steps then only
+    A chain that jumped holds a draw independent of its start; the slice steps then
     carry it beyond the ellipsoid. Each slice step removes about ``3 / num_inner_steps``
     of the log-correlation of a chain that did not (``num_inner_steps = 3 dim``: one
     direction of ``dim`` per step), so a fraction ``f`` of such chains needs
-    ``num_inner_steps * (1 - ln(1 / f) / 3)`` steps, and at least one.
+    ``num_inner_steps * (1 - ln(1 / f) / 3)`` steps. The floor of a third (``dim``
+    steps) is measured, not derived: without it, where nearly every chain jumps and
+    takes one slice step, the correlated 10-d Gaussian at n_live 500 kept a start-to-end
+    rank correlation of 0.02-0.03 and logZ came out +0.3 to +0.6 nats high (2 seeds);
+    with it, rho 0.001-0.002 and a mean bias of -0.04 over 10 seeds.
     """
     full = settings.num_inner_steps
     miss = jnp.maximum(jump_miss, 1e-12)
     steps = jnp.ceil(full * (1.0 + jnp.log(miss) / 3.0))
-    return jnp.clip(steps, 1, full).astype(jnp.int32)
+    return jnp.clip(steps, -(-full // 3), full).astype(jnp.int32)
 
 
 def step(rng_key, state: NSState, loglike_fn: Callable, prior, settings: Settings):
@@ -361,7 +376,8 @@ def step(rng_key, state: NSState, loglike_fn: Callable, prior, settings: Setting
         return slice_mcmc.make_plan(
             key, factor, settings.num_inner_steps, settings.max_expansions,
             steps=state.inner_steps, ellipsoid=ellipsoid, max_jumps=settings.max_jumps,
-            num_jumps=num_jumps, until_accepted=settings.jump_until_accepted)
+            num_jumps=num_jumps, until_accepted=settings.jump_until_accepted,
+            bracket_width=settings.bracket_width)
 
     plans = jax.vmap(plan)(chain_keys, state.positions[starts], ellipsoids)
     starts_data = (state.positions[starts], state.loglike[starts], state.logprior[starts])
@@ -399,6 +415,8 @@ def step(rng_key, state: NSState, loglike_fn: Callable, prior, settings: Setting
             jnp.int32),
         start_rank=jnp.searchsorted(state.loglike[order[k:]], state.loglike[starts]).astype(
             jnp.int32),
+        kept_positions=chains.kept_position,
+        kept_loglike=chains.kept_loglike,
         lanes=lanes,
         n_invalid=jnp.sum(chains.n_invalid),
         n_failed_steps=jnp.sum(chains.n_failed_steps),
@@ -465,9 +483,11 @@ class Block(NamedTuple):
     stop: jax.Array
 
 
-def block_capacity(num_delete: int, dim: int, target_bytes: int = 2**22) -> int:
-    """Iterations per dispatch buffer: about ``target_bytes`` of dead points, 1 to 256."""
-    row_bytes = num_delete * (dim + 4) * 8
+def block_capacity(num_delete: int, dim: int, target_bytes: int = 2**22,
+                   keep_per_chain: int = 0) -> int:
+    """Iterations per dispatch buffer: about ``target_bytes`` of dead and kept points, 1
+    to 256."""
+    row_bytes = num_delete * (dim + 4 + keep_per_chain * (dim + 1)) * 8
     return max(1, min(256, target_bytes // row_bytes))
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.special import logsumexp
 
 from slicens.evidence import equal_weight_indices
 
@@ -18,9 +19,10 @@ __all__ = ["Result", "load", "jsonable"]
 FILE_FORMAT = 1
 _ARRAYS = ("positions", "loglike", "loglike_birth", "n_live_at_death", "log_weights",
            "insertion_ranks", "start_ranks", "evals_per_iteration", "inner_steps_per_iteration",
-           "jumps_per_iteration")
+           "jumps_per_iteration", "kept_positions", "kept_loglike")
 #: Arrays that files written before ``num_inner_steps="auto"`` lack; they load as empty.
-_ADDED_ARRAYS = ("inner_steps_per_iteration", "jumps_per_iteration")
+_ADDED_ARRAYS = ("inner_steps_per_iteration", "jumps_per_iteration", "kept_positions",
+                 "kept_loglike")
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,6 +82,11 @@ class Result:
         Slice steps each chain took in each iteration (fixed, or adapted under
         ``num_inner_steps='auto'``), and how many of the iteration's chains had an
         ellipsoid jump accepted.
+    kept_positions, kept_loglike
+        Intermediate points of the replacement chains (after an accepted jump and after
+        each slice step but the last; the first two per chain) and their
+        log-likelihoods: draws from the constrained prior that the boosted posterior
+        (``posterior_samples(boost=True)``) adds to the dead points. Not used for logZ.
     compile_time
         Of ``wall_time``, seconds spent compiling (``sampling_time`` is the rest).
     compilations
@@ -126,6 +133,8 @@ class Result:
     inner_steps_per_iteration: np.ndarray = field(
         default_factory=lambda: np.zeros(0, np.int32))
     jumps_per_iteration: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    kept_positions: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    kept_loglike: np.ndarray = field(default_factory=lambda: np.zeros(0))
     compile_time: float = 0.0
     compilations: list[dict[str, Any]] = field(default_factory=list)
     memory: dict[str, Any] = field(default_factory=dict)
@@ -147,35 +156,77 @@ class Result:
         """Weighted posterior samples: ``(positions, weights)``."""
         return self.positions, self.weights
 
-    def equal_weight_samples(self, n: int | None = None, seed: int = 0) -> np.ndarray:
+    def posterior_samples(self, boost: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Weighted posterior samples ``(positions, weights)``, weights summing to one.
+
+        ``boost=False``: the dead points (``samples``). ``boost=True``: the dead points
+        and the chains' intermediate points (``kept_positions``), as PolyChord's posterior
+        boosting does. Each intermediate point is a draw from the prior inside its
+        chain's contour, so given its log-likelihood it lies uniformly in that likelihood
+        shell of the dead points; every point in shell ``j`` (between dead points
+        ``j - 1`` and ``j``) gets ``L(point) * dX_j / (number of points in the shell)``.
+        The evidence is unchanged. The points of one chain are correlated, so the Kish
+        ESS of these weights (``boosted_ess``) overstates the independent samples.
+        """
+        if not isinstance(boost, bool):
+            raise TypeError(f"boost must be True or False, got boost={boost!r}")
+        if not boost or self.kept_loglike.size == 0:
+            return self.positions, self.weights
+        positions = np.concatenate([self.positions, self.kept_positions])
+        log_weights = _boosted_log_weights(self.loglike, self.log_weights, self.kept_loglike)
+        return positions, np.exp(log_weights)
+
+    @property
+    def boosted_ess(self) -> float:
+        """Kish effective sample size of ``posterior_samples(boost=True)``'s weights."""
+        weights = self.posterior_samples(boost=True)[1]
+        return float(1.0 / np.sum(weights**2))
+
+    def equal_weight_samples(self, n: int | None = None, seed: int = 0,
+                             boost: bool = False) -> np.ndarray:
         """``n`` equally weighted posterior samples (default: about the ESS).
 
-        Systematic resampling of the dead points with ``numpy.random.default_rng(seed)``.
+        Systematic resampling of ``posterior_samples(boost)`` with
+        ``numpy.random.default_rng(seed)``.
         """
         if n is None:
-            n = max(1, int(self.ess))
+            n = max(1, int(self.boosted_ess if boost else self.ess))
         if not isinstance(n, int | np.integer) or n < 1:
             raise ValueError(f"n must be a positive integer, got n={n!r}")
-        idx = equal_weight_indices(self.log_weights, int(n), np.random.default_rng(seed))
-        return self.positions[idx]
+        positions, weights = self.posterior_samples(boost)
+        with np.errstate(divide="ignore"):
+            idx = equal_weight_indices(np.log(weights), int(n), np.random.default_rng(seed))
+        return positions[idx]
 
-    def posterior_mean(self) -> np.ndarray:
-        return self.weights @ self.positions
+    def posterior_mean(self, boost: bool = False) -> np.ndarray:
+        positions, weights = self.posterior_samples(boost)
+        return weights @ positions
 
-    def posterior_cov(self) -> np.ndarray:
-        centred = self.positions - self.posterior_mean()
-        return (centred * self.weights[:, None]).T @ centred
+    def posterior_cov(self, boost: bool = False) -> np.ndarray:
+        positions, weights = self.posterior_samples(boost)
+        centred = positions - weights @ positions
+        return (centred * weights[:, None]).T @ centred
 
-    def to_anesthetic(self):
-        """The run as an ``anesthetic.NestedSamples`` (data, logL, logL_birth, names)."""
-        from anesthetic import NestedSamples
+    def to_anesthetic(self, boost: bool = False):
+        """The run as an ``anesthetic.NestedSamples`` (data, logL, logL_birth, names).
 
+        ``boost=True``: the boosted posterior (``posterior_samples(boost=True)``) as a
+        weighted ``anesthetic.Samples`` instead, for plots and posterior statistics; it
+        carries no nested-sampling structure (the evidence comes from the dead points).
+        """
+        from anesthetic import NestedSamples, Samples
+
+        labels = dict(zip(self.names, self.labels, strict=True))
+        if boost:
+            positions, weights = self.posterior_samples(boost=True)
+            return Samples(data=positions, columns=list(self.names), weights=weights,
+                           labels=labels)
         return NestedSamples(
             data=self.positions,
             columns=list(self.names),
             logL=self.loglike,
             logL_birth=self.loglike_birth,
-            labels=dict(zip(self.names, self.labels, strict=True)),
+            labels=labels,
         )
 
     def summary(self) -> str:
@@ -212,6 +263,21 @@ class Result:
 
     def __repr__(self) -> str:
         return f"Result(logZ={self.logZ:.4f}, logZ_err={self.logZ_err:.4f}, n_evals={self.n_evals})"
+
+
+def _boosted_log_weights(dead_loglike, dead_log_weights, kept_loglike) -> np.ndarray:
+    """Normalised log weights of the dead points followed by the kept points, sharing each
+    dead point's shell (see ``Result.posterior_samples``). The dead log-likelihoods are
+    in death order, which is non-decreasing."""
+    n = dead_loglike.size
+    shell = np.minimum(np.searchsorted(dead_loglike, kept_loglike, side="left"), n - 1)
+    count = 1 + np.bincount(shell, minlength=n)
+    with np.errstate(invalid="ignore"):  # -inf - -inf for zero-likelihood dead points
+        log_volume = np.where(np.isfinite(dead_loglike), dead_log_weights - dead_loglike,
+                              -np.inf)
+    log_share = log_volume - np.log(count)
+    log_weights = np.concatenate([dead_loglike + log_share, kept_loglike + log_share[shell]])
+    return log_weights - logsumexp(log_weights)
 
 
 def load(path) -> Result:

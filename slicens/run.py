@@ -59,7 +59,7 @@ def run(
     max_iterations: int | None = None,
     max_time: float | None = None,
     min_ess: float | None = None,
-    max_expansions: int = 10,
+    max_expansions: int | None = None,
     max_shrinkage: int = 100,
     checkpoint: str | os.PathLike | None = None,
     resume: bool | None = None,
@@ -87,10 +87,11 @@ def run(
         drawn uniformly from a cross-validated ellipsoid around the live points, exact
         for any ellipsoid) and then takes slice steps, at most
         :func:`default_num_inner_steps`, fewer as more chains jump: a chain that jumped
-        holds a draw independent of its start, so only the others need the steps
-        (``kernel.adapted_steps``). The steps used per iteration are in
-        ``result.inner_steps_per_iteration``. An integer: exactly that many slice steps
-        per chain and no jumps (the default until ``"auto"``).
+        holds a draw independent of its start, so only the others need the steps, and
+        never fewer than a third of the maximum (``kernel.adapted_steps``). The steps
+        used per iteration are in ``result.inner_steps_per_iteration``. An integer:
+        exactly that many slice steps per chain and no jumps (the default until
+        ``"auto"``).
     chunk_size
         At most this many particles are evaluated at once, for both the initial
         ``n_live`` evaluations and the ``num_delete`` chains. ``"auto"`` (the default)
@@ -124,7 +125,9 @@ def run(
         Stop once the effective sample size of the posterior (dead points and the live
         points at that moment) reaches this (checked between dispatches). Default None.
     max_expansions
-        Stepping out takes at most ``max_expansions - 1`` expansions. Default is 10.
+        Stepping out takes at most ``max_expansions - 1`` expansions. Default: 1 under
+        ``num_inner_steps="auto"`` (a 6-sd bracket that only shrinks), 10 with an integer
+        ``num_inner_steps`` (a 2-sd bracket that steps out, the earlier default).
     max_shrinkage
         Shrinkage draws per slice step before the chain stays put. Default is 100.
     checkpoint
@@ -201,7 +204,8 @@ def run(
             return _stored_result(loaded, prior, seed, store.path)
         run_settings["checkpoint"] = str(checkpoint)
 
-    capacity = kernel.block_capacity(settings.num_delete, prior.dim)
+    capacity = kernel.block_capacity(settings.num_delete, prior.dim,
+                                     keep_per_chain=settings.keep_per_chain)
     resuming = loaded is not None and loaded.snapshot is not None
     compiler = Compiler(loglike, prior, settings, capacity, need_init=not resuming)
     program, memory = choose_program(compiler, chunk_size, memory_budget)
@@ -301,6 +305,16 @@ def _warn_if_not_mixing(insertion, memory_of_start, num_inner_steps: int) -> Non
             f"{num_inner_steps})", RuntimeWarning, stacklevel=3)
 
 
+def _kept_points(dead, dim: int) -> dict:
+    """The chains' intermediate points (for the boosted posterior), unused slots dropped."""
+    positions = np.concatenate([np.zeros((0, dim))] + [
+        np.asarray(d.kept_positions, np.float64).reshape(-1, dim) for d in dead])
+    loglike = np.concatenate([np.zeros(0)] + [
+        np.asarray(d.kept_loglike, np.float64).reshape(-1) for d in dead])
+    used = ~np.isnan(loglike)
+    return dict(kept_positions=positions[used], kept_loglike=loglike[used])
+
+
 def _per_iteration(dead, field, dtype) -> np.ndarray:
     return np.concatenate([np.zeros(0, dtype)] + [np.asarray(field(d), dtype) for d in dead])
 
@@ -342,6 +356,7 @@ def _finalise(dead, state, prior, *, seed, settings, counts, termination, timing
         evals_per_iteration=_per_iteration(dead, lambda d: d.lanes.useful, np.int64),
         inner_steps_per_iteration=_per_iteration(dead, lambda d: d.inner_steps, np.int32),
         jumps_per_iteration=_per_iteration(dead, lambda d: d.n_jumped, np.int32),
+        **_kept_points(dead, prior.dim),
         ess=stats.ess,
         information=stats.information,
         termination=termination,

@@ -111,6 +111,11 @@ class ChainState(NamedTuple):
     n_failed_steps: shape=(), dtype=int32. Steps that ran out of shrinkage draws.
     n_jumps: shape=(), dtype=int32. Ellipsoid jumps tried.
     jumped: shape=(), dtype=bool. Whether a jump was accepted.
+    kept_position: shape=(max_keep, dim), dtype=float. The chain's intermediate points
+        (after an accepted jump, and after each slice step but the last), the first
+        ``max_keep`` of them: each is a draw from the constrained prior, for the boosted
+        posterior.
+    kept_loglike: shape=(max_keep,), dtype=float. Their log-likelihoods; NaN where unused.
     """
 
     position: jax.Array
@@ -131,6 +136,8 @@ class ChainState(NamedTuple):
     n_failed_steps: jax.Array
     n_jumps: jax.Array
     jumped: jax.Array
+    kept_position: jax.Array
+    kept_loglike: jax.Array
 
 
 class Ellipsoid(NamedTuple):
@@ -152,13 +159,16 @@ class Ellipsoid(NamedTuple):
 
 def make_plan(chain_key, covariance_factor, num_steps: int, max_expansions: int, *,
               steps=None, ellipsoid: Ellipsoid | None = None, max_jumps: int = 0,
-              num_jumps=None, until_accepted: bool = False) -> SlicePlan:
+              num_jumps=None, until_accepted: bool = False,
+              bracket_width: float = 2.0) -> SlicePlan:
     """Draw the likelihood-independent randomness of one chain.
 
     ``num_steps`` rows of slice randomness are drawn (step ``s`` uses only
     ``fold_in(chain_key, s)``); the chain takes ``steps`` of them (default all).
     ``max_jumps`` ellipsoid jump proposals come from ``fold_in(chain_key, 2**31 - 1)``; the
     chain may try ``num_jumps`` of them (default all; 0 without an ellipsoid).
+    ``bracket_width``: the initial bracket's width in units of the live points' standard
+    deviation along the direction (the direction's Mahalanobis length).
     """
     dim = covariance_factor.shape[-1]
     dtype = covariance_factor.dtype
@@ -168,7 +178,7 @@ def make_plan(chain_key, covariance_factor, num_steps: int, max_expansions: int,
             jax.random.fold_in(chain_key, step), 5
         )
         z = jax.random.normal(k_dir, (dim,), dtype)
-        direction = 2.0 * (covariance_factor @ z) / jnp.linalg.norm(z)
+        direction = bracket_width * (covariance_factor @ z) / jnp.linalg.norm(z)
         log_u_level = jnp.log(jax.random.uniform(k_level, (), dtype))
         offset = jax.random.uniform(k_offset, (), dtype)
         n_left = jnp.floor(max_expansions * jax.random.uniform(k_split, ())).astype(jnp.int32)
@@ -227,6 +237,7 @@ def _begin_step(state: ChainState, plan: SlicePlan, max_expansions: int) -> Chai
         n_shrink=jnp.zeros_like(state.n_shrink),
     )
     started = _route(started, plan, jnp.int32(LEFT))
+    started = _keep_intermediate(started, (state.step >= 1) | state.jumped)
     return jax.tree.map(
         lambda done, go: jnp.where(finished, done, go),
         state._replace(phase=jnp.int32(DONE), t=jnp.zeros_like(state.t)),
@@ -234,8 +245,24 @@ def _begin_step(state: ChainState, plan: SlicePlan, max_expansions: int) -> Chai
     )
 
 
-def init(position, loglike, logprior, plan: SlicePlan, max_expansions: int) -> ChainState:
-    """Start a chain at ``position`` (which must lie inside the contour)."""
+def _keep_intermediate(state: ChainState, new_point) -> ChainState:
+    """Record the current point in the next free slot if it is a new point."""
+    max_keep = state.kept_loglike.shape[0]
+    if max_keep == 0:
+        return state
+    n_kept = jnp.sum(~jnp.isnan(state.kept_loglike))
+    slot = jnp.arange(max_keep) == n_kept
+    write = slot & new_point
+    return state._replace(
+        kept_position=jnp.where(write[:, None], state.position[None, :], state.kept_position),
+        kept_loglike=jnp.where(write, state.loglike, state.kept_loglike),
+    )
+
+
+def init(position, loglike, logprior, plan: SlicePlan, max_expansions: int,
+         max_keep: int = 0) -> ChainState:
+    """Start a chain at ``position`` (which must lie inside the contour), keeping up to
+    ``max_keep`` of its intermediate points."""
     zero = jnp.zeros((), jnp.int32)
     real = jnp.zeros((), position.dtype)
     state = ChainState(
@@ -257,6 +284,8 @@ def init(position, loglike, logprior, plan: SlicePlan, max_expansions: int) -> C
         n_failed_steps=zero,
         n_jumps=zero,
         jumped=jnp.zeros((), bool),
+        kept_position=jnp.zeros((max_keep,) + position.shape, position.dtype),
+        kept_loglike=jnp.full((max_keep,), jnp.nan, position.dtype),
     )
     return _next_jump_or_step(state, plan, max_expansions)
 

@@ -41,3 +41,13 @@ def test_names_and_latex_labels_from_the_prior_and_finite_births():
     assert not np.isnan(births).any()
     assert np.isfinite(samples.logZ())
     np.testing.assert_array_equal(samples.nlive.to_numpy(), result.n_live_at_death)
+
+
+def test_boosted_posterior_goes_to_anesthetic_as_weighted_samples(small_result):
+    samples = small_result.to_anesthetic(boost=True)
+    positions, weights = small_result.posterior_samples(boost=True)
+    assert len(samples) == positions.shape[0] > small_result.positions.shape[0]
+    np.testing.assert_allclose(samples.get_weights(), weights)
+    np.testing.assert_allclose(samples[["x0", "x1"]].mean().to_numpy(),
+                               small_result.posterior_mean(boost=True), rtol=1e-10)
+    assert samples.get_label("x0") == "x0"

@@ -33,6 +33,8 @@ def _assert_identical(a, b):
         b.n_evals, b.n_iterations, b.n_failed_steps)
     np.testing.assert_array_equal(a.inner_steps_per_iteration, b.inner_steps_per_iteration)
     np.testing.assert_array_equal(a.jumps_per_iteration, b.jumps_per_iteration)
+    np.testing.assert_array_equal(a.kept_positions, b.kept_positions)
+    np.testing.assert_array_equal(a.kept_loglike, b.kept_loglike)
 
 
 def _assert_same_path(a, b):
