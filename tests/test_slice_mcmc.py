@@ -1,5 +1,7 @@
 """The slice chain on its own: it samples the constrained prior and respects the contour."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -132,20 +134,10 @@ def test_known_rejections_cost_no_evaluation_and_leave_the_path_unchanged():
     assert int(jnp.sum(settled.n_invalid)) == 0
 
 
-def _jump_only_chains(prior, loglike, contour, starts, ellipsoid, max_jumps, *,
-                      gate_on_ellipsoid=True, until_accepted=False, seed=0):
-    """Chains that only jump (no slice step), one from each start, on 64 lanes."""
+@functools.lru_cache
+def _jump_program(prior, loglike, contour, max_jumps):
+    """One compiled program per problem; the switches are arguments, not constants."""
     factor = jnp.linalg.cholesky(jnp.eye(prior.dim) * 0.5)
-    keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(seed), i))(
-        jnp.arange(starts.shape[0]))
-
-    def plan(key, start):
-        allowed = ellipsoid.contains(start) if gate_on_ellipsoid else True
-        return slice_mcmc.make_plan(key, factor, 1, MAX_EXPANSIONS, steps=0,
-                                    ellipsoid=ellipsoid, max_jumps=max_jumps,
-                                    num_jumps=jnp.where(allowed, max_jumps, 0),
-                                    until_accepted=until_accepted)
-
     settings = kernel.Settings(2, 1, 1, 64, MAX_EXPANSIONS, MAX_SHRINKAGE)
     item = kernel.chain_item(contour, settings, prior)
 
@@ -153,12 +145,37 @@ def _jump_only_chains(prior, loglike, contour, starts, ellipsoid, max_jumps, *,
         return loglike(x), prior.log_density(x)
 
     @jax.jit
-    def go(keys, starts):
+    def go(keys, starts, ellipsoid, gate_on_ellipsoid, until_accepted):
+        def plan(key, start):
+            allowed = ellipsoid.contains(start) | ~gate_on_ellipsoid
+            return slice_mcmc.make_plan(key, factor, 1, MAX_EXPANSIONS, steps=0,
+                                        ellipsoid=ellipsoid, max_jumps=max_jumps,
+                                        num_jumps=jnp.where(allowed, max_jumps, 0),
+                                        until_accepted=until_accepted)
+
         jobs = ((starts, jax.vmap(loglike)(starts), jax.vmap(prior.log_density)(starts)),
                 jax.vmap(plan)(keys, starts))
         return lane_map(item, evaluate, jobs, 64)[0][0]
 
-    return go(keys, starts)
+    return go
+
+
+def _jump_only_chains(prior, loglike, contour, starts, ellipsoid, max_jumps, *,
+                      gate_on_ellipsoid=True, until_accepted=False, seed=0):
+    """Chains that only jump (no slice step), one from each start, on 64 lanes."""
+    keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(seed), i))(
+        jnp.arange(starts.shape[0]))
+    go = _jump_program(prior, loglike, contour, max_jumps)
+    return go(keys, starts, ellipsoid, jnp.asarray(gate_on_ellipsoid),
+              jnp.asarray(until_accepted))
+
+
+def _minus_r2(x):
+    return -jnp.sum(x**2)
+
+
+def _flat(x):
+    return 0.0 * x[0]
 
 
 def _uniform_in_disc(n, radius, seed):
@@ -174,11 +191,7 @@ def test_jumps_keep_the_constrained_prior_invariant_even_from_a_poor_ellipsoid()
     the jump is a Metropolis independence proposal, exact for any ellipsoid. Letting
     starts outside the ellipsoid jump too (no Metropolis gate) visibly breaks it."""
     prior = IndependentPrior((Uniform(-1.0, 1.0), Uniform(-1.0, 1.0)))
-
-    def loglike(x):
-        return -jnp.sum(x**2)
-
-    contour = -(0.5**2)
+    loglike, contour = _minus_r2, -(0.5**2)
     ellipsoid = slice_mcmc.Ellipsoid(jnp.array([0.3, 0.0]), jnp.eye(2), jnp.asarray(0.4))
     starts = _uniform_in_disc(4000, 0.5, seed=1)
 
@@ -213,12 +226,12 @@ def test_jumps_under_a_normal_prior_keep_it_invariant():
     starts = prior.sample(jax.random.key(5), 12000)
     ellipsoid = slice_mcmc.Ellipsoid(jnp.array([1.0, -1.0]), jnp.diag(jnp.array([2.0, 0.5])),
                                      jnp.asarray(2.5))
-    chains = _jump_only_chains(prior, lambda x: 0.0 * x[0], -jnp.inf, starts, ellipsoid, 4)
+    chains = _jump_only_chains(prior, _flat, -jnp.inf, starts, ellipsoid, 4)
     x = np.asarray(chains.position)
     assert float(np.mean(chains.jumped)) > 0.5
     assert stats.kstest(x[:, 0], stats.norm(1, 2).cdf).pvalue > 1e-3
     assert stats.kstest(x[:, 1], stats.norm(-1, 0.5).cdf).pvalue > 1e-3
-    stopped = _jump_only_chains(prior, lambda x: 0.0 * x[0], -jnp.inf, starts, ellipsoid, 4,
+    stopped = _jump_only_chains(prior, _flat, -jnp.inf, starts, ellipsoid, 4,
                                 until_accepted=True)
     x = np.asarray(stopped.position)
     assert min(stats.kstest(x[:, 0], stats.norm(1, 2).cdf).pvalue,
