@@ -47,6 +47,8 @@ bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/accuracy.py
 	$(BIN)/python benchmarks/lens_chunks.py
 	$(BIN)/python benchmarks/memory.py
+	$(BIN)/python benchmarks/brackets.py
+	$(BIN)/python benchmarks/vs_nautilus.py --problems gaussian_5d shells_2d mixture_5d shells_10d
 
 clean:
 	rm -rf $(VENV) $(VENV312) *.egg-info .pytest_cache
