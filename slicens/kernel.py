@@ -289,12 +289,14 @@ def covariance_factor(positions):
 JUMP_VOLUME_ENLARGEMENT = 1.5
 
 
-def jump_ellipsoids(positions, factor, starts) -> slice_mcmc.Ellipsoid:
+def jump_ellipsoids(positions, factor, starts) -> tuple[slice_mcmc.Ellipsoid, jax.Array]:
     """Each chain's jump ellipsoid: the live covariance's shape, with the radius that
     would hold every live point other than the chain's start had each been left out of
     the mean and covariance (the cross-validated radius), enlarged by
-    :data:`JUMP_VOLUME_ENLARGEMENT` in volume. Returns a stacked Ellipsoid, one row per
-    start.
+    :data:`JUMP_VOLUME_ENLARGEMENT` in volume. Returns ``(ellipsoid, start_inside)``:
+    one Ellipsoid whose ``radius`` has one entry per start (centre and factor are
+    shared), and whether each start lies inside its own ellipsoid (a start outside
+    cannot jump).
 
     Why cross-validated: the live points sit closer to their own mean and covariance
     than new points of the contour do (by a factor that grows with dim / n_live), so
@@ -314,12 +316,10 @@ def jump_ellipsoids(positions, factor, starts) -> slice_mcmc.Ellipsoid:
     denominator = jnp.maximum((n - 1) ** 2 - n * d2, 1e-12 * (n - 1) ** 2)
     loo_d2 = n**2 * (n - 2) * d2 / ((n - 1) * denominator)
     top2, top2_index = jax.lax.top_k(loo_d2, 2)
-    radius2 = jnp.where(starts == top2_index[0], top2[1], top2[0])
-    scale = JUMP_VOLUME_ENLARGEMENT ** (1 / dim)
-    k = starts.shape[0]
-    return slice_mcmc.Ellipsoid(jnp.broadcast_to(centre, (k,) + centre.shape),
-                                jnp.broadcast_to(factor, (k,) + factor.shape),
-                                jnp.sqrt(radius2) * scale)
+    radius = jnp.sqrt(jnp.where(starts == top2_index[0], top2[1], top2[0]))
+    radius = radius * JUMP_VOLUME_ENLARGEMENT ** (1 / dim)
+    start_inside = d2[starts] <= radius**2  # Ellipsoid.contains, from the distances above
+    return slice_mcmc.Ellipsoid(centre, factor, radius), start_inside
 
 
 def _running_miss(previous, jumped, settings: Settings):
@@ -365,21 +365,20 @@ def step(rng_key, state: NSState, loglike_fn: Callable, prior, settings: Setting
 
     factor = covariance_factor(state.positions)
     chain_keys = jax.vmap(lambda i: jax.random.fold_in(chain_key, i))(jnp.arange(k))
+    ellipsoid, radii, num_jumps = None, None, None
     if settings.max_jumps:
-        ellipsoids = jump_ellipsoids(state.positions, factor, starts)
-    else:
-        ellipsoids = None
+        ellipsoid, start_inside = jump_ellipsoids(state.positions, factor, starts)
+        radii, num_jumps = ellipsoid.radius, jnp.where(start_inside, settings.max_jumps, 0)
 
-    def plan(key, start, ellipsoid):
-        num_jumps = None if ellipsoid is None else jnp.where(
-            ellipsoid.contains(start), settings.max_jumps, 0)
+    def plan(key, radius, num_jumps):
         return slice_mcmc.make_plan(
             key, factor, settings.num_inner_steps, settings.max_expansions,
-            steps=state.inner_steps, ellipsoid=ellipsoid, max_jumps=settings.max_jumps,
-            num_jumps=num_jumps, until_accepted=settings.jump_until_accepted,
-            bracket_width=settings.bracket_width)
+            steps=state.inner_steps,
+            ellipsoid=None if ellipsoid is None else ellipsoid._replace(radius=radius),
+            max_jumps=settings.max_jumps, num_jumps=num_jumps,
+            until_accepted=settings.jump_until_accepted, bracket_width=settings.bracket_width)
 
-    plans = jax.vmap(plan)(chain_keys, state.positions[starts], ellipsoids)
+    plans = jax.vmap(plan)(chain_keys, radii, num_jumps)
     starts_data = (state.positions[starts], state.loglike[starts], state.logprior[starts])
     (chains, _), lanes = _schedule(
         chain_item(contour, settings, prior),

@@ -50,9 +50,11 @@ KEEP_PER_CHAIN = 2
 def default_max_jumps(dim: int) -> int:
     """Ellipsoid jumps a chain may try under ``num_inner_steps='auto'``: ``max(4, dim)``.
 
-    A chain stops jumping at its first accepted jump, so this bounds only what a poor
-    ellipsoid (curved or multimodal contours) can waste: at most ``dim`` evaluations
-    beside the ``3 * dim`` slice steps of about 4 evaluations each that then run.
+    Under a prior of constant density a chain stops jumping at its first accepted jump,
+    so this bounds what a poor ellipsoid (curved or multimodal contours) can waste: at
+    most ``dim`` evaluations beside the ``3 * dim`` slice steps of about 1.9 evaluations
+    each that then run. Other priors try every jump (see ``slice_mcmc.SlicePlan``);
+    proposals outside the prior's support cost no evaluation either way.
     """
     return max(4, dim)
 
@@ -166,7 +168,8 @@ def resolve(loglike, prior, *, n_live, num_delete, num_inner_steps, chunk_size, 
     if max_expansions is None:
         max_expansions = 1 if adaptive else 10
         chosen["max_expansions"] = (
-            "1 (no stepping out: a bracket of 6 live standard deviations along the direction)"
+            f"1 (no stepping out: a bracket of {AUTO_BRACKET_WIDTH:g} live standard deviations "
+            f"along the direction)"
             if adaptive else "10")
     check_int("max_expansions", max_expansions, 1)
     check_int("max_shrinkage", max_shrinkage, 1)

@@ -292,10 +292,10 @@ def init(position, loglike, logprior, plan: SlicePlan, max_expansions: int,
 
 def _next_jump_or_step(state: ChainState, plan: SlicePlan, max_expansions: int) -> ChainState:
     """Try the next ellipsoid jump if one is left and none was accepted, else slice."""
-    jumping = (state.n_jumps < plan.num_jumps) & ~(state.jumped & plan.jump_until_accepted)
-    j = jnp.minimum(state.n_jumps, jnp.maximum(plan.jump_log_u.shape[0] - 1, 0))
     if plan.jump_log_u.shape[0] == 0:  # no jumps planned: static shortcut
         return _begin_step(state, plan, max_expansions)
+    jumping = (state.n_jumps < plan.num_jumps) & ~(state.jumped & plan.jump_until_accepted)
+    j = jnp.minimum(state.n_jumps, plan.jump_log_u.shape[0] - 1)
     jump = state._replace(phase=jnp.int32(JUMP), level=state.logprior + plan.jump_log_u[j])
     return jax.tree.map(lambda a, b: jnp.where(jumping, a, b), jump,
                         _begin_step(state, plan, max_expansions))
