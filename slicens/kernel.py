@@ -30,7 +30,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from slicens import evidence, slice_mcmc
+from slicens import clusters, evidence, slice_mcmc
 from slicens.chunking import CompiledMemory, LaneStats, WorkItem, compiled_memory, lane_map
 
 __all__ = [
@@ -65,6 +65,7 @@ class Settings(NamedTuple):
     jump_until_accepted: bool = False
     bracket_width: float = 2.0
     keep_per_chain: int = 0
+    max_clusters: int = 1
 
 
 SCHEDULES = ("lanes", "chunked")
@@ -121,6 +122,8 @@ class StepInfo(NamedTuple):
     n_failed_steps: shape=(), int32. Slice steps that ran out of shrinkage draws.
     inner_steps: shape=(), int32. Slice steps each chain took this iteration.
     n_jumped: shape=(), int32. Chains whose ellipsoid jump was accepted.
+    n_clusters: shape=(), int32. Ellipsoids the jumps and slice directions used: one per
+        cluster of the live points where they split (:func:`jump_ellipsoids`), else 1.
     logZ: shape=(), float. Running log evidence after the iteration.
     logZ_live: shape=(), float. Evidence still held by the live points.
     plateau: shape=(), bool. No live point lies above the next contour, so no further
@@ -140,6 +143,7 @@ class StepInfo(NamedTuple):
     n_failed_steps: jax.Array
     inner_steps: jax.Array
     n_jumped: jax.Array
+    n_clusters: jax.Array
     logZ: jax.Array
     logZ_live: jax.Array
     plateau: jax.Array
@@ -152,14 +156,16 @@ def _evaluator(loglike_fn: Callable, prior) -> Callable:
     return evaluate
 
 
-def chain_item(contour, settings: Settings, prior) -> WorkItem:
+def chain_item(contour, settings: Settings, prior, shapes: slice_mcmc.Ellipsoids) -> WorkItem:
     """A replacement chain as a work item: job ``((position, loglike, logprior), plan)``,
-    state ``(ChainState, SlicePlan)``, value ``(loglike, logprior)``."""
+    state ``(ChainState, SlicePlan)``, value ``(loglike, logprior)``. ``shapes``: the
+    regions' centres and covariance factors, shared by every chain (each plan holds its
+    chain's radii)."""
 
     def start(job):
         (position, loglike, logprior), plan = job
-        return slice_mcmc.init(position, loglike, logprior, plan, settings.max_expansions,
-                               settings.keep_per_chain), plan
+        return slice_mcmc.init(position, loglike, logprior, plan, shapes,
+                               settings.max_expansions, settings.keep_per_chain), plan
 
     def proposal(state):
         chain, plan = state
@@ -170,6 +176,7 @@ def chain_item(contour, settings: Settings, prior) -> WorkItem:
         chain = slice_mcmc.advance(
             chain,
             plan,
+            shapes,
             point,
             *value,
             contour,
@@ -183,7 +190,7 @@ def chain_item(contour, settings: Settings, prior) -> WorkItem:
 
     def settle(state):
         chain, plan = state
-        chain = slice_mcmc.settle(chain, plan, prior.log_density,
+        chain = slice_mcmc.settle(chain, plan, shapes, prior.log_density,
                                   max_expansions=settings.max_expansions,
                                   max_shrinkage=settings.max_shrinkage)
         return chain, plan
@@ -266,6 +273,7 @@ def init(rng_key, loglike_fn: Callable, prior, settings: Settings) -> tuple[NSSt
         n_failed_steps=jnp.int32(0),
         inner_steps=jnp.int32(0),
         n_jumped=jnp.int32(0),
+        n_clusters=jnp.int32(0),
         logZ=state.logZ,
         logZ_live=logZ_live,
         plateau=plateau,
@@ -289,14 +297,53 @@ def covariance_factor(positions):
 JUMP_VOLUME_ENLARGEMENT = 1.5
 
 
-def jump_ellipsoids(positions, factor, starts) -> tuple[slice_mcmc.Ellipsoid, jax.Array]:
-    """Each chain's jump ellipsoid: the live covariance's shape, with the radius that
-    would hold every live point other than the chain's start had each been left out of
+def _cross_validated(d2, n):
+    """Mahalanobis distance^2 of a point from the mean and covariance of the other ``n - 1``
+    points of its set, from ``d2``, its distance^2 from all ``n`` (Sherman-Morrison on the
+    rank-one downdate): ``n^2 (n-2) d2 / ((n-1) ((n-1)^2 - n d2))``."""
+    denominator = jnp.maximum((n - 1) ** 2 - n * d2, 1e-12 * (n - 1) ** 2)
+    return n**2 * (n - 2) * d2 / ((n - 1) * denominator)
+
+
+def _radius_without(loo_d2, members, starts):
+    """Per start, the largest of ``loo_d2`` over ``members`` other than the start itself."""
+    top2, top2_index = jax.lax.top_k(jnp.where(members, loo_d2, -jnp.inf), 2)
+    top2 = jnp.maximum(top2, 0.0)
+    return jnp.where(starts == top2_index[0], top2[1], top2[0]), top2[0]
+
+
+def _cluster_shapes(positions, label, max_clusters: int):
+    """Each cluster's mean and covariance factor. A cluster's covariance is shrunk toward
+    the clusters' pooled covariance by ``dim + 1`` pseudo-points, so that small clusters
+    (down to ``clusters.NEIGHBOURS + 1`` points, fewer than ``dim`` in high dimension)
+    still get a well-conditioned ellipsoid. Unused slots get the pooled shape."""
+    n, dim = positions.shape
+    weight = (label[None, :] == jnp.arange(max_clusters)[:, None]).astype(positions.dtype)
+    size = jnp.sum(weight, axis=1)
+    centre = weight @ positions / jnp.maximum(size, 1.0)[:, None]
+    offset = positions[None, :, :] - centre[:, None, :]
+    scatter = jnp.einsum("ki,kia,kib->kab", weight, offset, offset)
+    pooled = jnp.sum(scatter, axis=0) / jnp.maximum(jnp.sum(jnp.maximum(size - 1, 0)), 1.0)
+    prior_points = dim + 1.0
+    cov = (scatter + prior_points * pooled[None]) / (jnp.maximum(size - 1, 0) + prior_points)[:, None, None]
+    jitter = 1e-10 * jnp.trace(pooled) / dim
+    factor = jnp.linalg.cholesky(cov + jitter * jnp.eye(dim, dtype=cov.dtype)[None])
+    return centre, factor, size
+
+
+def jump_ellipsoids(positions, factor, starts,
+                    max_clusters: int = 1) -> tuple[slice_mcmc.Ellipsoids, jax.Array]:
+    """Each chain's jump region: one ellipsoid around the live points or, where the live
+    points fall into several clusters (:func:`slicens.clusters.find_clusters`) whose
+    ellipsoids take less volume together, one ellipsoid per cluster.
+
+    Each ellipsoid has its points' mean and covariance shape and the radius that would
+    hold every one of its points other than the chain's start had each been left out of
     the mean and covariance (the cross-validated radius), enlarged by
-    :data:`JUMP_VOLUME_ENLARGEMENT` in volume. Returns ``(ellipsoid, start_inside)``:
-    one Ellipsoid whose ``radius`` has one entry per start (centre and factor are
-    shared), and whether each start lies inside its own ellipsoid (a start outside
-    cannot jump).
+    :data:`JUMP_VOLUME_ENLARGEMENT` in volume. Returns ``(ellipsoids, start_inside)``:
+    ``1 + max_clusters`` slots (slot 0: the single ellipsoid; unused slots have radius 0)
+    whose ``radius`` has one row per start (centres and factors are shared), and whether
+    each start lies inside its own union (a start outside cannot jump).
 
     Why cross-validated: the live points sit closer to their own mean and covariance
     than new points of the contour do (by a factor that grows with dim / n_live), so
@@ -307,19 +354,41 @@ def jump_ellipsoids(positions, factor, starts) -> tuple[slice_mcmc.Ellipsoid, ja
     Both pull the live points inward (logZ too high; measured on a 30-d Gaussian).
     """
     n, dim = positions.shape
+    enlarge = JUMP_VOLUME_ENLARGEMENT ** (2 / dim)
     centre = jnp.mean(positions, axis=0)
     whitened = jax.scipy.linalg.solve_triangular(factor, (positions - centre[None, :]).T,
                                                  lower=True)
-    d2 = jnp.sum(whitened**2, axis=0)
-    # Mahalanobis distance of point i from the mean and covariance of the other points
-    # (Sherman-Morrison on the rank-one downdate): n^2 (n-2) d2 / ((n-1) ((n-1)^2 - n d2))
-    denominator = jnp.maximum((n - 1) ** 2 - n * d2, 1e-12 * (n - 1) ** 2)
-    loo_d2 = n**2 * (n - 2) * d2 / ((n - 1) * denominator)
-    top2, top2_index = jax.lax.top_k(loo_d2, 2)
-    radius = jnp.sqrt(jnp.where(starts == top2_index[0], top2[1], top2[0]))
-    radius = radius * JUMP_VOLUME_ENLARGEMENT ** (1 / dim)
-    start_inside = d2[starts] <= radius**2  # Ellipsoid.contains, from the distances above
-    return slice_mcmc.Ellipsoid(centre, factor, radius), start_inside
+    loo_d2 = _cross_validated(jnp.sum(whitened**2, axis=0), n)
+    everyone = jnp.ones(n, bool)
+    r2_single, r2_single_all = _radius_without(loo_d2, everyone, starts)
+    centres, factors = centre[None], factor[None]
+    r2 = (r2_single * enlarge)[:, None]
+    if max_clusters > 1:
+        label = clusters.find_clusters(positions, factor, max_clusters).label
+        c_centre, c_factor, c_size = _cluster_shapes(positions, label, max_clusters)
+        own_factor = c_factor[jnp.maximum(label, 0)]
+        own_offset = positions - c_centre[jnp.maximum(label, 0)]
+        own_white = jax.vmap(lambda f, x: jax.scipy.linalg.solve_triangular(f, x, lower=True))(
+            own_factor, own_offset)
+        effective = c_size[jnp.maximum(label, 0)] + dim + 1.0  # shrinkage pseudo-points
+        c_loo = _cross_validated(jnp.sum(own_white**2, axis=1), effective)
+        members = label[None, :] == jnp.arange(max_clusters)[:, None]
+        c_r2, c_r2_all = jax.vmap(_radius_without, (None, 0, None))(c_loo, members, starts)
+        used = c_size > clusters.NEIGHBOURS
+        log_det = jnp.sum(jnp.log(jnp.diagonal(c_factor, axis1=-2, axis2=-1)), axis=-1)
+        c_log_volume = jnp.where(used, log_det + 0.5 * dim * jnp.log(c_r2_all), -jnp.inf)
+        single_log_volume = (jnp.sum(jnp.log(jnp.diagonal(factor)))
+                             + 0.5 * dim * jnp.log(r2_single_all))
+        split = (jnp.sum(used) > 1) & (jax.nn.logsumexp(c_log_volume) < single_log_volume)
+        centres = jnp.concatenate([centres, c_centre])
+        factors = jnp.concatenate([factors, c_factor])
+        c_r2 = jnp.where(used[:, None] & split, c_r2 * enlarge, 0.0).T
+        r2 = jnp.concatenate([jnp.where(split, 0.0, r2), c_r2], axis=1)
+    radius = jnp.sqrt(r2)
+    ellipsoids = slice_mcmc.Ellipsoids.make(centres, factors, radius)
+    start_inside = jax.vmap(
+        lambda x, r: ellipsoids._replace(radius=r).contains(x))(positions[starts], radius)
+    return ellipsoids, start_inside
 
 
 def _running_miss(previous, jumped, settings: Settings):
@@ -365,23 +434,24 @@ def step(rng_key, state: NSState, loglike_fn: Callable, prior, settings: Setting
 
     factor = covariance_factor(state.positions)
     chain_keys = jax.vmap(lambda i: jax.random.fold_in(chain_key, i))(jnp.arange(k))
-    ellipsoid, radii, num_jumps = None, None, None
     if settings.max_jumps:
-        ellipsoid, start_inside = jump_ellipsoids(state.positions, factor, starts)
-        radii, num_jumps = ellipsoid.radius, jnp.where(start_inside, settings.max_jumps, 0)
+        shapes, start_inside = jump_ellipsoids(state.positions, factor, starts,
+                                               settings.max_clusters)
+        radii, num_jumps = shapes.radius, jnp.where(start_inside, settings.max_jumps, 0)
+    else:
+        shapes = slice_mcmc.single_region(factor)
+        radii, num_jumps = jnp.ones((k, 1), factor.dtype), jnp.zeros(k, jnp.int32)
 
     def plan(key, radius, num_jumps):
         return slice_mcmc.make_plan(
-            key, factor, settings.num_inner_steps, settings.max_expansions,
-            steps=state.inner_steps,
-            ellipsoid=None if ellipsoid is None else ellipsoid._replace(radius=radius),
-            max_jumps=settings.max_jumps, num_jumps=num_jumps,
+            key, shapes, settings.num_inner_steps, settings.max_expansions, radius=radius,
+            steps=state.inner_steps, max_jumps=settings.max_jumps, num_jumps=num_jumps,
             until_accepted=settings.jump_until_accepted, bracket_width=settings.bracket_width)
 
     plans = jax.vmap(plan)(chain_keys, radii, num_jumps)
     starts_data = (state.positions[starts], state.loglike[starts], state.logprior[starts])
     (chains, _), lanes = _schedule(
-        chain_item(contour, settings, prior),
+        chain_item(contour, settings, prior, shapes._replace(radius=None)),
         _evaluator(loglike_fn, prior),
         (starts_data, plans),
         settings,
@@ -421,6 +491,7 @@ def step(rng_key, state: NSState, loglike_fn: Callable, prior, settings: Setting
         n_failed_steps=jnp.sum(chains.n_failed_steps),
         inner_steps=state.inner_steps,
         n_jumped=jnp.sum(chains.jumped).astype(jnp.int32),
+        n_clusters=jnp.sum(radii[0] > 0).astype(jnp.int32),
         logZ=logZ,
         logZ_live=logZ_live,
         plateau=plateau,

@@ -54,12 +54,16 @@ def diagnostics(result: Result, path=None):
     iterations = np.arange(1, result.evals_per_iteration.size + 1)
     ax_e.plot(iterations, result.evals_per_iteration, lw=1)
     ax_e.set(xlabel="iteration", ylabel="evaluations",
-             title="evaluations and slice steps per iteration")
+             title="evaluations, slice steps and clusters per iteration")
     if result.inner_steps_per_iteration.size:
         steps_axis = ax_e.twinx()
-        steps_axis.plot(iterations, result.inner_steps_per_iteration, color="C3", lw=1)
-        steps_axis.set(ylabel="slice steps per chain", ylim=(0, None))
-        steps_axis.yaxis.label.set_color("C3")
+        steps_axis.plot(iterations, result.inner_steps_per_iteration, color="C3", lw=1,
+                        label="slice steps per chain")
+        if result.clusters_per_iteration.size:
+            steps_axis.plot(iterations, result.clusters_per_iteration, color="C4", lw=1,
+                            label="clusters")
+        steps_axis.set(ylabel="slice steps per chain, clusters", ylim=(0, None))
+        steps_axis.legend(loc="upper right", fontsize="small")
     n_ranks = int(result.settings["n_live"]) - int(result.settings["num_delete"]) + 1
     ranks = result.insertion_ranks
     if ranks.size:

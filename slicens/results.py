@@ -19,10 +19,10 @@ __all__ = ["Result", "load", "jsonable"]
 FILE_FORMAT = 1
 _ARRAYS = ("positions", "loglike", "loglike_birth", "n_live_at_death", "log_weights",
            "insertion_ranks", "start_ranks", "evals_per_iteration", "inner_steps_per_iteration",
-           "jumps_per_iteration", "kept_positions", "kept_loglike")
+           "jumps_per_iteration", "kept_positions", "kept_loglike", "clusters_per_iteration")
 #: Arrays that files written before ``num_inner_steps="auto"`` lack; they load as empty.
 _ADDED_ARRAYS = ("inner_steps_per_iteration", "jumps_per_iteration", "kept_positions",
-                 "kept_loglike")
+                 "kept_loglike", "clusters_per_iteration")
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,6 +82,10 @@ class Result:
         Slice steps each chain took in each iteration (fixed, or adapted under
         ``num_inner_steps='auto'``), and how many of the iteration's chains had an
         ellipsoid jump accepted.
+    clusters_per_iteration
+        Ellipsoids the jumps and the slice directions used in each iteration: one per
+        cluster (mode) of the live points where they split, else 1 (always 1 with a
+        fixed integer ``num_inner_steps``, which makes no jumps).
     kept_positions, kept_loglike
         Intermediate points of the replacement chains (after an accepted jump and after
         each slice step but the last; the first two per chain) and their
@@ -133,6 +137,7 @@ class Result:
     inner_steps_per_iteration: np.ndarray = field(
         default_factory=lambda: np.zeros(0, np.int32))
     jumps_per_iteration: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    clusters_per_iteration: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     kept_positions: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     kept_loglike: np.ndarray = field(default_factory=lambda: np.zeros(0))
     compile_time: float = 0.0

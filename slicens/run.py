@@ -356,6 +356,7 @@ def _finalise(dead, state, prior, *, seed, settings, counts, termination, timing
         evals_per_iteration=_per_iteration(dead, lambda d: d.lanes.useful, np.int64),
         inner_steps_per_iteration=_per_iteration(dead, lambda d: d.inner_steps, np.int32),
         jumps_per_iteration=_per_iteration(dead, lambda d: d.n_jumped, np.int32),
+        clusters_per_iteration=_per_iteration(dead, lambda d: d.n_clusters, np.int32),
         **_kept_points(dead, prior.dim),
         ess=stats.ess,
         information=stats.information,

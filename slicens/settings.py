@@ -14,7 +14,7 @@ from slicens import kernel
 from slicens.chunking import parse_budget
 from slicens.priors import as_prior
 
-__all__ = ["default_num_inner_steps", "default_max_jumps", "resolve", "check_int", "check_positive"]
+__all__ = ["default_num_inner_steps", "default_max_jumps", "default_max_clusters", "resolve", "check_int", "check_positive"]
 
 logger = logging.getLogger("slicens")
 
@@ -57,6 +57,17 @@ def default_max_jumps(dim: int) -> int:
     proposals outside the prior's support cost no evaluation either way.
     """
     return max(4, dim)
+
+
+#: Most clusters (modes) the jump ellipsoids may split the live points into.
+MAX_CLUSTERS = 32
+
+
+def default_max_clusters(n_live: int, dim: int) -> int:
+    """Clusters the jump ellipsoids may use under ``num_inner_steps='auto'``: one per
+    ``2 (dim + 1)`` live points (about what a covariance needs), from 1 to
+    :data:`MAX_CLUSTERS`. Each costs ``dim^2`` operations per jump proposal."""
+    return max(1, min(MAX_CLUSTERS, n_live // (2 * (dim + 1))))
 
 
 def check_int(name: str, value, minimum: int, *, allow_none: bool = False) -> None:
@@ -188,5 +199,6 @@ def resolve(loglike, prior, *, n_live, num_delete, num_inner_steps, chunk_size, 
         jump_until_accepted=bool(getattr(prior, "constant_density", False)),
         bracket_width=AUTO_BRACKET_WIDTH if adaptive else FIXED_BRACKET_WIDTH,
         keep_per_chain=KEEP_PER_CHAIN,
+        max_clusters=default_max_clusters(n_live, dim) if adaptive else 1,
     )
     return prior, settings, chosen

@@ -2,11 +2,16 @@
 
 The chain samples the prior density restricted to ``loglike > contour``. It begins with
 up to ``num_jumps`` *ellipsoid jumps*: independence Metropolis proposals drawn uniformly
-from an ellipsoid around the live points (accepted when inside the contour and the prior
-density ratio allows; a start outside the ellipsoid cannot jump). The first accepted jump
-replaces the start with a draw independent of it; the kernel leaves the constrained prior
-invariant whatever the ellipsoid, so a poor ellipsoid costs evaluations, never bias.
-Then come ``num_steps`` slice steps (Neal 2003) along covariance-shaped directions: a
+from a union of ellipsoids around the live points, one per mode (accepted when inside the
+contour and the prior density ratio allows; a start outside the union cannot jump). The
+first accepted jump replaces the start with a draw independent of it, in whichever mode;
+the kernel leaves the constrained prior invariant whatever the ellipsoids, so poor
+ellipsoids cost evaluations, never bias.
+Then come ``num_steps`` slice steps (Neal 2003) along directions shaped by the
+covariance of the current point's *region* (the ellipsoid of the union it is nearest to,
+in units of each one's radius: one region per mode, or one in all), restricted to that
+region (a point of another region counts as outside the slice, so each step is
+reversible although the directions differ between regions): a
 slice level under the prior density, a unit bracket at a random offset, stepping out
 while the bracket ends are inside the slice (at most ``max_expansions - 1`` expansions,
 split at random between the two ends), then shrinkage toward the current point until a
@@ -42,6 +47,9 @@ __all__ = [
     "JUMP",
     "SlicePlan",
     "ChainState",
+    "Ellipsoids",
+    "region_of",
+    "single_region",
     "make_plan",
     "init",
     "proposal",
@@ -59,7 +67,8 @@ JUMP_STREAM = 2**31 - 1
 class SlicePlan(NamedTuple):
     """The likelihood-independent randomness of one chain, one row per slice step.
 
-    direction: shape=(num_steps, dim), dtype=float. Covariance-shaped, Mahalanobis norm 2.
+    direction: shape=(num_steps, dim), dtype=float. Whitened directions of length
+        ``bracket_width``; a step's direction is its region's factor times this.
     log_u_level: shape=(num_steps,), dtype=float. log U(0,1) setting the slice level.
     offset: shape=(num_steps,), dtype=float. Initial bracket is [-offset, 1 - offset].
     n_left: shape=(num_steps,), dtype=int32. Expansions allowed on the left end; the right
@@ -67,6 +76,8 @@ class SlicePlan(NamedTuple):
     shrink_key: shape=(num_steps,), dtype=key. Folded with the evaluation count for each
         shrinkage draw.
     num_steps: shape=(), dtype=int32. Slice steps this chain takes (at most the rows).
+    radius: shape=(K,), dtype=float. This chain's radii of the regions' ellipsoids (the
+        shared centres and factors come with the chain's functions); 0 for an unused slot.
     jump_point: shape=(max_jumps, dim), dtype=float. Ellipsoid jump proposals, in order.
     jump_log_u: shape=(max_jumps,), dtype=float. log U(0,1) of each jump's Metropolis test.
     num_jumps: shape=(), dtype=int32. Jumps this chain may try (0 when its start lies
@@ -83,6 +94,7 @@ class SlicePlan(NamedTuple):
     n_left: jax.Array
     shrink_key: jax.Array
     num_steps: jax.Array
+    radius: jax.Array
     jump_point: jax.Array
     jump_log_u: jax.Array
     num_jumps: jax.Array
@@ -97,6 +109,8 @@ class ChainState(NamedTuple):
     logprior: shape=(), dtype=float. Its log prior density.
     step: shape=(), dtype=int32. Index of the slice step in progress.
     phase: shape=(), dtype=int32. JUMP, LEFT, RIGHT, SHRINK or DONE.
+    region: shape=(), dtype=int32. The current point's region (see :func:`region_of`).
+    direction: shape=(dim,), dtype=float. The current slice step's direction.
     t: shape=(), dtype=float. Line coordinate of the point to evaluate next.
     left, right: shape=(), dtype=float. Current bracket on the line (position at t=0).
     level: shape=(), dtype=float. Slice level under the log prior density.
@@ -123,6 +137,8 @@ class ChainState(NamedTuple):
     logprior: jax.Array
     step: jax.Array
     phase: jax.Array
+    region: jax.Array
+    direction: jax.Array
     t: jax.Array
     left: jax.Array
     right: jax.Array
@@ -140,45 +156,97 @@ class ChainState(NamedTuple):
     kept_loglike: jax.Array
 
 
-class Ellipsoid(NamedTuple):
-    """Where ellipsoid jumps are drawn: ``{x : |factor^-1 (x - centre)| <= radius}``.
+class Ellipsoids(NamedTuple):
+    """A union of ellipsoids ``{x : |factor_k^-1 (x - centre_k)| < radius_k}``, where
+    ellipsoid jumps are drawn. A radius of 0 marks an unused slot.
 
-    centre: shape=(dim,), dtype=float.
-    factor: shape=(dim, dim), dtype=float. Lower-triangular (the live covariance's).
-    radius: shape=(), dtype=float.
+    centre: shape=(K, dim), dtype=float.
+    factor: shape=(K, dim, dim), dtype=float. Lower-triangular.
+    radius: shape=(K,), dtype=float.
+    inverse: shape=(K, dim, dim), dtype=float. The factors' inverses (:meth:`make`).
     """
 
     centre: jax.Array
     factor: jax.Array
     radius: jax.Array
+    inverse: jax.Array
+
+    @classmethod
+    def make(cls, centre, factor, radius) -> "Ellipsoids":
+        """Ellipsoids from centres (K, dim), factors (K, dim, dim) and radii (K,)."""
+        eye = jnp.broadcast_to(jnp.eye(factor.shape[-1], dtype=factor.dtype), factor.shape)
+        inverse = jax.scipy.linalg.solve_triangular(factor, eye, lower=True)
+        return cls(centre, factor, radius, inverse)
+
+    @classmethod
+    def one(cls, centre, factor, radius) -> "Ellipsoids":
+        """The union of a single ellipsoid."""
+        return cls.make(centre[None], factor[None], jnp.reshape(radius, (1,)))
+
+    def distance2(self, x):
+        """Squared Mahalanobis distance of ``x`` from each centre, shape (K,).
+
+        Products and sums, no solve or dot: inside the lanes the same arithmetic must
+        run whatever the batch width (a dot compiles differently for one lane)."""
+        whitened = jnp.sum(self.inverse * (x[None, :] - self.centre)[:, None, :], axis=-1)
+        return jnp.sum(whitened**2, axis=-1)
+
+    def cover(self, x):
+        """How many of the ellipsoids hold ``x``."""
+        return jnp.sum(self.distance2(x) < self.radius**2).astype(jnp.int32)
 
     def contains(self, x):
-        whitened = jax.scipy.linalg.solve_triangular(self.factor, x - self.centre, lower=True)
-        return jnp.sum(whitened**2) <= self.radius**2
+        return self.cover(x) > 0
+
+    def log_volume(self):
+        """Log volume of each ellipsoid, less that of the unit ball (-inf where unused)."""
+        dim = self.centre.shape[-1]
+        log_det = jnp.sum(jnp.log(jnp.diagonal(self.factor, axis1=-2, axis2=-1)), axis=-1)
+        return log_det + dim * jnp.log(self.radius)
 
 
-def make_plan(chain_key, covariance_factor, num_steps: int, max_expansions: int, *,
-              steps=None, ellipsoid: Ellipsoid | None = None, max_jumps: int = 0,
-              num_jumps=None, until_accepted: bool = False,
-              bracket_width: float = 2.0) -> SlicePlan:
+def region_of(shapes: Ellipsoids, radius, x):
+    """The region of ``x``: the ellipsoid of the union (centres and factors of ``shapes``,
+    this chain's ``radius``) with the smallest Mahalanobis distance in units of its
+    radius, among the used ones. With a single slot, always 0."""
+    if shapes.centre.shape[0] == 1:
+        return jnp.zeros((), jnp.int32)
+    d2 = shapes._replace(radius=radius).distance2(x)
+    scaled = jnp.where(radius > 0, d2 / jnp.where(radius > 0, radius, 1.0) ** 2, jnp.inf)
+    return jnp.argmin(scaled).astype(jnp.int32)
+
+
+def single_region(factor) -> Ellipsoids:
+    """One region with the covariance ``factor`` (its centre and radius are unused)."""
+    dim = factor.shape[-1]
+    return Ellipsoids.one(jnp.zeros(dim, factor.dtype), factor, jnp.ones((), factor.dtype))
+
+
+def make_plan(chain_key, shapes: Ellipsoids, num_steps: int, max_expansions: int, *,
+              radius=None, steps=None, max_jumps: int = 0, num_jumps=None,
+              until_accepted: bool = False, bracket_width: float = 2.0) -> SlicePlan:
     """Draw the likelihood-independent randomness of one chain.
 
+    ``shapes``: the regions' ellipsoids (centres and factors; :func:`single_region` for
+    one), with this chain's ``radius`` (default: ``shapes.radius``).
     ``num_steps`` rows of slice randomness are drawn (step ``s`` uses only
     ``fold_in(chain_key, s)``); the chain takes ``steps`` of them (default all).
-    ``max_jumps`` ellipsoid jump proposals come from ``fold_in(chain_key, 2**31 - 1)``; the
-    chain may try ``num_jumps`` of them (default all; 0 without an ellipsoid).
-    ``bracket_width``: the initial bracket's width in units of the live points' standard
+    ``max_jumps`` ellipsoid jump proposals, uniform in the union of ``shapes`` with
+    ``radius``, come from ``fold_in(chain_key, 2**31 - 1)``; the chain may try
+    ``num_jumps`` of them (default all).
+    ``bracket_width``: the initial bracket's width in units of the region's standard
     deviation along the direction (the direction's Mahalanobis length).
     """
-    dim = covariance_factor.shape[-1]
-    dtype = covariance_factor.dtype
+    dim = shapes.factor.shape[-1]
+    dtype = shapes.factor.dtype
+    radius = shapes.radius if radius is None else radius
 
     def one_step(step):
         k_dir, k_level, k_offset, k_split, k_shrink = jax.random.split(
             jax.random.fold_in(chain_key, step), 5
         )
         z = jax.random.normal(k_dir, (dim,), dtype)
-        direction = bracket_width * (covariance_factor @ z) / jnp.linalg.norm(z)
+        direction = bracket_width * z / jnp.linalg.norm(z)
         log_u_level = jnp.log(jax.random.uniform(k_level, (), dtype))
         offset = jax.random.uniform(k_offset, (), dtype)
         n_left = jnp.floor(max_expansions * jax.random.uniform(k_split, ())).astype(jnp.int32)
@@ -186,25 +254,40 @@ def make_plan(chain_key, covariance_factor, num_steps: int, max_expansions: int,
 
     rows = jax.vmap(one_step)(jnp.arange(num_steps))
     steps = num_steps if steps is None else steps
-    jump_point, jump_log_u = _jump_proposals(jax.random.fold_in(chain_key, JUMP_STREAM), ellipsoid,
+    jumps = shapes._replace(radius=radius) if max_jumps else None
+    jump_point, jump_log_u = _jump_proposals(jax.random.fold_in(chain_key, JUMP_STREAM), jumps,
                                              max_jumps, dim, dtype)
     if num_jumps is None:
-        num_jumps = max_jumps if ellipsoid is not None else 0
-    return SlicePlan(*rows, num_steps=jnp.asarray(steps, jnp.int32), jump_point=jump_point,
+        num_jumps = max_jumps
+    return SlicePlan(*rows, num_steps=jnp.asarray(steps, jnp.int32),
+                     radius=jnp.asarray(radius, dtype), jump_point=jump_point,
                      jump_log_u=jump_log_u, num_jumps=jnp.asarray(num_jumps, jnp.int32),
                      jump_until_accepted=jnp.asarray(until_accepted, bool))
 
 
-def _jump_proposals(key, ellipsoid: Ellipsoid | None, max_jumps: int, dim: int, dtype):
-    """``max_jumps`` points uniform in the ellipsoid and their Metropolis uniforms."""
-    if ellipsoid is None or max_jumps == 0:
+def _jump_proposals(key, ellipsoids: Ellipsoids | None, max_jumps: int, dim: int, dtype):
+    """``max_jumps`` points uniform in the union of ``ellipsoids`` and the log uniforms
+    of their Metropolis tests.
+
+    Each point is drawn uniformly in one ellipsoid picked in proportion to its volume, and
+    kept with probability ``1 / cover(point)`` (the ellipsoids holding it), which makes it
+    uniform on the union. A point not kept is a void try: its log uniform is ``+inf``, so
+    no jump there is accepted and :func:`settle` rejects it without an evaluation.
+    """
+    if ellipsoids is None or max_jumps == 0:
         return jnp.zeros((max_jumps, dim), dtype), jnp.zeros((max_jumps,), dtype)
-    k_dir, k_radius, k_test = jax.random.split(key, 3)
+    k_pick, k_dir, k_radius, k_test, k_keep = jax.random.split(key, 5)
+    pick = jax.random.categorical(k_pick, ellipsoids.log_volume(), shape=(max_jumps,))
     z = jax.random.normal(k_dir, (max_jumps, dim), dtype)
     z = z / jnp.linalg.norm(z, axis=1, keepdims=True)
-    radius = ellipsoid.radius * jax.random.uniform(k_radius, (max_jumps, 1), dtype) ** (1 / dim)
-    points = ellipsoid.centre[None, :] + (radius * z) @ ellipsoid.factor.T
-    return points, jnp.log(jax.random.uniform(k_test, (max_jumps,), dtype))
+    radius = ellipsoids.radius[pick][:, None] * jax.random.uniform(
+        k_radius, (max_jumps, 1), dtype) ** (1 / dim)
+    points = ellipsoids.centre[pick] + jnp.einsum("jab,jb->ja", ellipsoids.factor[pick],
+                                                  radius * z)
+    cover = jax.vmap(ellipsoids.cover)(points)
+    kept = jax.random.uniform(k_keep, (max_jumps,), dtype) * jnp.maximum(cover, 1) < 1.0
+    log_u = jnp.log(jax.random.uniform(k_test, (max_jumps,), dtype))
+    return points, jnp.where(kept, log_u, jnp.inf)
 
 
 def _shrink_draw(plan: SlicePlan, step, n_evals, left, right):
@@ -222,13 +305,17 @@ def _route(state: ChainState, plan: SlicePlan, wanted_phase) -> ChainState:
     return state._replace(phase=phase.astype(jnp.int32), t=t)
 
 
-def _begin_step(state: ChainState, plan: SlicePlan, max_expansions: int) -> ChainState:
-    """Set up the bracket and slice level of ``state.step`` (or finish the chain)."""
+def _begin_step(state: ChainState, plan: SlicePlan, shapes: Ellipsoids,
+                max_expansions: int) -> ChainState:
+    """Set up the bracket, direction and slice level of ``state.step`` (or finish)."""
     finished = state.step >= plan.num_steps
     step = jnp.minimum(state.step, plan.offset.shape[0] - 1)
     left = -plan.offset[step]
     n_left = plan.n_left[step]
     started = state._replace(
+        # an explicit product and sum, not a dot: a dot compiles differently for one lane
+        # than for several, and the path must not depend on the batch width
+        direction=jnp.sum(shapes.factor[state.region] * plan.direction[step][None, :], axis=1),
         left=left,
         right=left + 1.0,
         level=state.logprior + plan.log_u_level[step],
@@ -259,10 +346,11 @@ def _keep_intermediate(state: ChainState, new_point) -> ChainState:
     )
 
 
-def init(position, loglike, logprior, plan: SlicePlan, max_expansions: int,
+def init(position, loglike, logprior, plan: SlicePlan, shapes: Ellipsoids, max_expansions: int,
          max_keep: int = 0) -> ChainState:
     """Start a chain at ``position`` (which must lie inside the contour), keeping up to
-    ``max_keep`` of its intermediate points."""
+    ``max_keep`` of its intermediate points. ``shapes``: the regions (as for
+    :func:`make_plan`)."""
     zero = jnp.zeros((), jnp.int32)
     real = jnp.zeros((), position.dtype)
     state = ChainState(
@@ -271,6 +359,8 @@ def init(position, loglike, logprior, plan: SlicePlan, max_expansions: int,
         logprior=jnp.asarray(logprior, position.dtype),
         step=zero,
         phase=zero,
+        region=region_of(shapes, plan.radius, position),
+        direction=jnp.zeros_like(position),
         t=real,
         left=real,
         right=real,
@@ -287,25 +377,25 @@ def init(position, loglike, logprior, plan: SlicePlan, max_expansions: int,
         kept_position=jnp.zeros((max_keep,) + position.shape, position.dtype),
         kept_loglike=jnp.full((max_keep,), jnp.nan, position.dtype),
     )
-    return _next_jump_or_step(state, plan, max_expansions)
+    return _next_jump_or_step(state, plan, shapes, max_expansions)
 
 
-def _next_jump_or_step(state: ChainState, plan: SlicePlan, max_expansions: int) -> ChainState:
+def _next_jump_or_step(state: ChainState, plan: SlicePlan, shapes: Ellipsoids,
+                       max_expansions: int) -> ChainState:
     """Try the next ellipsoid jump if one is left and none was accepted, else slice."""
     if plan.jump_log_u.shape[0] == 0:  # no jumps planned: static shortcut
-        return _begin_step(state, plan, max_expansions)
+        return _begin_step(state, plan, shapes, max_expansions)
     jumping = (state.n_jumps < plan.num_jumps) & ~(state.jumped & plan.jump_until_accepted)
     j = jnp.minimum(state.n_jumps, plan.jump_log_u.shape[0] - 1)
     jump = state._replace(phase=jnp.int32(JUMP), level=state.logprior + plan.jump_log_u[j])
     return jax.tree.map(lambda a, b: jnp.where(jumping, a, b), jump,
-                        _begin_step(state, plan, max_expansions))
+                        _begin_step(state, plan, shapes, max_expansions))
 
 
 def proposal(state: ChainState, plan: SlicePlan):
     """The point this chain needs evaluated next: ``position + t * direction``, or its
     next ellipsoid jump."""
-    step = jnp.minimum(state.step, plan.offset.shape[0] - 1)
-    on_line = state.position + state.t * plan.direction[step]
+    on_line = state.position + state.t * state.direction
     if plan.jump_log_u.shape[0] == 0:
         return on_line
     j = jnp.minimum(state.n_jumps, plan.jump_log_u.shape[0] - 1)
@@ -315,6 +405,7 @@ def proposal(state: ChainState, plan: SlicePlan):
 def advance(
     state: ChainState,
     plan: SlicePlan,
+    shapes: Ellipsoids,
     point,
     loglike,
     logprior,
@@ -329,6 +420,8 @@ def advance(
     """
     valid = jnp.isfinite(loglike)
     inside = valid & (logprior >= state.level) & (loglike > contour)
+    in_region = (state.phase == JUMP) | (region_of(shapes, plan.radius, point) == state.region)
+    inside_slice = inside & in_region
     counted = state._replace(
         n_evals=state.n_evals + 1,
         n_invalid=state.n_invalid + ((~valid) & (logprior > -jnp.inf)).astype(jnp.int32),
@@ -336,8 +429,8 @@ def advance(
     phase = state.phase
 
     # Stepping out: an end inside the slice moves out by one bracket width.
-    grow_left = (phase == LEFT) & inside
-    grow_right = (phase == RIGHT) & inside
+    grow_left = (phase == LEFT) & inside_slice
+    grow_right = (phase == RIGHT) & inside_slice
     stepped = counted._replace(
         left=jnp.where(grow_left, state.left - 1.0, state.left),
         right=jnp.where(grow_right, state.right + 1.0, state.right),
@@ -346,14 +439,14 @@ def advance(
     )
     wanted = jnp.where(
         phase == LEFT,
-        jnp.where(inside, LEFT, RIGHT),
-        jnp.where((phase == RIGHT) & inside, RIGHT, SHRINK),
+        jnp.where(inside_slice, LEFT, RIGHT),
+        jnp.where((phase == RIGHT) & inside_slice, RIGHT, SHRINK),
     ).astype(jnp.int32)
 
-    # Shrinkage: accept a point inside, else pull the bracket end in to it.
+    # Shrinkage: accept a point inside the slice, else pull the bracket end in to it.
     shrinking = phase == SHRINK
-    accepted = shrinking & inside
-    rejected = shrinking & ~inside
+    accepted = shrinking & inside_slice
+    rejected = shrinking & ~inside_slice
     stepped = stepped._replace(
         left=jnp.where(rejected & (state.t < 0), state.t, stepped.left),
         right=jnp.where(rejected & (state.t >= 0), state.t, stepped.right),
@@ -371,32 +464,34 @@ def advance(
 
     next_state = jax.tree.map(
         lambda new, cont: jnp.where(step_over, new, cont),
-        _begin_step(moved, plan, max_expansions),
+        _begin_step(moved, plan, shapes, max_expansions),
         _route(moved, plan, wanted),
     )
     if plan.jump_log_u.shape[0] > 0:
         next_state = jax.tree.map(lambda a, b: jnp.where(phase == JUMP, a, b),
-                                  _after_jump(counted, plan, point, loglike, logprior, inside,
-                                              max_expansions), next_state)
+                                  _after_jump(counted, plan, shapes, point, loglike, logprior,
+                                              inside, max_expansions), next_state)
     return jax.tree.map(lambda old, new: jnp.where(phase == DONE, old, new), state, next_state)
 
 
-def _after_jump(state: ChainState, plan: SlicePlan, point, loglike, logprior, accepted,
-                max_expansions: int) -> ChainState:
+def _after_jump(state: ChainState, plan: SlicePlan, shapes: Ellipsoids, point, loglike,
+                logprior, accepted, max_expansions: int) -> ChainState:
     """An ellipsoid jump's outcome: move there if accepted; then the next jump or slice."""
     moved = state._replace(
+        region=jnp.where(accepted, region_of(shapes, plan.radius, point), state.region),
         position=jnp.where(accepted, point, state.position),
         loglike=jnp.where(accepted, loglike, state.loglike),
         logprior=jnp.where(accepted, logprior, state.logprior),
         n_jumps=state.n_jumps + 1,
         jumped=state.jumped | accepted,
     )
-    return _next_jump_or_step(moved, plan, max_expansions)
+    return _next_jump_or_step(moved, plan, shapes, max_expansions)
 
 
 def settle(
     state: ChainState,
     plan: SlicePlan,
+    shapes: Ellipsoids,
     log_density,
     *,
     max_expansions: int,
@@ -405,8 +500,9 @@ def settle(
     """Advance through every proposal whose outcome is known without the likelihood.
 
     A point whose prior log density lies below the slice level (``-inf`` outside the
-    prior's support) is outside the slice whatever its likelihood, so :func:`advance`
-    would reject it; here it is rejected without an evaluation. The chain's path is the
+    prior's support) is outside the slice whatever its likelihood, and so is a point of a
+    slice step in another region, so :func:`advance` would reject it; here it is rejected
+    without an evaluation. The chain's path is the
     one it would take with the evaluations (its shrinkage draws are keyed by proposals,
     ``n_evals``, which still counts these); ``n_known`` counts them. Returns the chain at
     its next proposal that needs the likelihood, or finished.
@@ -417,13 +513,15 @@ def settle(
         return chain, point, jnp.asarray(log_density(point), chain.t.dtype)
 
     def outcome_known(carry):
-        chain, _, logprior = carry
-        return (chain.phase != DONE) & ~(logprior >= chain.level)
+        chain, point, logprior = carry
+        elsewhere = (chain.phase != JUMP) & (
+            region_of(shapes, plan.radius, point) != chain.region)
+        return (chain.phase != DONE) & (~(logprior >= chain.level) | elsewhere)
 
     def reject(carry):
         chain, point, logprior = carry
         never = jnp.asarray(-jnp.inf, chain.t.dtype)  # no likelihood: outside any contour
-        moved = advance(chain, plan, point, never, logprior, never,
+        moved = advance(chain, plan, shapes, point, never, logprior, never,
                         max_expansions=max_expansions, max_shrinkage=max_shrinkage)
         # not an invalid likelihood: none was computed
         moved = moved._replace(n_known=chain.n_known + 1, n_invalid=chain.n_invalid)

@@ -27,6 +27,8 @@ def test_auto_adapts_the_steps_and_records_them(auto_runs):
         assert np.all((jumps >= 0) & (jumps <= 10))
         # on a Gaussian most chains jump, so the steps fall well below the full number
         assert np.mean(jumps[-20:]) > 7 and np.median(steps[-20:]) <= full // 2
+        # one mode: the single ellipsoid throughout, never split into clusters
+        np.testing.assert_array_equal(result.clusters_per_iteration, 1)
 
 
 def test_evidence_is_calibrated_at_the_default(auto_runs):

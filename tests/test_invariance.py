@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import slicens
-from slicens.problems import gaussian
+from slicens.problems import gaussian, weighted_mixture
 
 N_LIVE, NUM_DELETE = 40, 10
 CHUNKS = (None, 1, 3, 8, NUM_DELETE)
@@ -35,6 +35,7 @@ def _assert_identical(a, b):
     np.testing.assert_array_equal(a.jumps_per_iteration, b.jumps_per_iteration)
     np.testing.assert_array_equal(a.kept_positions, b.kept_positions)
     np.testing.assert_array_equal(a.kept_loglike, b.kept_loglike)
+    np.testing.assert_array_equal(a.clusters_per_iteration, b.clusters_per_iteration)
 
 
 def _assert_same_path(a, b):
@@ -87,3 +88,13 @@ def test_no_lane_idles_while_chains_are_queued(gaussian_runs):
         assert usage["physical"] >= usage["useful"]
         reference = gaussian_runs[(chunk, "chunked")].lane_usage
         assert reference["physical"] >= usage["physical"]
+
+
+def test_multimodal_identical_for_every_chunk():
+    """With the live points split into clusters (jumps from their union, slice
+    directions from each point's region) the path still does not depend on the chunk."""
+    problem = weighted_mixture(2)
+    runs = [_run(problem, chunk, "lanes") for chunk in (None, 1, 3)]
+    assert runs[0].clusters_per_iteration.max() >= 2
+    for result in runs[1:]:
+        _assert_identical(runs[0], result)

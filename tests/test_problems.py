@@ -8,6 +8,7 @@ from scipy import integrate, stats
 
 from slicens.problems import (
     correlated_gaussian,
+    eggbox,
     gaussian,
     lens_problem,
     mixture,
@@ -106,3 +107,21 @@ def test_weighted_mixture_is_the_stated_normalised_mixture():
     np.testing.assert_allclose(draws.mean(axis=0), problem.mean, atol=3e-3)
     np.testing.assert_allclose(np.cov(draws.T), problem.cov, atol=3e-3)
     assert problem.logZ == pytest.approx(-5 * np.log(2.0))
+
+
+def test_eggbox_evidence_and_peaks():
+    """18 equal peaks inside the box; logZ from the trapezoid rule on one period agrees
+    with a brute-force midpoint rule over the whole box, and with the usual [0, 10 pi]^2
+    egg-box's 235.856 (both boxes hold the same mean of L)."""
+    problem = eggbox()
+    assert problem.mean.shape == (18, 2)
+    low, high = problem.prior[0].low, problem.prior[0].high
+    assert np.all((problem.mean - low >= np.pi - 1e-12) & (high - problem.mean >= np.pi - 1e-12))
+    peak = jax.vmap(problem.loglike)(jnp.asarray(problem.mean))
+    np.testing.assert_allclose(peak, 3.0**5, rtol=1e-12)
+    n = 3000
+    u = low + (np.arange(n) + 0.5) * (high - low) / n
+    log_l = (2 + np.cos(u / 2)[:, None] * np.cos(u / 2)[None, :]) ** 5
+    brute = log_l.max() + np.log(np.mean(np.exp(log_l - log_l.max())))
+    assert problem.logZ == pytest.approx(brute, abs=1e-6)
+    assert problem.logZ == pytest.approx(235.856, abs=1e-3)

@@ -3,6 +3,7 @@
 from slicens.problems.gaussians import (
                                        GaussianProblem,
                                        correlated_gaussian,
+                                       eggbox,
                                        gaussian,
                                        mixture,
                                        shells,
@@ -17,6 +18,7 @@ __all__ = [
     "mixture",
     "weighted_mixture",
     "shells",
+    "eggbox",
     "LensProblem",
     "lens_problem",
 ]

@@ -22,7 +22,7 @@ from scipy.stats import norm
 from slicens.priors import Uniform
 
 __all__ = ["GaussianProblem", "gaussian", "correlated_gaussian", "mixture", "weighted_mixture",
-           "shells"]
+           "shells", "eggbox"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -165,3 +165,30 @@ def shells(dim: int = 2, radius: float = 2.0, width: float = 0.1, offset: float 
     cov[0, 0] += offset**2
     return GaussianProblem(f"shells_{dim}d", loglike, _box(dim, half_width), logZ,
                            np.zeros(dim), cov)
+
+
+def eggbox(periods: int = 3, grid: int = 2048) -> GaussianProblem:
+    """The egg-box likelihood ``log L = (2 + cos(x / 2) cos(y / 2))^5`` (Feroz et al. 2009)
+    on ``[-pi, (4 periods - 1) pi]^2``: ``2 periods^2`` equal peaks (18 for 3 periods),
+    each a distance ``pi`` or more from the box's edge (the usual ``[0, 10 pi]^2`` cuts
+    peaks in halves and quarters, so their masses differ).
+
+    logZ by the trapezoid rule on one period of the periodic integrand (spectrally
+    accurate: ``grid`` points a side resolve the peaks' width ~0.1 many times over).
+    ``mean`` holds the peaks' centres, shape (2 periods^2, 2) (not a posterior mean);
+    ``cov`` is unused (zeros).
+    """
+    low, high = -np.pi, (4 * periods - 1) * np.pi
+    u = np.arange(grid) * (4 * np.pi / grid)
+    log_l = (2.0 + np.cos(u / 2)[:, None] * np.cos(u / 2)[None, :]) ** 5
+    top = log_l.max()
+    log_period = top + np.log(np.mean(np.exp(log_l - top)))  # mean of L over one period
+    logZ = float(log_period)  # the box holds whole periods: the prior mean of L is this
+    peaks = np.array([(2 * np.pi * a, 2 * np.pi * b) for a in range(2 * periods)
+                      for b in range(2 * periods) if (a + b) % 2 == 0])
+
+    def loglike(x):
+        return (2.0 + jnp.cos(x[0] / 2) * jnp.cos(x[1] / 2)) ** 5
+
+    prior = [Uniform(low, high, name=f"x{i}") for i in range(2)]
+    return GaussianProblem("eggbox", loglike, prior, logZ, peaks, np.zeros((2, 2)))
