@@ -11,7 +11,8 @@ what an ideal nested sampler with these settings achieves; issue 12 asks slicens
 at most twice that, no mode below a third of its true weight in any run, and logZ
 unbiased. Prints, per problem and sampler: the mean and standard deviation of each
 mode's mass over the seeds, the worst run's smallest ratio of mass to true weight, logZ
-bias with its standard error, and evaluations.
+bias with its standard error, the standard deviation of (logZ - truth) / logZ_err (1 when
+the errors are honest), and evaluations.
 """
 
 import argparse
@@ -164,9 +165,10 @@ def report(name, sampler, runs, truth, reference_logZ):
     per_mode = (" ".join(f"{masses[:, j].mean():.3f}+/-{sd[j]:.3f}" for j in range(len(truth)))
                 if len(truth) <= 4 else "-")
     evals = f"{np.mean([r['evals'] for r in runs]):,.0f}" if runs[0]["evals"] else "-"
+    z = dz / np.array([r["err"] for r in runs])
     print(f"| {name} | {sampler} | {len(runs)} | {per_mode} | {sd.mean():.4f} | {sd.max():.4f} | "
           f"{worst:.2f} | {dz.mean():+.3f} +/- {dz.std(ddof=1) / np.sqrt(len(dz)):.3f} | "
-          f"{evals} |", flush=True)
+          f"{z.std(ddof=1):.2f} | {evals} |", flush=True)
     return sd
 
 
@@ -182,8 +184,8 @@ def main():
     print(f"n_live {args.n_live}, num_delete {num_delete}, seeds {args.seeds}, "
           f"slicens num_inner_steps={steps}, jax {jax.__version__}")
     print("| problem | sampler | runs | mass per mode (mean +/- sd) | mean sd | max sd | "
-          "worst mass / truth | logZ - truth | evaluations |")
-    print("| --- | --- | ---: | --- | ---: | ---: | ---: | --- | ---: |")
+          "worst mass / truth | logZ - truth | sd(z) | evaluations |")
+    print("| --- | --- | ---: | --- | ---: | ---: | ---: | --- | ---: | ---: |")
     for name in args.problems:
         case = PROBLEMS[name]()
         truth, reference = case["truth"], case["problem"].logZ

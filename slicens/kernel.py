@@ -307,9 +307,11 @@ def _cross_validated(d2, n):
 
 def _radius_without(loo_d2, members, starts):
     """Per start, the largest of ``loo_d2`` over ``members`` other than the start itself."""
-    top2, top2_index = jax.lax.top_k(jnp.where(members, loo_d2, -jnp.inf), 2)
-    top2 = jnp.maximum(top2, 0.0)
-    return jnp.where(starts == top2_index[0], top2[1], top2[0]), top2[0]
+    values = jnp.where(members, loo_d2, -jnp.inf)
+    first = jnp.argmax(values)  # two argmaxes, not top_k: XLA:CPU's top_k sorts
+    largest = jnp.maximum(values[first], 0.0)
+    second = jnp.maximum(jnp.max(values.at[first].set(-jnp.inf)), 0.0)
+    return jnp.where(starts == first, second, largest), largest
 
 
 def _cluster_shapes(positions, label, max_clusters: int):
@@ -325,7 +327,8 @@ def _cluster_shapes(positions, label, max_clusters: int):
     scatter = jnp.einsum("ki,kia,kib->kab", weight, offset, offset)
     pooled = jnp.sum(scatter, axis=0) / jnp.maximum(jnp.sum(jnp.maximum(size - 1, 0)), 1.0)
     prior_points = dim + 1.0
-    cov = (scatter + prior_points * pooled[None]) / (jnp.maximum(size - 1, 0) + prior_points)[:, None, None]
+    count = jnp.maximum(size - 1, 0) + prior_points
+    cov = (scatter + prior_points * pooled[None]) / count[:, None, None]
     jitter = 1e-10 * jnp.trace(pooled) / dim
     factor = jnp.linalg.cholesky(cov + jitter * jnp.eye(dim, dtype=cov.dtype)[None])
     return centre, factor, size
@@ -366,15 +369,26 @@ def jump_ellipsoids(positions, factor, starts,
     if max_clusters > 1:
         label = clusters.find_clusters(positions, factor, max_clusters).label
         c_centre, c_factor, c_size = _cluster_shapes(positions, label, max_clusters)
-        own_factor = c_factor[jnp.maximum(label, 0)]
-        own_offset = positions - c_centre[jnp.maximum(label, 0)]
-        own_white = jax.vmap(lambda f, x: jax.scipy.linalg.solve_triangular(f, x, lower=True))(
-            own_factor, own_offset)
+        own = jnp.maximum(label, 0)
+        c_inverse = slice_mcmc.Ellipsoids.make(c_centre, c_factor, c_size).inverse
+        own_white = jnp.sum(c_inverse[own] * (positions - c_centre[own])[:, None, :], axis=-1)
         effective = c_size[jnp.maximum(label, 0)] + dim + 1.0  # shrinkage pseudo-points
-        c_loo = _cross_validated(jnp.sum(own_white**2, axis=1), effective)
+        own_d2 = jnp.sum(own_white**2, axis=1)
+        c_loo = jnp.minimum(_cross_validated(own_d2, effective), 4.0 * own_d2)
         members = label[None, :] == jnp.arange(max_clusters)[:, None]
         c_r2, c_r2_all = jax.vmap(_radius_without, (None, 0, None))(c_loo, members, starts)
-        used = c_size > clusters.NEIGHBOURS
+        # A cluster of a few points (a mode dying out, or one that lost points by chance)
+        # would get an ellipsoid covering little of its mode, so few jumps would land
+        # there and its share would drift down: its radius is shrunk toward the
+        # well-sampled clusters' mean radius like its covariance toward theirs.
+        used = c_size >= 2
+        sampled = c_size > clusters.NEIGHBOURS
+        weight = jnp.where(jnp.any(sampled), sampled, used) * c_size
+        pooled_r2 = jnp.sum(weight * c_r2_all) / jnp.maximum(jnp.sum(weight), 1.0)
+        prior_points = dim + 1.0
+        c_r2 = ((c_size[:, None] * c_r2 + prior_points * pooled_r2)
+                / (c_size[:, None] + prior_points))
+        c_r2_all = (c_size * c_r2_all + prior_points * pooled_r2) / (c_size + prior_points)
         log_det = jnp.sum(jnp.log(jnp.diagonal(c_factor, axis1=-2, axis2=-1)), axis=-1)
         c_log_volume = jnp.where(used, log_det + 0.5 * dim * jnp.log(c_r2_all), -jnp.inf)
         single_log_volume = (jnp.sum(jnp.log(jnp.diagonal(factor)))

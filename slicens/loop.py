@@ -174,11 +174,19 @@ def rows_to_arrays(rows: kernel.StepInfo) -> dict[str, np.ndarray]:
     return arrays
 
 
+#: Per-iteration rows added after checkpoints were first written, each with a row of the
+#: same shape that those checkpoints hold: older files resume with zeros there.
+_ADDED_ROWS = {"n_clusters": "inner_steps"}
+
+
 def rows_from_arrays(arrays: dict[str, np.ndarray]) -> kernel.StepInfo:
     lanes = LaneStats(**{k[len("lanes."):]: v for k, v in arrays.items()
                          if k.startswith("lanes.")})
-    return kernel.StepInfo(lanes=lanes, **{k: v for k, v in arrays.items()
-                                           if not k.startswith("lanes.")})
+    rows = {k: v for k, v in arrays.items() if not k.startswith("lanes.")}
+    for added, like in _ADDED_ROWS.items():
+        if added not in rows and like in rows:
+            rows[added] = np.zeros_like(rows[like])
+    return kernel.StepInfo(lanes=lanes, **rows)
 
 
 def state_to_arrays(state: kernel.NSState, tally: Tally, chunk_size: int) -> dict:

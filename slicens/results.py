@@ -85,7 +85,8 @@ class Result:
     clusters_per_iteration
         Ellipsoids the jumps and the slice directions used in each iteration: one per
         cluster (mode) of the live points where they split, else 1 (always 1 with a
-        fixed integer ``num_inner_steps``, which makes no jumps).
+        fixed integer ``num_inner_steps``, which makes no jumps; 0 for iterations
+        resumed from a checkpoint written before clusters were recorded).
     kept_positions, kept_loglike
         Intermediate points of the replacement chains (after an accepted jump and after
         each slice step but the last; the first two per chain) and their

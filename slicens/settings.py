@@ -14,7 +14,8 @@ from slicens import kernel
 from slicens.chunking import parse_budget
 from slicens.priors import as_prior
 
-__all__ = ["default_num_inner_steps", "default_max_jumps", "default_max_clusters", "resolve", "check_int", "check_positive"]
+__all__ = ["default_num_inner_steps", "default_max_jumps", "default_max_clusters", "resolve",
+           "check_int", "check_positive"]
 
 logger = logging.getLogger("slicens")
 
@@ -168,7 +169,8 @@ def resolve(loglike, prior, *, n_live, num_delete, num_inner_steps, chunk_size, 
         chosen["num_inner_steps"] = (
             f"'auto': up to max(5, 3 * dim) = {num_inner_steps} slice steps for dim = {dim}, "
             f"down to a third as ellipsoid jumps succeed, after up to {default_max_jumps(dim)} "
-            f"jumps")
+            f"jumps from one ellipsoid around the live points, or one per cluster of them "
+            f"(up to {default_max_clusters(n_live, dim)})")
     elif isinstance(num_inner_steps, str):
         raise ValueError(f"num_inner_steps must be a positive integer or 'auto', "
                          f"got num_inner_steps={num_inner_steps!r}")

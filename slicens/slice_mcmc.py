@@ -172,14 +172,14 @@ class Ellipsoids(NamedTuple):
     inverse: jax.Array
 
     @classmethod
-    def make(cls, centre, factor, radius) -> "Ellipsoids":
+    def make(cls, centre, factor, radius) -> Ellipsoids:
         """Ellipsoids from centres (K, dim), factors (K, dim, dim) and radii (K,)."""
         eye = jnp.broadcast_to(jnp.eye(factor.shape[-1], dtype=factor.dtype), factor.shape)
         inverse = jax.scipy.linalg.solve_triangular(factor, eye, lower=True)
         return cls(centre, factor, radius, inverse)
 
     @classmethod
-    def one(cls, centre, factor, radius) -> "Ellipsoids":
+    def one(cls, centre, factor, radius) -> Ellipsoids:
         """The union of a single ellipsoid."""
         return cls.make(centre[None], factor[None], jnp.reshape(radius, (1,)))
 

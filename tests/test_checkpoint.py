@@ -243,3 +243,25 @@ def test_resumed_run_compiles_no_initialisation(tmp_path):
 
 def run_with(loglike, path, **overrides):
     return slicens.run(loglike, PROBLEM.prior, checkpoint=path, **dict(SETTINGS, **overrides))
+
+
+def test_rows_from_an_older_checkpoint_get_zero_clusters(small_result):
+    """A checkpoint written before clusters were recorded lacks ``n_clusters``: its rows
+    load with zeros there (0: not recorded), not with an error."""
+    from slicens import loop
+
+    iterations = small_result.n_iterations
+    rows = loop.rows_from_arrays({
+        "inner_steps": np.full(iterations, 5, np.int32),
+        **{name: np.zeros(iterations) for name in kernel_row_names() if name != "n_clusters"},
+        **{f"lanes.{name}": np.zeros(iterations, np.int64)
+           for name in slicens.chunking.LaneStats._fields},
+    })
+    np.testing.assert_array_equal(rows.n_clusters, np.zeros(iterations, np.int32))
+    np.testing.assert_array_equal(rows.inner_steps, 5)
+
+
+def kernel_row_names():
+    from slicens import kernel
+
+    return [name for name in kernel.StepInfo._fields if name not in ("lanes", "inner_steps")]
