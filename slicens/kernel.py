@@ -6,8 +6,11 @@ Pure functions on NamedTuple states. Each iteration:
    highest log-likelihood among them;
 2. ``num_delete`` chains start from survivors drawn uniformly (with replacement) among
    the live points with ``loglike > L*``;
-3. each chain takes ``num_inner_steps`` constrained slice steps (:mod:`slicens.slice_mcmc`)
-   whose directions are shaped by the live-point covariance, factored once per iteration;
+3. each chain (under ``num_inner_steps='auto'``) tries ellipsoid jumps from one
+   ellipsoid around the live points, or one per cluster of them (:func:`jump_ellipsoids`),
+   then takes constrained slice steps (:mod:`slicens.slice_mcmc`) whose directions are
+   shaped by the covariance of the live points (of the current point's cluster), factored
+   once per iteration;
 4. chain ``i``'s last point replaces the ``i``-th dead point, with birth contour ``L*``.
 
 Every batch of particles goes through :func:`slicens.chunking.lane_map`, at most
