@@ -368,14 +368,16 @@ def jump_ellipsoids(positions, factor, starts,
     everyone = jnp.ones(n, bool)
     r2_single, r2_single_all = _radius_without(loo_d2, everyone, starts)
     centres, factors = centre[None], factor[None]
+    inverses = slice_mcmc.inverse_factor(factors)
     r2 = (r2_single * enlarge)[:, None]
     if max_clusters > 1:
         label = clusters.find_clusters(positions, factor, max_clusters).label
         c_centre, c_factor, c_size = _cluster_shapes(positions, label, max_clusters)
+        c_inverse = slice_mcmc.inverse_factor(c_factor)
         own = jnp.maximum(label, 0)
-        c_inverse = slice_mcmc.Ellipsoids.make(c_centre, c_factor, c_size).inverse
         own_white = jnp.sum(c_inverse[own] * (positions - c_centre[own])[:, None, :], axis=-1)
-        effective = c_size[jnp.maximum(label, 0)] + dim + 1.0  # shrinkage pseudo-points
+        prior_points = dim + 1.0  # the shrinkage pseudo-points of _cluster_shapes
+        effective = c_size[own] + prior_points
         own_d2 = jnp.sum(own_white**2, axis=1)
         c_loo = jnp.minimum(_cross_validated(own_d2, effective), 4.0 * own_d2)
         members = label[None, :] == jnp.arange(max_clusters)[:, None]
@@ -388,7 +390,6 @@ def jump_ellipsoids(positions, factor, starts,
         sampled = c_size > clusters.NEIGHBOURS
         weight = jnp.where(jnp.any(sampled), sampled, used) * c_size
         pooled_r2 = jnp.sum(weight * c_r2_all) / jnp.maximum(jnp.sum(weight), 1.0)
-        prior_points = dim + 1.0
         c_r2 = ((c_size[:, None] * c_r2 + prior_points * pooled_r2)
                 / (c_size[:, None] + prior_points))
         c_r2_all = (c_size * c_r2_all + prior_points * pooled_r2) / (c_size + prior_points)
@@ -399,10 +400,11 @@ def jump_ellipsoids(positions, factor, starts,
         split = (jnp.sum(used) > 1) & (jax.nn.logsumexp(c_log_volume) < single_log_volume)
         centres = jnp.concatenate([centres, c_centre])
         factors = jnp.concatenate([factors, c_factor])
+        inverses = jnp.concatenate([inverses, c_inverse])
         c_r2 = jnp.where(used[:, None] & split, c_r2 * enlarge, 0.0).T
         r2 = jnp.concatenate([jnp.where(split, 0.0, r2), c_r2], axis=1)
     radius = jnp.sqrt(r2)
-    ellipsoids = slice_mcmc.Ellipsoids.make(centres, factors, radius)
+    ellipsoids = slice_mcmc.Ellipsoids(centres, factors, radius, inverses)
     start_inside = jax.vmap(
         lambda x, r: ellipsoids._replace(radius=r).contains(x))(positions[starts], radius)
     return ellipsoids, start_inside

@@ -67,7 +67,8 @@ MAX_CLUSTERS = 32
 def default_max_clusters(n_live: int, dim: int) -> int:
     """Clusters the jump ellipsoids may use under ``num_inner_steps='auto'``: one per
     ``2 (dim + 1)`` live points (about what a covariance needs), from 1 to
-    :data:`MAX_CLUSTERS`. Each costs ``dim^2`` operations per jump proposal."""
+    :data:`MAX_CLUSTERS`. Each costs ``dim^2`` operations per jump proposal and per slice
+    proposal (its region), and the clustering ``n_live^2 dim`` per iteration."""
     return max(1, min(MAX_CLUSTERS, n_live // (2 * (dim + 1))))
 
 

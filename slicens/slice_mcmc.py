@@ -48,6 +48,7 @@ __all__ = [
     "SlicePlan",
     "ChainState",
     "Ellipsoids",
+    "inverse_factor",
     "region_of",
     "single_region",
     "make_plan",
@@ -174,9 +175,7 @@ class Ellipsoids(NamedTuple):
     @classmethod
     def make(cls, centre, factor, radius) -> Ellipsoids:
         """Ellipsoids from centres (K, dim), factors (K, dim, dim) and radii (K,)."""
-        eye = jnp.broadcast_to(jnp.eye(factor.shape[-1], dtype=factor.dtype), factor.shape)
-        inverse = jax.scipy.linalg.solve_triangular(factor, eye, lower=True)
-        return cls(centre, factor, radius, inverse)
+        return cls(centre, factor, radius, inverse_factor(factor))
 
     @classmethod
     def one(cls, centre, factor, radius) -> Ellipsoids:
@@ -203,6 +202,12 @@ class Ellipsoids(NamedTuple):
         dim = self.centre.shape[-1]
         log_det = jnp.sum(jnp.log(jnp.diagonal(self.factor, axis1=-2, axis2=-1)), axis=-1)
         return log_det + dim * jnp.log(self.radius)
+
+
+def inverse_factor(factor):
+    """Inverses of lower-triangular factors, shape (..., dim, dim)."""
+    eye = jnp.broadcast_to(jnp.eye(factor.shape[-1], dtype=factor.dtype), factor.shape)
+    return jax.scipy.linalg.solve_triangular(factor, eye, lower=True)
 
 
 def region_of(shapes: Ellipsoids, radius, x):
