@@ -12,7 +12,11 @@ at most twice that, no mode below a third of its true weight in any run, and log
 unbiased. Prints, per problem and sampler: the mean and standard deviation of each
 mode's mass over the seeds, the worst run's smallest ratio of mass to true weight, logZ
 bias with its standard error, the standard deviation of (logZ - truth) / logZ_err (1 when
-the errors are honest), and evaluations.
+the errors are honest), and evaluations. Then what ``slicens.modes.find_modes`` (the
+``result.modes`` of a run) reports for the same dead points, matched to the true modes:
+how many modes it found, the mean reported mass error, the standard deviation over
+seeds and modes of (mass - true weight) / mass_err (1 when the errors are honest), the
+fraction of those beyond 3, and how many modes it flagged as depleted.
 """
 
 import argparse
@@ -24,7 +28,7 @@ import numpy as np
 from scipy.special import gammaln, logsumexp
 
 import slicens
-from slicens import evidence
+from slicens import evidence, modes
 from slicens.problems import eggbox, weighted_mixture
 
 WEIGHTS = (0.4, 0.3, 0.2, 0.1)
@@ -139,13 +143,25 @@ def mode_masses(positions, log_weights, centres):
     return np.bincount(nearest, weights=w, minlength=len(centres))
 
 
+def found_modes(found, centres):
+    """The modes slicens.modes found, matched to the true centres: mass and error per
+    centre (modes nearest one centre add up), and how many modes were found."""
+    nearest = np.argmin(np.sum((found.centre[:, None, :] - centres[None]) ** 2, -1), axis=1)
+    mass = np.bincount(nearest, weights=found.mass, minlength=len(centres))
+    err = np.sqrt(np.bincount(nearest, weights=found.mass_err**2, minlength=len(centres)))
+    return dict(found_masses=mass, found_errors=err, n_found=found.mass.size,
+                depleted=found.depleted().size)
+
+
 def run_exact(case, seed, n_live, num_delete, dlogz):
     rng = np.random.default_rng(seed)
     positions, ll, birth = exact_nested_sampling(case, n_live, num_delete, dlogz, rng)
     counts = evidence.live_counts(ll, birth, birth == -np.inf)
     stats = evidence.statistics(ll, counts, rng)
+    found = modes.find_modes(positions, ll, birth, stats.log_weights, n_live)
     return dict(masses=mode_masses(positions, stats.log_weights, case["centres"]),
-                logZ=stats.logZ, err=stats.logZ_err, evals=None)
+                logZ=stats.logZ, err=stats.logZ_err, evals=None,
+                **found_modes(found, case["centres"]))
 
 
 def run_slicens(case, seed, n_live, steps):
@@ -153,7 +169,8 @@ def run_slicens(case, seed, n_live, steps):
     r = slicens.run(problem.loglike, problem.prior, n_live=n_live, seed=seed,
                     num_inner_steps=steps, progress=False)
     return dict(masses=mode_masses(r.positions, r.log_weights, case["centres"]),
-                logZ=r.logZ, err=r.logZ_err, evals=r.n_evals)
+                logZ=r.logZ, err=r.logZ_err, evals=r.n_evals,
+                **found_modes(r.modes, case["centres"]))
 
 
 def report(name, sampler, runs, truth, reference_logZ):
@@ -166,9 +183,16 @@ def report(name, sampler, runs, truth, reference_logZ):
                 if len(truth) <= 4 else "-")
     evals = f"{np.mean([r['evals'] for r in runs]):,.0f}" if runs[0]["evals"] else "-"
     z = dz / np.array([r["err"] for r in runs])
+    found = np.array([r["found_masses"] for r in runs])
+    errors = np.array([r["found_errors"] for r in runs])
+    z_mass = (found - truth[None, :]) / errors
+    n_found = np.array([r["n_found"] for r in runs])
     print(f"| {name} | {sampler} | {len(runs)} | {per_mode} | {sd.mean():.4f} | {sd.max():.4f} | "
           f"{worst:.2f} | {dz.mean():+.3f} +/- {dz.std(ddof=1) / np.sqrt(len(dz)):.3f} | "
-          f"{z.std(ddof=1):.2f} | {evals} |", flush=True)
+          f"{z.std(ddof=1):.2f} | {evals} | {n_found.min()}-{n_found.max()} | "
+          f"{errors.mean():.4f} | {np.std(z_mass, ddof=1):.2f} | "
+          f"{np.mean(np.abs(z_mass) > 3):.3f} | {sum(r['depleted'] for r in runs)} |",
+          flush=True)
     return sd
 
 
@@ -184,8 +208,10 @@ def main():
     print(f"n_live {args.n_live}, num_delete {num_delete}, seeds {args.seeds}, "
           f"slicens num_inner_steps={steps}, jax {jax.__version__}")
     print("| problem | sampler | runs | mass per mode (mean +/- sd) | mean sd | max sd | "
-          "worst mass / truth | logZ - truth | sd(z) | evaluations |")
-    print("| --- | --- | ---: | --- | ---: | ---: | ---: | --- | ---: | ---: |")
+          "worst mass / truth | logZ - truth | sd(z) | evaluations | modes found | "
+          "mean mass_err | sd(z_mass) | abs(z_mass) > 3 | depleted |")
+    print("| --- | --- | ---: | --- | ---: | ---: | ---: | --- | ---: | ---: | --- | ---: | "
+          "---: | ---: | ---: |")
     for name in args.problems:
         case = PROBLEMS[name]()
         truth, reference = case["truth"], case["problem"].logZ

@@ -13,8 +13,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-__all__ = ["NEIGHBOURS", "LINK_RATIO", "Clusters", "local_whitening", "neighbour_components",
-           "find_clusters"]
+__all__ = ["NEIGHBOURS", "LINK_RATIO", "Clusters", "local_whitening", "locally_whitened",
+           "neighbour_components", "find_clusters"]
 
 #: Neighbours that link a live point to its mode. A component of the symmetrised
 #: k-nearest-neighbour graph has at least ``NEIGHBOURS + 1`` points, so a mode needs that
@@ -106,17 +106,23 @@ def neighbour_components(whitened, neighbours: int = NEIGHBOURS):
     return jax.lax.while_loop(lambda c: c[1], spread, (labels, jnp.asarray(True)))[0]
 
 
+def locally_whitened(positions, factor):
+    """The points whitened by their covariance's Cholesky ``factor``, then
+    :data:`METRIC_PASSES` times by their local covariance (:func:`local_whitening`): the
+    metric in which modes are found. A linear map of the positions."""
+    centred = positions - jnp.mean(positions, axis=0)[None, :]
+    whitened = jax.scipy.linalg.solve_triangular(factor, centred.T, lower=True).T
+    return jax.lax.fori_loop(  # a loop, not unrolled: one pass to compile
+        0, METRIC_PASSES, lambda _, w: local_whitening(w, METRIC_NEIGHBOURS), whitened)
+
+
 def find_clusters(positions, factor, max_clusters: int,
                   neighbours: int = NEIGHBOURS) -> Clusters:
     """The ``max_clusters`` largest components of the live points' nearest-neighbour graph,
     in the space whitened by the live covariance's Cholesky ``factor``. Ties in size go
     to the component with the smaller first index (deterministic)."""
     n = positions.shape[0]
-    centred = positions - jnp.mean(positions, axis=0)[None, :]
-    whitened = jax.scipy.linalg.solve_triangular(factor, centred.T, lower=True).T
-    whitened = jax.lax.fori_loop(  # a loop, not unrolled: one pass to compile
-        0, METRIC_PASSES, lambda _, w: local_whitening(w, METRIC_NEIGHBOURS), whitened)
-    root = neighbour_components(whitened, neighbours)
+    root = neighbour_components(locally_whitened(positions, factor), neighbours)
     sizes = jnp.zeros(n, jnp.int32).at[root].add(1)
     kept_size, kept_root = jax.lax.top_k(sizes, min(max_clusters, n))
     pad = max_clusters - kept_size.shape[0]

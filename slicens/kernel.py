@@ -43,6 +43,7 @@ __all__ = [
     "init",
     "step",
     "covariance_factor",
+    "cluster_shapes",
     "iteration_memory",
     "Limits",
     "Block",
@@ -317,7 +318,7 @@ def _radius_without(loo_d2, members, starts):
     return jnp.where(starts == first, second, largest), largest
 
 
-def _cluster_shapes(positions, label, max_clusters: int):
+def cluster_shapes(positions, label, max_clusters: int):
     """Each cluster's mean and covariance factor. A cluster's covariance is shrunk toward
     the clusters' pooled covariance by ``dim + 1`` pseudo-points, so that small clusters
     (down to ``clusters.NEIGHBOURS + 1`` points, fewer than ``dim`` in high dimension)
@@ -372,11 +373,11 @@ def jump_ellipsoids(positions, factor, starts,
     r2 = (r2_single * enlarge)[:, None]
     if max_clusters > 1:
         label = clusters.find_clusters(positions, factor, max_clusters).label
-        c_centre, c_factor, c_size = _cluster_shapes(positions, label, max_clusters)
+        c_centre, c_factor, c_size = cluster_shapes(positions, label, max_clusters)
         c_inverse = slice_mcmc.inverse_factor(c_factor)
         own = jnp.maximum(label, 0)
         own_white = jnp.sum(c_inverse[own] * (positions - c_centre[own])[:, None, :], axis=-1)
-        prior_points = dim + 1.0  # the shrinkage pseudo-points of _cluster_shapes
+        prior_points = dim + 1.0  # the shrinkage pseudo-points of cluster_shapes
         effective = c_size[own] + prior_points
         own_d2 = jnp.sum(own_white**2, axis=1)
         c_loo = jnp.minimum(_cross_validated(own_d2, effective), 4.0 * own_d2)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from slicens.modes import live_points_per_mode
 from slicens.results import Result
 
 __all__ = ["corner", "diagnostics"]
@@ -31,8 +32,22 @@ def corner(result: Result, path=None, *, params=None):
     return _save(figure, path)
 
 
+def _plot_modes(axis, result: Result, most: int = 8):
+    """Live points of each mode (the heaviest ``most``) at each death, mass in the key."""
+    modes = result.modes
+    shown = min(most, modes.mass.size)
+    counts = live_points_per_mode(result.loglike, result.loglike_birth, modes.label, shown)
+    for k in range(shown):
+        axis.plot(counts[:, k], lw=1, label=f"mode {k}: {modes.mass[k]:.3f} "
+                                            f"+/- {modes.mass_err[k]:.3f}")
+    axis.legend(loc="best", fontsize="small",
+                title="posterior mass" + (f" ({shown} of {modes.mass.size})"
+                                          if shown < modes.mass.size else ""))
+
+
 def diagnostics(result: Result, path=None):
-    """Four panels: log-likelihood against log prior volume, live points at each death,
+    """Four panels: log-likelihood against log prior volume, live points at each death
+    (and of each mode, with its posterior mass, where the run found several),
     likelihood evaluations per iteration, and the insertion-rank histogram with its test.
     """
 
@@ -49,7 +64,9 @@ def diagnostics(result: Result, path=None):
     weight_axis.plot(logX, result.weights / result.weights.max(), color="C2", lw=1)
     weight_axis.set(ylabel="posterior weight (scaled)", ylim=(0, 1.05))
     ax_l.set(xlabel="log X (expected)", ylabel="log L", title="likelihood and weight")
-    ax_n.plot(result.n_live_at_death, lw=1)
+    ax_n.plot(result.n_live_at_death, lw=1, color="k", label="all")
+    if result.clusters_per_iteration.size and result.clusters_per_iteration.max() > 1:
+        _plot_modes(ax_n, result)
     ax_n.set(xlabel="death", ylabel="live points", title="live points at each death")
     iterations = np.arange(1, result.evals_per_iteration.size + 1)
     ax_e.plot(iterations, result.evals_per_iteration, lw=1)

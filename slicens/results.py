@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy.special import logsumexp
 
+from slicens import modes as _modes
 from slicens.evidence import equal_weight_indices
 
 __all__ = ["Result", "load", "jsonable"]
@@ -213,6 +215,18 @@ class Result:
         centred = positions - weights @ positions
         return (centred * weights[:, None]).T @ centred
 
+    @cached_property
+    def modes(self) -> _modes.Modes:
+        """The posterior's modes, heaviest first: each dead point's mode (``label``), each
+        mode's posterior ``mass`` (sums to 1), its error ``mass_err`` (standard deviation
+        over bootstrapped threads), ``centre`` (posterior mean), and the live points it
+        held and its volume share at the contour that defined it
+        (:func:`slicens.modes.find_modes`; computed on first use, about a second).
+        ``modes.depleted()`` lists the modes with implausibly few live points for their
+        volume, whose mass is then too small (``run`` warns)."""
+        return _modes.find_modes(self.positions, self.loglike, self.loglike_birth,
+                                 self.log_weights, int(self.settings["n_live"]))
+
     def to_anesthetic(self, boost: bool = False):
         """The run as an ``anesthetic.NestedSamples`` (data, logL, logL_birth, names).
 
@@ -244,7 +258,18 @@ class Result:
             f"{self.n_invalid} invalid, {self.n_failed_steps} failed slice steps), "
             f"{self.wall_time:.1f} s ({self.compile_time:.1f} s compiling), "
             f"chunk_size {self.memory.get('chunk_size')}, stopped by {self.termination}"
-        )
+        ) + self._modes_summary()
+
+    def _modes_summary(self) -> str:
+        """A line per mode where the run split its live points into clusters."""
+        if self.clusters_per_iteration.size == 0 or self.clusters_per_iteration.max() < 2:
+            return ""
+        modes = self.modes
+        lines = [f"\n{modes.mass.size} modes (posterior mass +/- bootstrap error, centre):"]
+        for k, centre in enumerate(modes.centre):
+            at = ", ".join(f"{c:.3g}" for c in centre[:6]) + (", ..." if centre.size > 6 else "")
+            lines.append(f"  mode {k}: {modes.mass[k]:.4f} +/- {modes.mass_err[k]:.4f}  at ({at})")
+        return "\n".join(lines)
 
     def save(self, path, *, overwrite: bool = False) -> Path:
         """Write the result to one ``.npz`` file (NumPy arrays plus a JSON ``metadata``

@@ -305,6 +305,20 @@ def _warn_if_not_mixing(insertion, memory_of_start, num_inner_steps: int) -> Non
             f"{num_inner_steps})", RuntimeWarning, stacklevel=3)
 
 
+def _warn_if_modes_depleted(modes) -> None:
+    """Warn about modes with implausibly few live points for their volume (checked where
+    the run split its live points into clusters; ``result.modes.depleted()`` checks any
+    run)."""
+    for k in modes.depleted():
+        expected = modes.live_points.sum() * modes.volume_share[k]
+        warnings.warn(
+            f"mode {k} of {modes.mass.size} (posterior mass {modes.mass[k]:.3g} +/- "
+            f"{modes.mass_err[k]:.2g}) held {modes.live_points[k]} live points at log L = "
+            f"{modes.contour:.4g} where its volume predicts about {expected:.0f}: its mass "
+            f"is likely too small (the live points drifted between modes); rerun with more "
+            f"live points or a larger num_inner_steps", RuntimeWarning, stacklevel=3)
+
+
 def _kept_points(dead, dim: int) -> dict:
     """The chains' intermediate points (for the boosted posterior), unused slots dropped."""
     positions = np.concatenate([np.zeros((0, dim))] + [
@@ -341,7 +355,7 @@ def _finalise(dead, state, prior, *, seed, settings, counts, termination, timing
         _warn_if_not_mixing(insertion, memory_of_start, settings["num_inner_steps"])
     import slicens
 
-    return Result(
+    result = Result(
         logZ=stats.logZ,
         logZ_err=stats.logZ_err,
         positions=np.asarray(positions, dtype=np.float64),
@@ -369,3 +383,6 @@ def _finalise(dead, state, prior, *, seed, settings, counts, termination, timing
         versions={"slicens": slicens.__version__, "jax": jax.__version__},
         **counts,
     )
+    if result.clusters_per_iteration.size and result.clusters_per_iteration.max() > 1:
+        _warn_if_modes_depleted(result.modes)
+    return result

@@ -29,6 +29,9 @@ def test_nan_half_space_halves_the_evidence():
         assert r.n_invalid > 0
         assert np.all(r.positions[np.isfinite(r.loglike), 0] >= 0)
         assert abs(r.logZ - truth) < 3 * r.logZ_err, (seed, r.logZ, truth, r.logZ_err)
+    # replacements born at -inf (contours inside the NaN region) still thread the run
+    assert np.sum(r.loglike_birth == -np.inf) > 200
+    np.testing.assert_array_equal(r.modes.mass, [1.0])
 
 
 def test_constant_likelihood_terminates_on_the_plateau():
@@ -48,6 +51,7 @@ def test_partial_plateau_terminates():
     assert r.termination in ("plateau", "dlogz")
     # Z = 1/4 (flat part) + integral of the ramp: a sanity bound, dominated by 1/4
     assert np.log(0.25) - 0.2 < r.logZ < np.log(0.25) + 0.5
+    np.testing.assert_allclose(r.modes.mass, [1.0])  # tied births: one mode
 
 
 def test_max_evals_and_max_iterations_stop_the_run():
