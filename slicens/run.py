@@ -315,8 +315,9 @@ def _warn_if_modes_depleted(modes) -> None:
             f"mode {k} of {modes.mass.size} (posterior mass {modes.mass[k]:.3g} +/- "
             f"{modes.mass_err[k]:.2g}) held {modes.live_points[k]} live points at log L = "
             f"{modes.contour:.4g} where its volume predicts about {expected:.0f}: its mass "
-            f"is likely too small (the live points drifted between modes); rerun with more "
-            f"live points or a larger num_inner_steps", RuntimeWarning, stacklevel=3)
+            f"is likely too small (the live points drifted between modes, which the jumps "
+            f"between modes did not undo); rerun with more live points", RuntimeWarning,
+            stacklevel=3)
 
 
 def _kept_points(dead, dim: int) -> dict:
