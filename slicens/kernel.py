@@ -92,6 +92,9 @@ class NSState(NamedTuple):
     jump_miss: shape=(), dtype=float. Running fraction of chains without an accepted
         ellipsoid jump (a window of about ``n_live`` chains); sets ``inner_steps`` when
         the steps adapt.
+    split: shape=(), dtype=bool. Whether the last iteration's jumps drew from one
+        ellipsoid per cluster; with ``jump_miss`` it decides whether the next iteration
+        clusters the live points at all (:data:`CLUSTER_ABOVE_MISS`).
     """
 
     positions: jax.Array
@@ -104,6 +107,7 @@ class NSState(NamedTuple):
     logW2: jax.Array
     inner_steps: jax.Array
     jump_miss: jax.Array
+    split: jax.Array
 
 
 class StepInfo(NamedTuple):
@@ -260,6 +264,7 @@ def init(rng_key, loglike_fn: Callable, prior, settings: Settings) -> tuple[NSSt
         logW2=jnp.full((), -jnp.inf, dtype),
         inner_steps=jnp.int32(settings.num_inner_steps),
         jump_miss=jnp.ones((), dtype),
+        split=jnp.zeros((), bool),
     )
     logZ_live, plateau = _summary(state, settings.num_delete)
     empty = jnp.zeros((0,), dtype)
@@ -300,6 +305,16 @@ def covariance_factor(positions):
 #: shape) holding every live point: the live points under-cover the contour a little.
 JUMP_VOLUME_ENLARGEMENT = 1.5
 
+#: The live points are clustered (:func:`jump_ellipsoids`) only while more than this
+#: fraction of recent chains missed their ellipsoid jump, or the last iteration split.
+#: Where jumps from the single ellipsoid mostly succeed it already bounds the contour
+#: well and moves chains between modes in proportion to their volume, and the
+#: clustering, ~24 ms per iteration at n_live 500 on a CPU, would be spent for nothing
+#: (measured at n_live 500: 84-98% of chains jump on the 5-d Gaussian, which never
+#: splits; 36-76% in the iterations before the 5-d mixture splits, 54-84% before the
+#: egg-box does).
+CLUSTER_ABOVE_MISS = 0.25
+
 
 def _cross_validated(d2, n):
     """Mahalanobis distance^2 of a point from the mean and covariance of the other ``n - 1``
@@ -338,8 +353,8 @@ def cluster_shapes(positions, label, max_clusters: int):
     return centre, factor, size
 
 
-def jump_ellipsoids(positions, factor, starts,
-                    max_clusters: int = 1) -> tuple[slice_mcmc.Ellipsoids, jax.Array]:
+def jump_ellipsoids(positions, factor, starts, max_clusters: int = 1,
+                    cluster=True) -> tuple[slice_mcmc.Ellipsoids, jax.Array]:
     """Each chain's jump region: one ellipsoid around the live points or, where the live
     points fall into several clusters (:func:`slicens.clusters.find_clusters`) whose
     ellipsoids take less volume together, one ellipsoid per cluster.
@@ -359,6 +374,9 @@ def jump_ellipsoids(positions, factor, starts,
     ellipsoid that does not depend on the start; one built to hold the start never lets
     the outermost region be reached by a jump while starts there can always leave it.
     Both pull the live points inward (logZ too high; measured on a 30-d Gaussian).
+
+    ``cluster`` (a traced bool): where False the clustering is skipped and the single
+    ellipsoid used, as if the clusters had not split.
     """
     n, dim = positions.shape
     enlarge = JUMP_VOLUME_ENLARGEMENT ** (2 / dim)
@@ -372,43 +390,64 @@ def jump_ellipsoids(positions, factor, starts,
     inverses = slice_mcmc.inverse_factor(factors)
     r2 = (r2_single * enlarge)[:, None]
     if max_clusters > 1:
-        label = clusters.find_clusters(positions, factor, max_clusters).label
-        c_centre, c_factor, c_size = cluster_shapes(positions, label, max_clusters)
-        c_inverse = slice_mcmc.inverse_factor(c_factor)
-        own = jnp.maximum(label, 0)
-        own_white = jnp.sum(c_inverse[own] * (positions - c_centre[own])[:, None, :], axis=-1)
-        prior_points = dim + 1.0  # the shrinkage pseudo-points of cluster_shapes
-        effective = c_size[own] + prior_points
-        own_d2 = jnp.sum(own_white**2, axis=1)
-        c_loo = jnp.minimum(_cross_validated(own_d2, effective), 4.0 * own_d2)
-        members = label[None, :] == jnp.arange(max_clusters)[:, None]
-        c_r2, c_r2_all = jax.vmap(_radius_without, (None, 0, None))(c_loo, members, starts)
-        # A cluster of a few points (a mode dying out, or one that lost points by chance)
-        # would get an ellipsoid covering little of its mode, so few jumps would land
-        # there and its share would drift down: its radius is shrunk toward the
-        # well-sampled clusters' mean radius like its covariance toward theirs.
-        used = c_size >= 2
-        sampled = c_size > clusters.NEIGHBOURS
-        weight = jnp.where(jnp.any(sampled), sampled, used) * c_size
-        pooled_r2 = jnp.sum(weight * c_r2_all) / jnp.maximum(jnp.sum(weight), 1.0)
-        c_r2 = ((c_size[:, None] * c_r2 + prior_points * pooled_r2)
-                / (c_size[:, None] + prior_points))
-        c_r2_all = (c_size * c_r2_all + prior_points * pooled_r2) / (c_size + prior_points)
-        log_det = jnp.sum(jnp.log(jnp.diagonal(c_factor, axis1=-2, axis2=-1)), axis=-1)
-        c_log_volume = jnp.where(used, log_det + 0.5 * dim * jnp.log(c_r2_all), -jnp.inf)
-        single_log_volume = (jnp.sum(jnp.log(jnp.diagonal(factor)))
-                             + 0.5 * dim * jnp.log(r2_single_all))
-        split = (jnp.sum(used) > 1) & (jax.nn.logsumexp(c_log_volume) < single_log_volume)
+        def clustered(_):
+            return _cluster_ellipsoids(positions, factor, starts, max_clusters,
+                                       r2_single_all, enlarge)
+
+        def single(_):
+            shared = (jnp.broadcast_to(centre, (max_clusters, dim)),
+                      jnp.broadcast_to(factor, (max_clusters, dim, dim)))
+            return (*shared, jnp.broadcast_to(inverses[0], (max_clusters, dim, dim)),
+                    jnp.zeros((starts.shape[0], max_clusters), r2.dtype), jnp.zeros((), bool))
+
+        c_centre, c_factor, c_inverse, c_r2, split = jax.lax.cond(cluster, clustered, single,
+                                                                  None)
         centres = jnp.concatenate([centres, c_centre])
         factors = jnp.concatenate([factors, c_factor])
         inverses = jnp.concatenate([inverses, c_inverse])
-        c_r2 = jnp.where(used[:, None] & split, c_r2 * enlarge, 0.0).T
         r2 = jnp.concatenate([jnp.where(split, 0.0, r2), c_r2], axis=1)
     radius = jnp.sqrt(r2)
     ellipsoids = slice_mcmc.Ellipsoids(centres, factors, radius, inverses)
     start_inside = jax.vmap(
         lambda x, r: ellipsoids._replace(radius=r).contains(x))(positions[starts], radius)
     return ellipsoids, start_inside
+
+
+def _cluster_ellipsoids(positions, factor, starts, max_clusters: int, r2_single_all,
+                        enlarge):
+    """One ellipsoid per cluster of the live points (see :func:`jump_ellipsoids`):
+    centres, factors, inverse factors, squared radii per start (zero for unused slots
+    and where the clusters do not split) and whether they split."""
+    dim = positions.shape[1]
+    label = clusters.find_clusters(positions, factor, max_clusters).label
+    c_centre, c_factor, c_size = cluster_shapes(positions, label, max_clusters)
+    c_inverse = slice_mcmc.inverse_factor(c_factor)
+    own = jnp.maximum(label, 0)
+    own_white = jnp.sum(c_inverse[own] * (positions - c_centre[own])[:, None, :], axis=-1)
+    prior_points = dim + 1.0  # the shrinkage pseudo-points of cluster_shapes
+    effective = c_size[own] + prior_points
+    own_d2 = jnp.sum(own_white**2, axis=1)
+    c_loo = jnp.minimum(_cross_validated(own_d2, effective), 4.0 * own_d2)
+    members = label[None, :] == jnp.arange(max_clusters)[:, None]
+    c_r2, c_r2_all = jax.vmap(_radius_without, (None, 0, None))(c_loo, members, starts)
+    # A cluster of a few points (a mode dying out, or one that lost points by chance)
+    # would get an ellipsoid covering little of its mode, so few jumps would land
+    # there and its share would drift down: its radius is shrunk toward the
+    # well-sampled clusters' mean radius like its covariance toward theirs.
+    used = c_size >= 2
+    sampled = c_size > clusters.NEIGHBOURS
+    weight = jnp.where(jnp.any(sampled), sampled, used) * c_size
+    pooled_r2 = jnp.sum(weight * c_r2_all) / jnp.maximum(jnp.sum(weight), 1.0)
+    c_r2 = ((c_size[:, None] * c_r2 + prior_points * pooled_r2)
+            / (c_size[:, None] + prior_points))
+    c_r2_all = (c_size * c_r2_all + prior_points * pooled_r2) / (c_size + prior_points)
+    log_det = jnp.sum(jnp.log(jnp.diagonal(c_factor, axis1=-2, axis2=-1)), axis=-1)
+    c_log_volume = jnp.where(used, log_det + 0.5 * dim * jnp.log(c_r2_all), -jnp.inf)
+    single_log_volume = (jnp.sum(jnp.log(jnp.diagonal(factor)))
+                         + 0.5 * dim * jnp.log(r2_single_all))
+    split = (jnp.sum(used) > 1) & (jax.nn.logsumexp(c_log_volume) < single_log_volume)
+    c_r2 = jnp.where(used[:, None] & split, c_r2 * enlarge, 0.0).T
+    return c_centre, c_factor, c_inverse, c_r2, split
 
 
 def _running_miss(previous, jumped, settings: Settings):
@@ -455,8 +494,9 @@ def step(rng_key, state: NSState, loglike_fn: Callable, prior, settings: Setting
     factor = covariance_factor(state.positions)
     chain_keys = jax.vmap(lambda i: jax.random.fold_in(chain_key, i))(jnp.arange(k))
     if settings.max_jumps:
+        cluster = state.split | (state.jump_miss > CLUSTER_ABOVE_MISS)
         shapes, start_inside = jump_ellipsoids(state.positions, factor, starts,
-                                               settings.max_clusters)
+                                               settings.max_clusters, cluster)
         radii, num_jumps = shapes.radius, jnp.where(start_inside, settings.max_jumps, 0)
     else:
         shapes = slice_mcmc.single_region(factor)
@@ -493,6 +533,7 @@ def step(rng_key, state: NSState, loglike_fn: Callable, prior, settings: Setting
         inner_steps=adapted_steps(jump_miss, settings) if settings.adaptive
         else state.inner_steps,
         jump_miss=jump_miss,
+        split=jnp.sum(radii[0] > 0) > 1,
     )
     logZ_live, plateau = _summary(new_state, k)
     info = StepInfo(

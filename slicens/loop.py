@@ -195,9 +195,16 @@ def state_to_arrays(state: kernel.NSState, tally: Tally, chunk_size: int) -> dic
     return arrays
 
 
+#: State fields that snapshots written before they existed lack, with the value such a
+#: run had: it never split (so the next iteration clusters if jumps miss).
+_ADDED_STATE = {"split": False}
+
+
 def state_from_arrays(arrays: dict, tally: Tally) -> tuple[kernel.NSState, Tally]:
-    state = kernel.NSState(**{k[len("state."):]: jnp.asarray(v) for k, v in arrays.items()
-                              if k.startswith("state.")})
+    stored = {k[len("state."):]: jnp.asarray(v) for k, v in arrays.items()
+              if k.startswith("state.")}
+    state = kernel.NSState(**{**{k: jnp.asarray(v) for k, v in _ADDED_STATE.items()},
+                              **stored})
     stored = stored_tally(arrays)
     stored.pop("chunk_size")
     tally.__dict__.update(stored)

@@ -2,6 +2,7 @@
 finished run only when asked, continuation of a run stopped by a budget."""
 
 import importlib.util
+import json
 import logging
 import os
 import signal
@@ -265,3 +266,15 @@ def kernel_row_names():
     from slicens import kernel
 
     return [name for name in kernel.StepInfo._fields if name not in ("lanes", "inner_steps")]
+
+
+def test_state_from_an_older_checkpoint_has_not_split():
+    """A snapshot written before ``NSState.split`` existed resumes as a run that did not
+    split (its next iteration clusters where jumps miss), not with an error."""
+    from slicens import kernel, loop
+
+    fields = {name: np.zeros(()) for name in kernel.NSState._fields if name != "split"}
+    state, _ = loop.state_from_arrays(
+        {**{f"state.{name}": value for name, value in fields.items()},
+         "tally": np.array(json.dumps({"chunk_size": 4}))}, loop.Tally(10, 1))
+    assert state.split.dtype == bool and not bool(state.split)

@@ -87,3 +87,20 @@ def test_jump_ellipsoids_split_only_where_it_saves_volume():
     assert np.all(np.asarray(single.radius)[:, 0] > 0)
     np.testing.assert_array_equal(np.asarray(single.radius)[:, 1:], 0.0)
     assert float(np.mean(inside)) > 0.9
+
+
+def test_jump_ellipsoids_skip_the_clustering_when_told():
+    """``cluster=False`` (the kernel's choice where jumps from one ellipsoid mostly
+    succeed and the last iteration did not split) gives the single ellipsoid even where
+    the points fall into modes; ``cluster=True`` splits them."""
+    rng = np.random.default_rng(0)
+    points = np.concatenate([rng.normal(-3, 0.1, (60, 2)), rng.normal(3, 0.1, (60, 2))])
+    positions = jnp.asarray(points)
+    factor = kernel.covariance_factor(positions)
+    starts = jnp.arange(10)
+    split, _ = kernel.jump_ellipsoids(positions, factor, starts, 8, jnp.asarray(True))
+    single, _ = kernel.jump_ellipsoids(positions, factor, starts, 8, jnp.asarray(False))
+    assert int(jnp.sum(split.radius[0] > 0)) == 2 and float(split.radius[0, 0]) == 0.0
+    assert int(jnp.sum(single.radius[0] > 0)) == 1 and float(single.radius[0, 0]) > 0.0
+    one, _ = kernel.jump_ellipsoids(positions, factor, starts, 1)  # no cluster slots at all
+    np.testing.assert_array_equal(single.radius[:, 0], one.radius[:, 0])
