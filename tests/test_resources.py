@@ -1,0 +1,37 @@
+"""Process resources over many runs: what one process running many fits keeps.
+
+Slow (``make test-all``); ``make test`` itself is the larger check: its single process
+runs some hundred different likelihoods."""
+
+import os
+
+import jax.numpy as jnp
+import pytest
+
+import slicens
+from slicens.priors import Uniform
+
+
+@pytest.mark.slow  # ~45 s: eleven runs, each compiling its own programs
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="needs Linux /proc")
+def test_many_likelihoods_keep_memory_mappings_bounded():
+    """Each compiled program holds hundreds of memory mappings and Linux allows 65,530
+    per process: keeping 32 programs per cache let the test suite's process cross that,
+    and XLA's next compilation crashed. Past ``PROGRAMS_KEPT`` runs of different
+    likelihoods, a new run adds only what its traced (not compiled) program holds."""
+    from slicens import compiled
+
+    def mappings():
+        with open("/proc/self/maps") as maps:
+            return sum(1 for _ in maps)
+
+    kept = compiled.PROGRAMS_KEPT
+    counts = []
+    for i in range(kept + 3):
+        slicens.run(lambda x, c=0.01 * i: -0.5 * jnp.sum((x - c) ** 2) / 0.01, [Uniform(-1, 1)],
+                    n_live=20, num_delete=2, num_inner_steps=1, chunk_size=2,
+                    max_iterations=1, seed=i, progress=False)
+        counts.append(mappings())
+    per_run_while_filling = (counts[kept - 1] - counts[0]) / (kept - 1)
+    per_run_once_full = (counts[-1] - counts[kept - 1]) / 3
+    assert per_run_once_full < per_run_while_filling / 3, counts
