@@ -521,6 +521,7 @@ def step(rng_key, state: NSState, loglike_fn: Callable, prior, settings: Setting
     logX, logZ, logW2 = evidence.update(state.logX, state.logZ, state.logW2, dead_loglike,
                                         settings.n_live)
     jump_miss = _running_miss(state.jump_miss, chains.jumped, settings)
+    n_regions = jnp.sum(radii[0] > 0).astype(jnp.int32)  # ellipsoids the jumps used
     new_state = NSState(
         positions=state.positions.at[dead].set(chains.position),
         loglike=state.loglike.at[dead].set(chains.loglike),
@@ -533,7 +534,7 @@ def step(rng_key, state: NSState, loglike_fn: Callable, prior, settings: Setting
         inner_steps=adapted_steps(jump_miss, settings) if settings.adaptive
         else state.inner_steps,
         jump_miss=jump_miss,
-        split=jnp.sum(radii[0] > 0) > 1,
+        split=n_regions > 1,
     )
     logZ_live, plateau = _summary(new_state, k)
     info = StepInfo(
@@ -552,7 +553,7 @@ def step(rng_key, state: NSState, loglike_fn: Callable, prior, settings: Setting
         n_failed_steps=jnp.sum(chains.n_failed_steps),
         inner_steps=state.inner_steps,
         n_jumped=jnp.sum(chains.jumped).astype(jnp.int32),
-        n_clusters=jnp.sum(radii[0] > 0).astype(jnp.int32),
+        n_clusters=n_regions,
         logZ=logZ,
         logZ_live=logZ_live,
         plateau=plateau,

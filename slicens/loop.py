@@ -201,13 +201,13 @@ _ADDED_STATE = {"split": False}
 
 
 def state_from_arrays(arrays: dict, tally: Tally) -> tuple[kernel.NSState, Tally]:
-    stored = {k[len("state."):]: jnp.asarray(v) for k, v in arrays.items()
+    fields = {k[len("state."):]: jnp.asarray(v) for k, v in arrays.items()
               if k.startswith("state.")}
     state = kernel.NSState(**{**{k: jnp.asarray(v) for k, v in _ADDED_STATE.items()},
-                              **stored})
-    stored = stored_tally(arrays)
-    stored.pop("chunk_size")
-    tally.__dict__.update(stored)
+                              **fields})
+    totals = stored_tally(arrays)
+    totals.pop("chunk_size")
+    tally.__dict__.update(totals)
     return state, tally
 
 

@@ -65,7 +65,7 @@ def diagnostics(result: Result, path=None):
     weight_axis.set(ylabel="posterior weight (scaled)", ylim=(0, 1.05))
     ax_l.set(xlabel="log X (expected)", ylabel="log L", title="likelihood and weight")
     ax_n.plot(result.n_live_at_death, lw=1, color="k", label="all")
-    if result.clusters_per_iteration.size and result.clusters_per_iteration.max() > 1:
+    if result.split_into_clusters:
         _plot_modes(ax_n, result)
     ax_n.set(xlabel="death", ylabel="live points", title="live points at each death")
     iterations = np.arange(1, result.evals_per_iteration.size + 1)

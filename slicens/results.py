@@ -215,6 +215,12 @@ class Result:
         centred = positions - weights @ positions
         return (centred * weights[:, None]).T @ centred
 
+    @property
+    def split_into_clusters(self) -> bool:
+        """Whether some iteration's jumps used one ellipsoid per cluster of the live
+        points (then ``run`` checks the modes, and the summary and figure show them)."""
+        return bool(self.clusters_per_iteration.size and self.clusters_per_iteration.max() > 1)
+
     @cached_property
     def modes(self) -> _modes.Modes:
         """The posterior's modes, heaviest first: each dead point's mode (``label``), each
@@ -262,7 +268,7 @@ class Result:
 
     def _modes_summary(self) -> str:
         """A line per mode where the run split its live points into clusters."""
-        if self.clusters_per_iteration.size == 0 or self.clusters_per_iteration.max() < 2:
+        if not self.split_into_clusters:
             return ""
         modes = self.modes
         lines = [f"\n{modes.mass.size} modes (posterior mass +/- bootstrap error, centre):"]

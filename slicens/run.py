@@ -384,6 +384,6 @@ def _finalise(dead, state, prior, *, seed, settings, counts, termination, timing
         versions={"slicens": slicens.__version__, "jax": jax.__version__},
         **counts,
     )
-    if result.clusters_per_iteration.size and result.clusters_per_iteration.max() > 1:
+    if result.split_into_clusters:
         _warn_if_modes_depleted(result.modes)
     return result
