@@ -2,7 +2,8 @@
 the adaptive default) against Nautilus, in one process on the same likelihoods.
 
     python benchmarks/vs_nautilus.py [--seeds 5] [--n-live 500] [--problems ...]
-                                     [--scale laptop|hst] [--samplers ...]
+                                     [--scale laptop|hst] [--curvature dense]
+                                     [--samplers ...]
 
 For each problem and sampler, over the seeds: likelihood evaluations, sampling wall time,
 logZ minus the reference (analytic or quadrature; none for the lens) as mean and scatter,
@@ -31,7 +32,8 @@ PROBLEMS = {
     "shells_10d": lambda a: shells(10),
     "mixture_5d": lambda a: weighted_mixture(5),
     "correlated_30d": lambda a: correlated_gaussian(30),
-    "lens": lambda a: lens_problem(a.scale, curvature="sparse" if a.scale != "hst" else "dense"),
+    "lens": lambda a: lens_problem(a.scale, curvature=a.curvature or (
+        "sparse" if a.scale != "hst" else "dense")),
 }
 
 
@@ -72,6 +74,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--n-live", type=int, default=500)
     parser.add_argument("--scale", default="laptop", choices=("tiny", "laptop", "hst"))
+    parser.add_argument("--curvature", default=None, choices=("sparse", "dense"),
+                        help="the lens's curvature matrix (default: sparse, dense for hst; "
+                             "dense suits a GPU)")
     parser.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=list(PROBLEMS))
     parser.add_argument("--samplers", nargs="+", default=["fixed", "auto", "nautilus"],
                         choices=("fixed", "auto", "nautilus"))

@@ -370,51 +370,87 @@ class ChunkChoice(NamedTuple):
     predicted_peak: int
     budget: int
     model: MemoryModel | None  # None when the whole batch fit: one compile, no fit
-    measured: dict[int, int]  # chunk size -> compiled peak of each compilation made
+    #: chunk size -> compiled peak of each compilation made; None where compiling that
+    #: chunk ran out of device memory (it does not fit, whatever its analysis would say)
+    measured: dict[int, int | None]
 
 
-def choose_chunk_size(peak_at: Callable[[int], int], budget: int, batch_size: int) -> ChunkChoice:
+#: What ``peak_at`` may return: peak bytes, or None when compiling ran out of memory.
+PeakAt = Callable[[int], "int | None"]
+
+
+def choose_chunk_size(peak_at: PeakAt, budget: int, batch_size: int) -> ChunkChoice:
     """The largest chunk size (at most ``batch_size``) whose compiled peak fits ``budget``.
 
-    ``peak_at(chunk)`` compiles the program at that chunk size and returns its peak bytes.
-    It is called at most twice: at ``batch_size`` (kept if it fits, so a small model costs
-    no extra compilation) and at a small chunk, to fit :class:`MemoryModel`.
+    ``peak_at(chunk)`` compiles the program at that chunk size and returns its peak bytes,
+    or None when the compilation itself ran out of device memory (a GPU autotuner
+    allocates scratch buffers while compiling). It is called at ``batch_size`` (kept if it
+    fits, so a small model costs no extra compilation), then as :func:`fit_memory_line`
+    needs; the chunk chosen lies below every size that could not be compiled.
 
     Raises ``ValueError`` when not even one lane fits, naming the budget and the need.
     """
     measured = {batch_size: peak_at(batch_size)}
-    if measured[batch_size] <= budget:
+    if measured[batch_size] is not None and measured[batch_size] <= budget:
         return ChunkChoice(batch_size, measured[batch_size], budget, None, measured)
     measured, model = fit_memory_line(peak_at, batch_size, measured)
-    if model is None:
-        raise _over_budget(budget, measured, None)
-    chunk = min(model.largest_chunk(budget), batch_size - 1)
+    # Below the batch (it did not fit) and below every chunk too large to compile.
+    ceiling = min([batch_size] + [c for c, peak in measured.items() if peak is None]) - 1
+    if model is not None:
+        chunk = min(model.largest_chunk(budget), ceiling)
+    else:  # fewer than two sizes compiled: only what was measured can be trusted
+        chunk = max((c for c, peak in measured.items()
+                     if peak is not None and peak <= budget and c <= ceiling), default=0)
     if chunk < 1:
         raise _over_budget(budget, measured, model)
-    return ChunkChoice(int(chunk), model.peak(chunk), budget, model, measured)
+    chunk = int(chunk)
+    return ChunkChoice(chunk, model.peak(chunk) if model is not None else measured[chunk],
+                       budget, model, measured)
 
 
-def fit_memory_line(peak_at: Callable[[int], int], batch_size: int,
-                    measured: dict[int, int] | None = None):
-    """``(measured, model)``: peaks at ``batch_size`` and at a small chunk (reusing those
-    in ``measured``) and the line through them; the model is None for a batch of 1."""
+def fit_memory_line(peak_at: PeakAt, batch_size: int,
+                    measured: dict[int, int | None] | None = None):
+    """``(measured, model)``: compiled peaks and the line through two of them.
+
+    The peaks are measured at ``batch_size`` (or, where compiling it ran out of memory, at
+    the largest of ``batch_size // 2``, ``// 4``, ... that compiles) and at a small chunk,
+    reusing those already in ``measured``. The model is None when fewer than two sizes
+    compiled (a batch of 1, or a device that cannot compile even the small chunk).
+    """
     measured = dict(measured or {})
-    if batch_size not in measured:
-        measured[batch_size] = peak_at(batch_size)
-    if batch_size == 1:
-        return measured, None
     # Chunk 1 compiles without a batch axis on some backends; 2 keeps the shape generic.
     small = 2 if batch_size > 2 else 1
-    measured[small] = peak_at(small)
-    return measured, MemoryModel.fit(measured)
+    large = batch_size
+    while True:
+        if large not in measured:
+            measured[large] = peak_at(large)
+        if measured[large] is not None or large <= small:
+            break
+        large = max(small, large // 2)
+    if small not in measured:
+        measured[small] = peak_at(small)
+    compiled = sorted(c for c, peak in measured.items() if peak is not None)
+    if len(compiled) < 2 and 1 not in measured:  # the last size left to try
+        measured[1] = peak_at(1)
+        compiled = sorted(c for c, peak in measured.items() if peak is not None)
+    if len(compiled) < 2:
+        return measured, None
+    ends = (compiled[0], compiled[-1])
+    return measured, MemoryModel.fit({c: measured[c] for c in ends})
 
 
-def _over_budget(budget: int, measured: dict[int, int], model: MemoryModel | None):
-    need = (
-        f"{format_bytes(model.base)} base + {format_bytes(model.per_lane)} per lane"
-        if model is not None
-        else f"{format_bytes(measured[1])} at chunk_size 1"
-    )
+def _over_budget(budget: int, measured: dict[int, int | None], model: MemoryModel | None):
+    too_big = sorted(c for c, peak in measured.items() if peak is None)
+    if model is not None:
+        need = f"{format_bytes(model.base)} base + {format_bytes(model.per_lane)} per lane"
+    elif any(peak is not None for peak in measured.values()):
+        need = ", ".join(f"{format_bytes(peak)} at chunk_size {c}"
+                         for c, peak in sorted(measured.items()) if peak is not None)
+    else:
+        need = "more than the device has"
+    if too_big:
+        need += (f" (compiling chunk_size {', '.join(map(str, too_big))} ran out of device "
+                 f"memory)")
     return ValueError(
         f"memory_budget of {format_bytes(budget)} ({budget} bytes) cannot hold even chunk_size=1: "
         f"the compiled iteration needs {need}; raise the budget or reduce the model"

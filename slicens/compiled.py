@@ -28,12 +28,13 @@ from slicens.chunking import (
     free_memory,
     memory_of,
     parse_budget,
+    resolve_chunk_size,
 )
 from slicens.platform import compiler_options
 from slicens.settings import resolve
 
 __all__ = ["Program", "Compiler", "choose_program", "limits", "INT32_MAX", "probe_memory",
-           "MemoryProbe"]
+           "MemoryProbe", "is_out_of_memory", "halved_chunk"]
 
 logger = logging.getLogger("slicens")
 
@@ -133,13 +134,25 @@ def limits(max_steps: int, evals_left: int, dlogz: float, min_ess: float | None,
 INT32_MAX = 2**31 - 1
 
 
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is XLA running out of device memory (while compiling or running)."""
+    return isinstance(exc, jax.errors.JaxRuntimeError) and "RESOURCE_EXHAUSTED" in str(exc)
+
+
+#: Test hook: called as ``_before_compile(program, chunk_size)`` whenever a program is
+#: asked for (tests raise an injected RESOURCE_EXHAUSTED from it, as XLA's GPU autotuner
+#: does when it cannot allocate its scratch buffers). None in normal use.
+_before_compile = None
+
+
 class Compiler:
     """Compiles (and caches) the programs of one run, timing the compilations.
 
     ``compilations`` lists each program compiled for this run (cached ones are not
     compiled again and are not listed): which program, at which chunk size, why (to run
-    it, or to measure memory for ``chunk_size="auto"``) and the seconds spent tracing,
-    lowering and in XLA.
+    it, or to measure memory for ``chunk_size="auto"``), the seconds spent tracing,
+    lowering and in XLA, and ``out_of_memory: True`` where the compilation ran out of
+    device memory.
     """
 
     def __init__(self, loglike, prior, settings: kernel.Settings, capacity: int,
@@ -149,12 +162,20 @@ class Compiler:
         self.need_init = need_init  # False once initialised (or resuming): skip compiling it
         self.seconds = 0.0
         self.compilations: list[dict] = []
+        self._block_peaks: dict[int, int | None] = {}  # None: compiling ran out of memory
 
     def _timed(self, name: str, purpose: str, chunk, fn, *args):
         before = fn.cache_info().misses
         start = time.perf_counter()
         try:
+            if _before_compile is not None:
+                _before_compile(name, chunk)
             compiled, memory, seconds = fn(*args)
+        except Exception as exc:
+            if is_out_of_memory(exc):
+                self.compilations.append(dict(program=name, chunk_size=chunk, purpose=purpose,
+                                              out_of_memory=True))
+            raise
         finally:
             self.seconds += time.perf_counter() - start
         if fn.cache_info().misses > before:
@@ -162,10 +183,39 @@ class Compiler:
                                           **{k: round(v, 3) for k, v in seconds.items()}))
         return compiled, memory
 
-    def block_peak(self, chunk: int) -> int:
-        settings = self.settings._replace(chunk_size=chunk)
-        return self._timed("block", "memory probe", chunk, compile_block, self.loglike,
-                           self.prior, settings, self.capacity)[1].peak
+    def block_peak(self, chunk: int) -> int | None:
+        """The block's compiled peak bytes at ``chunk``, or None when compiling it ran out
+        of device memory (it cannot fit); each size is compiled at most once."""
+        if chunk not in self._block_peaks:
+            settings = self.settings._replace(chunk_size=chunk)
+            try:
+                self._block_peaks[chunk] = self._timed(
+                    "block", "memory probe", chunk, compile_block, self.loglike, self.prior,
+                    settings, self.capacity)[1].peak
+            except Exception as exc:
+                if not is_out_of_memory(exc):
+                    raise
+                logger.info("compiling the block at chunk_size=%d ran out of device memory: "
+                            "%s", chunk, str(exc).splitlines()[0])
+                self._block_peaks[chunk] = None
+        return self._block_peaks[chunk]
+
+    def measured_peaks(self) -> dict[int, int | None]:
+        """The block peaks measured so far (None: compiling ran out of memory)."""
+        return dict(self._block_peaks)
+
+    def recovering_program(self, chunk: int | None, history: list[dict],
+                           iteration: int = 0) -> Program:
+        """:meth:`program` at ``chunk``, halving the chunk while compiling runs out of
+        device memory; each halving is logged and appended to ``history``."""
+        while True:
+            try:
+                return self.program(chunk)
+            except Exception as exc:
+                if not is_out_of_memory(exc):
+                    raise
+                chunk = halved_chunk(chunk, self.settings.num_delete, iteration, "compiling",
+                                     exc, history)
 
     def program(self, chunk: int | None) -> Program:
         settings = self.settings._replace(chunk_size=chunk)
@@ -182,15 +232,38 @@ class Compiler:
         return Program(settings, init, block, init_memory, block_memory)
 
 
-def choose_program(compiler: Compiler, chunk_size, memory_budget) -> tuple[Program, dict]:
-    """The program to run and a record of how its chunk size was chosen."""
-    num_delete = compiler.settings.num_delete
+def halved_chunk(chunk: int | None, num_delete: int, iteration: int, stage: str,
+            exc: BaseException, history: list[dict]) -> int:
+    """The chunk after an out-of-memory error at ``chunk`` (logged and appended to
+    ``history``); raises at chunk 1, where there is nothing left to halve."""
+    chunk = resolve_chunk_size(chunk, num_delete)
+    if chunk == 1:
+        raise RuntimeError(
+            f"out of device memory {stage} at iteration {iteration} with chunk_size=1: one "
+            f"likelihood evaluation per lane does not fit; free device memory or reduce the "
+            f"model") from exc
+    logger.warning("out of device memory %s at iteration %d with chunk_size=%d; retrying "
+                   "with chunk_size=%d", stage, iteration, chunk, chunk // 2)
+    history.append(dict(iteration=iteration, stage=stage, chunk_size=chunk // 2,
+                        reason="RESOURCE_EXHAUSTED", error=str(exc).splitlines()[0]))
+    return chunk // 2
+
+
+def choose_program(compiler: Compiler, chunk_size, memory_budget,
+                   history: list[dict]) -> tuple[Program, dict]:
+    """The program to run and a record of how its chunk size was chosen.
+
+    Compilation that runs out of device memory halves the chunk (appended to
+    ``history``). An explicit chunk whose compiled peak exceeds ``memory_budget`` (or,
+    without one, the device's free memory) is not started: the run takes the chunk
+    ``chunk_size="auto"`` chooses instead, with a warning and a ``history`` entry.
+    """
     if chunk_size != "auto":
-        program = compiler.program(chunk_size)
-        return program, dict(mode="fixed", chunk_size=chunk_size, compiled_peak=program.peak)
+        return _explicit_program(compiler, chunk_size, memory_budget, history)
+    num_delete = compiler.settings.num_delete
     budget, source = _budget(memory_budget)
     choice = choose_chunk_size(compiler.block_peak, budget, num_delete)
-    program = compiler.program(choice.chunk_size)
+    program = compiler.recovering_program(choice.chunk_size, history)
     record = dict(
         mode="auto",
         chunk_size=choice.chunk_size,
@@ -200,7 +273,7 @@ def choose_program(compiler: Compiler, chunk_size, memory_budget) -> tuple[Progr
         compiled_peak=program.peak,
         base=None if choice.model is None else choice.model.base,
         per_lane=None if choice.model is None else choice.model.per_lane,
-        measured={int(k): int(v) for k, v in choice.measured.items()},
+        measured={int(k): None if v is None else int(v) for k, v in choice.measured.items()},
     )
     logger.info(
         "slicens chose chunk_size=%d (of %d chains per iteration): compiled peak %s, "
@@ -213,19 +286,55 @@ def choose_program(compiler: Compiler, chunk_size, memory_budget) -> tuple[Progr
     return program, record
 
 
+def _explicit_program(compiler: Compiler, chunk_size: int | None, memory_budget,
+                      history: list[dict]) -> tuple[Program, dict]:
+    """The program for a chunk the user chose, unless its compiled peak cannot fit."""
+    program = compiler.recovering_program(chunk_size, history)
+    if memory_budget is not None:
+        limit, source = parse_budget(memory_budget), f"memory_budget={memory_budget!r}"
+    else:
+        limit, source = free_memory()
+        source = f"free device memory ({source})"
+    record = dict(mode="fixed", requested_chunk_size=chunk_size,
+                  chunk_size=program.settings.chunk_size, compiled_peak=program.peak,
+                  limit=limit, limit_source=source)
+    if program.peak <= limit:
+        return program, record
+    # Known not to fit before anything ran: take what chunk_size="auto" chooses.
+    budget, budget_source = _budget(memory_budget)
+    too_big = (f"chunk_size={chunk_size} compiles to a peak of {format_bytes(program.peak)}, "
+               f"more than {format_bytes(limit)}, the {source}")
+    try:
+        choice = choose_chunk_size(compiler.block_peak, budget, compiler.settings.num_delete)
+    except ValueError as exc:
+        raise ValueError(f"{too_big}, and no smaller chunk fits either: {exc}") from None
+    logger.warning("%s; running with chunk_size=%d instead, the chunk chunk_size='auto' "
+                   "chooses for a budget of %s (%s)", too_big, choice.chunk_size,
+                   format_bytes(budget), budget_source)
+    history.append(dict(iteration=0, stage="before sampling", chunk_size=choice.chunk_size,
+                        reason="compiled peak over the limit",
+                        error=f"{too_big}; chunk_size='auto' chooses {choice.chunk_size}"))
+    program = compiler.recovering_program(choice.chunk_size, history)
+    record.update(chunk_size=choice.chunk_size, compiled_peak=program.peak, budget=budget,
+                  budget_source=budget_source)
+    return program, record
+
+
 @dataclass(frozen=True)
 class MemoryProbe:
     """Compiled peak memory of a run's programs against the chunk size (compile only).
 
     ``model`` is the line ``base + chunk * per_lane`` through the peaks ``measured`` at
-    two chunk sizes; ``rows`` gives ``(chunk_size, predicted peak bytes)``; ``chosen`` is
-    the chunk ``chunk_size="auto"`` takes for ``budget``.
+    two chunk sizes (None where a size's compilation ran out of device memory); ``rows``
+    gives ``(chunk_size, predicted peak bytes or None)``, None for a chunk at or above a
+    size too large to compile; ``chosen`` is the chunk ``chunk_size="auto"`` takes for
+    ``budget`` (None: not even one lane fits).
     """
 
     num_delete: int
     model: MemoryModel | None
-    measured: dict[int, int]
-    rows: list[tuple[int, int]]
+    measured: dict[int, int | None]
+    rows: list[tuple[int, int | None]]
     budget: int
     budget_source: str
     chosen: int | None
@@ -239,9 +348,15 @@ class MemoryProbe:
             f"{'chunk_size':>10}  {'predicted peak':>15}  {'fits budget':>11}",
         ]
         for chunk, peak in self.rows:
-            mark = "yes" if peak <= self.budget else "no"
+            shown = "out of memory" if peak is None else format_bytes(peak)
+            mark = "yes" if peak is not None and peak <= self.budget else "no"
             chosen = "  <- chosen" if chunk == self.chosen else ""
-            lines.append(f"{chunk:>10}  {format_bytes(peak):>15}  {mark:>11}{chosen}")
+            lines.append(f"{chunk:>10}  {shown:>15}  {mark:>11}{chosen}")
+        too_big = sorted(c for c, peak in self.measured.items() if peak is None)
+        if too_big:
+            lines.append(f"out of memory: compiling chunk_size {', '.join(map(str, too_big))} "
+                         f"ran out of device memory (XLA's autotuner allocates while it "
+                         f"compiles); larger chunks cannot fit either")
         chosen = ("none: not even chunk_size=1 fits" if self.chosen is None
                   else f"chunk_size={self.chosen}")
         lines.append(f"budget {format_bytes(self.budget)} ({self.budget_source}): {chosen}")
@@ -259,8 +374,10 @@ def probe_memory(loglike: Callable, prior, *, n_live: int = 500, num_delete: int
 
     Compiles the run's iteration block at ``num_delete`` and at 2 chains (never runs the
     likelihood), fits ``base + chunk * per_lane`` and tabulates it for ``chunk_sizes``
-    (default: powers of two up to ``num_delete``, and ``num_delete``). The other
-    arguments are those of :func:`slicens.run`; ``print(probe)`` shows the table.
+    (default: powers of two up to ``num_delete``, and ``num_delete``). A size whose
+    compilation runs out of device memory is reported as not fitting (and the line is
+    fitted through the largest size below it that compiles). The other arguments are
+    those of :func:`slicens.run`; ``print(probe)`` shows the table.
     """
     prior, settings, _ = resolve(
         loglike, prior, n_live=n_live, num_delete=num_delete, num_inner_steps=num_inner_steps,
@@ -271,17 +388,29 @@ def probe_memory(loglike: Callable, prior, *, n_live: int = 500, num_delete: int
     compiler = Compiler(loglike, prior, settings, capacity)
     budget, source = _budget(memory_budget)
     batch = settings.num_delete
-    measured, model = fit_memory_line(compiler.block_peak, batch)
+    _, model = fit_memory_line(compiler.block_peak, batch)
     try:
         chosen = choose_chunk_size(compiler.block_peak, budget, batch).chunk_size
     except ValueError:
         chosen = None
+    measured = compiler.measured_peaks()  # both calls' compilations, each made once
     if chunk_sizes is None:
         chunk_sizes = sorted({2**i for i in range(batch.bit_length()) if 2**i <= batch} | {batch})
-    rows = [(int(c), measured[c] if model is None else model.peak(c)) for c in chunk_sizes]
-    if chosen is not None and chosen not in chunk_sizes:
-        rows = sorted(rows + [(chosen, model.peak(chosen))])
+    if chosen is not None:
+        chunk_sizes = sorted(set(chunk_sizes) | {chosen})
+    rows = [(int(c), _predicted_peak(int(c), measured, model)) for c in chunk_sizes]
     return MemoryProbe(batch, model, measured, rows, budget, source, chosen)
+
+
+def _predicted_peak(chunk: int, measured: dict[int, int | None],
+                    model: MemoryModel | None) -> int | None:
+    """The peak at ``chunk``: measured where compiled, else from the line; None at or
+    above a size whose compilation ran out of memory."""
+    if any(peak is None and chunk >= c for c, peak in measured.items()):
+        return None
+    if measured.get(chunk) is not None:
+        return measured[chunk]
+    return None if model is None else model.peak(chunk)
 
 
 def _budget(memory_budget) -> tuple[int, str]:

@@ -19,8 +19,8 @@ import numpy as np
 
 from slicens import evidence, kernel
 from slicens.checkpoint import Checkpoint, Loaded
-from slicens.chunking import LaneStats, format_bytes, resolve_chunk_size
-from slicens.compiled import INT32_MAX, Compiler, Program, limits
+from slicens.chunking import LaneStats, resolve_chunk_size
+from slicens.compiled import INT32_MAX, Compiler, Program, halved_chunk, is_out_of_memory, limits
 from slicens.progress import Snapshot
 
 __all__ = ["Criteria", "Loop", "Runner", "Tally", "rows_from_arrays", "state_from_arrays",
@@ -249,21 +249,17 @@ class Tally:
 _before_dispatch = None
 
 
-def _is_out_of_memory(exc: BaseException) -> bool:
-    return isinstance(exc, jax.errors.JaxRuntimeError) and "RESOURCE_EXHAUSTED" in str(exc)
-
-
 class Runner:
-    """Dispatches init and blocks; on out-of-memory halves the chunk, recompiles and
-    redoes the dispatch from the same (last good) state.
+    """Dispatches init and blocks; on out-of-memory halves the chunk, recompiles (halving
+    again while compiling runs out too) and redoes the dispatch from the same (last good)
+    state.
 
     Results do not depend on the chunk size, so a recovered run equals a run started
-    with the smaller chunk.
+    with the smaller chunk. ``history`` lists every recovery, from choosing the program on.
     """
 
-    def __init__(self, compiler: Compiler, program: Program):
-        self.compiler, self.program = compiler, program
-        self.history: list[dict] = []
+    def __init__(self, compiler: Compiler, program: Program, history: list[dict]):
+        self.compiler, self.program, self.history = compiler, program, history
 
     @property
     def chunk_size(self) -> int:
@@ -278,23 +274,12 @@ class Runner:
                 # Block here so that an out-of-memory error surfaces inside the retry.
                 return jax.block_until_ready(getattr(self.program, fn_name)(*args))
             except Exception as exc:
-                if not _is_out_of_memory(exc):
+                if not is_out_of_memory(exc):
                     raise
-                self._halve(iteration, exc)
-
-    def _halve(self, iteration: int, exc: BaseException) -> None:
-        chunk = self.chunk_size
-        if chunk == 1:
-            raise RuntimeError(
-                f"out of device memory at iteration {iteration} with chunk_size=1: one "
-                f"likelihood evaluation per lane does not fit (compiled peak "
-                f"{format_bytes(self.program.peak)}); free device memory or reduce the model"
-            ) from exc
-        logger.warning("out of device memory at iteration %d with chunk_size=%d; retrying "
-                       "the iteration with chunk_size=%d", iteration, chunk, chunk // 2)
-        self.history.append(dict(iteration=iteration, chunk_size=chunk // 2,
-                                 reason="RESOURCE_EXHAUSTED", error=str(exc).splitlines()[0]))
-        self.program = self.compiler.program(chunk // 2)
+                chunk = halved_chunk(self.chunk_size, self.program.settings.num_delete,
+                                     iteration, "running", exc, self.history)
+                self.program = self.compiler.recovering_program(chunk, self.history,
+                                                                iteration)
 
     def init(self, key):
         out = self._call(0, "init", key)

@@ -100,14 +100,20 @@ class Result:
         Each program compiled: ``program`` (``"init"`` or ``"block"``), ``chunk_size``,
         ``purpose`` (``"run"``, or ``"memory probe"`` for ``chunk_size="auto"``) and the
         seconds spent in JAX tracing (``trace``), lowering (``lower``) and XLA
-        (``compile``). A block's ``trace`` includes tracing init for its argument types
-        when init was not traced before (a resumed run compiles no init).
+        (``compile``), or ``out_of_memory: True`` where compiling ran out of device
+        memory. A block's ``trace`` includes tracing init for its argument types when
+        init was not traced before (a resumed run compiles no init).
     memory
         How the chunk size was chosen: ``mode`` ("auto" or "fixed"), ``chunk_size`` (the
-        one the run finished with), ``compiled_peak`` (bytes, XLA's analysis), and for
+        one the run finished with), ``compiled_peak`` (bytes, XLA's analysis); for
         "auto" the ``budget``, its source, the ``predicted_peak``, the fitted ``base``
-        and ``per_lane`` bytes and the peaks ``measured`` per chunk size compiled;
-        ``history`` lists out-of-memory recoveries (iteration, new chunk size).
+        and ``per_lane`` bytes and the peaks ``measured`` per chunk size compiled (None
+        where compiling ran out of device memory); for "fixed" the
+        ``requested_chunk_size`` and the ``limit`` its compiled peak was checked against
+        (``memory_budget``, else the device's free memory; over it, the run took auto's
+        chunk, with its ``budget``). ``history`` lists each change of chunk:
+        ``iteration``, ``stage`` ("compiling", "running", or "before sampling" for an
+        explicit chunk over the limit), the new ``chunk_size``, ``reason`` and ``error``.
     settings
         The settings used, including any slicens chose (with the reason in
         ``settings["chosen"]``).

@@ -97,12 +97,18 @@ def run(
         ``n_live`` evaluations and the ``num_delete`` chains. ``"auto"`` (the default)
         takes the largest chunk (up to ``num_delete``) whose compiled peak memory fits
         ``memory_budget``; it compiles the iteration at ``num_delete`` and, only if that
-        does not fit, once more at 2 to fit the memory line. ``None`` evaluates each
-        batch at once. Results do not depend on it.
+        does not fit, once more at 2 to fit the memory line (a size whose compilation
+        runs out of device memory counts as not fitting). ``None`` evaluates each batch
+        at once. An integer (or ``None``) whose compiled peak exceeds ``memory_budget``,
+        or without one the device's free memory, is not started: the run warns and takes
+        the chunk ``"auto"`` chooses (``result.memory["history"]``). Results do not
+        depend on it.
     memory_budget
-        For ``chunk_size="auto"``: bytes, a size string (``"6GB"``; binary units, 1 GB =
-        2**30 bytes) or a percentage of free memory (``"80%"``). Default is 80% of the
-        free memory of JAX's first device (available RAM on CPU).
+        Bytes, a size string (``"6GB"``; binary units, 1 GB = 2**30 bytes) or a
+        percentage of free memory (``"80%"``). For ``chunk_size="auto"`` the budget the
+        chunk is chosen for; default 80% of the free memory of JAX's first device
+        (available RAM on CPU). For an explicit chunk, the limit its compiled peak is
+        checked against; default the device's free memory.
     schedule
         How chains share the ``chunk_size`` lanes: ``"lanes"`` (default) gives a lane
         the next queued chain as soon as its chain finishes, so no lane waits;
@@ -165,7 +171,8 @@ def run(
         For a malformed likelihood or prior, an out-of-range setting, or a memory budget
         that cannot hold one lane; the message names the offending value.
     RuntimeError
-        When the device runs out of memory even at ``chunk_size=1``.
+        When the device runs out of memory (compiling or running) even at
+        ``chunk_size=1``.
     FileExistsError, slicens.checkpoint.CheckpointError
         For a checkpoint that ``resume`` does not allow, or that belongs to another run or
         cannot be read.
@@ -208,8 +215,9 @@ def run(
                                      keep_per_chain=settings.keep_per_chain)
     resuming = loaded is not None and loaded.snapshot is not None
     compiler = Compiler(loglike, prior, settings, capacity, need_init=not resuming)
-    program, memory = choose_program(compiler, chunk_size, memory_budget)
-    loop = Loop(Runner(compiler, program),
+    history: list[dict] = []  # out-of-memory recoveries, from choosing the program on
+    program, memory = choose_program(compiler, chunk_size, memory_budget, history)
+    loop = Loop(Runner(compiler, program, history),
                  Criteria(dlogz, max_evals, max_iterations, max_time, min_ess),
                  store, checkpoint_every, display)
     init_key, loop_key = jax.random.split(jax.random.key(seed))

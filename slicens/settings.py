@@ -118,17 +118,14 @@ def _check_prior(prior) -> tuple[int, object]:
 
 
 def _check_chunk(chunk_size, memory_budget) -> None:
+    if memory_budget is not None:  # the form only; the size is read when compiling
+        parse_budget(memory_budget, free=lambda: 1)
     if chunk_size == "auto" and not isinstance(chunk_size, bool):
-        if memory_budget is not None:
-            parse_budget(memory_budget, free=lambda: 1)  # the form only; the size later
         return
     if isinstance(chunk_size, str):
         raise ValueError(f"chunk_size must be a positive integer, None or 'auto', "
                          f"got chunk_size={chunk_size!r}")
     check_int("chunk_size", chunk_size, 1, allow_none=True)
-    if memory_budget is not None:
-        raise ValueError(f"memory_budget={memory_budget!r} applies only to chunk_size='auto'; "
-                         f"got chunk_size={chunk_size!r}")
 
 
 def check_positive(name: str, value, *, allow_none: bool = False,

@@ -128,19 +128,33 @@ wide_loglike = mapping_matrix_loglike(1_000, 100)
 RUN = dict(n_live=40, num_delete=8, num_inner_steps=3, max_iterations=6, seed=3)
 
 
-def test_run_auto_chooses_below_batch_and_equals_fixed_chunk():
+@pytest.fixture(scope="module")
+def three_lane_budget():
+    """A budget with room for 3 lanes of the wide likelihood (not 4)."""
     probe = slicens.probe_memory(wide_loglike, PRIOR, n_live=40, num_delete=8,
                                  num_inner_steps=3, memory_budget="4%")
     per_lane = probe.model.per_lane
-    budget = probe.model.base + 3 * per_lane + per_lane // 2  # room for 3 lanes
-    auto = slicens.run(wide_loglike, PRIOR, memory_budget=budget, **RUN)
+    return probe.model.base + 3 * per_lane + per_lane // 2
+
+
+@pytest.fixture(scope="module")
+def chunk_three():
+    return slicens.run(wide_loglike, PRIOR, chunk_size=3, **RUN)
+
+
+def assert_same_run(a, b):
+    np.testing.assert_array_equal(a.positions, b.positions)
+    np.testing.assert_array_equal(a.loglike, b.loglike)
+    assert a.logZ == b.logZ and a.n_evals == b.n_evals
+
+
+def test_run_auto_chooses_below_batch_and_equals_fixed_chunk(three_lane_budget, chunk_three):
+    auto = slicens.run(wide_loglike, PRIOR, memory_budget=three_lane_budget, **RUN)
     assert auto.memory["mode"] == "auto"
     assert auto.memory["chunk_size"] == 3
-    assert auto.memory["compiled_peak"] <= budget
+    assert auto.memory["compiled_peak"] <= three_lane_budget
     assert set(auto.memory["measured"]) == {8, 2}  # two compilations for the choice
-    fixed = slicens.run(wide_loglike, PRIOR, chunk_size=3, **RUN)
-    np.testing.assert_array_equal(auto.positions, fixed.positions)
-    assert auto.logZ == fixed.logZ and auto.n_evals == fixed.n_evals
+    assert_same_run(auto, chunk_three)
 
 
 def test_run_budget_too_small_raises_before_sampling():
@@ -159,9 +173,51 @@ def test_default_is_auto_and_reports_compile_time():
     assert first.sampling_time == pytest.approx(first.wall_time - first.compile_time)
 
 
-def test_memory_budget_needs_auto():
-    with pytest.raises(ValueError, match="memory_budget='1GB' applies only to chunk_size='auto'"):
-        slicens.run(wide_loglike, PRIOR, chunk_size=4, memory_budget="1GB", **RUN)
+# --- an explicit chunk_size checked against the budget or the device ----------------------
+
+
+def test_explicit_chunk_over_the_budget_runs_at_the_auto_choice(three_lane_budget,
+                                                                 chunk_three, caplog):
+    """Reported before sampling (chunk, peak, limit, auto's choice), then run at auto's
+    chunk: the same run as one started there."""
+    caplog.set_level("WARNING", logger="slicens")
+    out = slicens.run(wide_loglike, PRIOR, chunk_size=8, memory_budget=three_lane_budget,
+                      **RUN)
+    [event] = out.memory["history"]
+    assert event["stage"] == "before sampling" and event["chunk_size"] == 3
+    assert out.memory["mode"] == "fixed" and out.memory["requested_chunk_size"] == 8
+    assert out.memory["chunk_size"] == 3 and out.memory["limit"] == three_lane_budget
+    assert out.memory["compiled_peak"] <= three_lane_budget
+    [warning] = [r.getMessage() for r in caplog.records if "compiles to a peak" in r.getMessage()]
+    assert "chunk_size=8 compiles to a peak of" in warning
+    assert f"the memory_budget={three_lane_budget!r}" in warning
+    assert "running with chunk_size=3 instead" in warning
+    assert_same_run(out, chunk_three)
+
+
+def test_explicit_chunk_over_the_device_limit(monkeypatch, three_lane_budget, chunk_three):
+    """Without a budget the limit is the device's free memory (injected here: a CPU
+    has plenty); the fallback is auto's choice under its default 80% of it."""
+    import slicens.compiled
+
+    free = int(three_lane_budget / 0.8) + 1
+    monkeypatch.setattr(slicens.compiled, "free_memory", lambda: (free, "injected limit"))
+    out = slicens.run(wide_loglike, PRIOR, chunk_size=8, **RUN)
+    assert out.memory["limit"] == free and "injected limit" in out.memory["limit_source"]
+    assert out.memory["chunk_size"] == 3 and "default 80%" in out.memory["budget_source"]
+    assert_same_run(out, chunk_three)
+
+
+def test_explicit_chunk_that_fits_is_kept():
+    out = slicens.run(wide_loglike, PRIOR, chunk_size=4, memory_budget="1GB", **RUN)
+    assert out.memory["chunk_size"] == 4 and out.memory["history"] == []
+    assert out.memory["compiled_peak"] <= out.memory["limit"] == GiB
+
+
+def test_explicit_chunk_when_no_chunk_fits_raises_before_sampling():
+    with pytest.raises(ValueError, match=r"chunk_size=8 compiles to a peak of .* more than "
+                                         r"1.00 MiB.*no smaller chunk fits either"):
+        slicens.run(wide_loglike, PRIOR, chunk_size=8, memory_budget="1MB", **RUN)
 
 
 def test_bad_chunk_string():
