@@ -129,7 +129,8 @@ def run(
         last about half a second). Default None.
     min_ess
         Stop once the effective sample size of the posterior (dead points and the live
-        points at that moment) reaches this (checked between dispatches). Default None.
+        points at that moment) reaches this (checked on the device after every
+        iteration). Default None.
     max_expansions
         Stepping out takes at most ``max_expansions - 1`` expansions. Default: 1 under
         ``num_inner_steps="auto"`` (a 6-sd bracket that only shrinks), 10 with an integer
