@@ -61,10 +61,13 @@ class WorkItem(NamedTuple):
         outcome it knows without an evaluation; applied to every lane before each
         evaluation, so a lane's every evaluation is one its item needs.
     done: ``(state) -> bool``. Whether the item has finished.
+    output: ``(state) -> output``, optional. What a finished item hands back (default:
+        its whole state); only this is stored for every job, so leave out what callers
+        do not use (a chain's plan of random draws, say).
 
     ``value`` is whatever ``evaluate(point)`` returns. A new item must need at least one
-    evaluation (``done(start(job))`` is False). All four must be pure; they are vmapped
-    over lanes.
+    evaluation (``done(start(job))`` is False). All must be pure; they are vmapped over
+    lanes.
     """
 
     start: Callable
@@ -72,6 +75,7 @@ class WorkItem(NamedTuple):
     advance: Callable
     done: Callable
     settle: Callable | None = None
+    output: Callable | None = None
 
 
 class LaneStats(NamedTuple):
@@ -117,7 +121,7 @@ class _Lanes(NamedTuple):
     state: pytree, leading axis n_lanes. Each lane's item state.
     job: shape=(n_lanes,), int32. The job each lane runs; ``n_jobs`` for a free lane.
     next_job: shape=(), int32. The first job still queued.
-    outputs: pytree, leading axis n_jobs. Finished items' states, in job order.
+    outputs: pytree, leading axis n_jobs. Finished items' outputs, in job order.
     stats: LaneStats.
     """
 
@@ -158,12 +162,14 @@ def lane_map(
 
     Returns
     -------
-    ``(states, stats)``: the finished states of all items, stacked along a leading axis in
-    job order, and :class:`LaneStats`. An item's final state does not depend on
-    ``n_lanes`` (up to the likelihood's own batch-width rounding, see docs/design.md).
+    ``(outputs, stats)``: every item's ``output`` of its finished state (default the
+    state), stacked along a leading axis in job order, and :class:`LaneStats`. An item's
+    final state does not depend on ``n_lanes`` (up to the likelihood's own batch-width
+    rounding, see docs/design.md).
     """
     n_jobs = jax.tree.leaves(jobs)[0].shape[0]
     width = resolve_chunk_size(n_lanes, n_jobs)
+    output = jax.vmap(item.output if item.output is not None else (lambda state: state))
 
     def take(job_index):
         return jax.vmap(item.start)(jax.tree.map(lambda a: a[job_index], jobs))
@@ -172,7 +178,8 @@ def lane_map(
         """Finished lanes write their item out and take the next queued jobs."""
         # Out-of-bounds slots (lanes that did not finish) are dropped.
         slot = jnp.where(finished, job, n_jobs)
-        outputs = jax.tree.map(lambda buf, s: buf.at[slot].set(s, mode="drop"), outputs, state)
+        outputs = jax.tree.map(lambda buf, s: buf.at[slot].set(s, mode="drop"), outputs,
+                               output(state))
         job = jnp.where(finished, n_jobs, job)
         # Free lanes take jobs in lane order: each as soon as it is free, or
         # (whole_chunks) all together once every lane is free.
@@ -216,7 +223,8 @@ def lane_map(
         state=first,
         job=jnp.arange(width, dtype=jnp.int32),
         next_job=jnp.int32(width),
-        outputs=jax.tree.map(lambda a: jnp.zeros((n_jobs,) + a.shape[1:], a.dtype), first),
+        outputs=jax.tree.map(lambda a: jnp.zeros((n_jobs,) + a.shape[1:], a.dtype),
+                             output(first)),
         stats=LaneStats(zero, zero, zero, zero, zero),
     )
     lanes = jax.lax.while_loop(lambda lanes: jnp.any(lanes.job < n_jobs), tick, lanes)

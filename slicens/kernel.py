@@ -166,7 +166,8 @@ def _evaluator(loglike_fn: Callable, prior) -> Callable:
 
 def chain_item(contour, settings: Settings, prior, shapes: slice_mcmc.Ellipsoids) -> WorkItem:
     """A replacement chain as a work item: job ``((position, loglike, logprior), plan)``,
-    state ``(ChainState, SlicePlan)``, value ``(loglike, logprior)``. ``shapes``: the
+    state ``(ChainState, SlicePlan)``, value ``(loglike, logprior)``, output the final
+    ``ChainState``. ``shapes``: the
     regions' centres and covariance factors, shared by every chain (each plan holds its
     chain's radii)."""
 
@@ -203,7 +204,10 @@ def chain_item(contour, settings: Settings, prior, shapes: slice_mcmc.Ellipsoids
                                   max_shrinkage=settings.max_shrinkage)
         return chain, plan
 
-    return WorkItem(start, proposal, advance, done, settle)
+    def output(state):  # the chain; its plan (the random draws, the largest part) stays
+        return state[0]
+
+    return WorkItem(start, proposal, advance, done, settle, output)
 
 
 def _evaluation_item() -> WorkItem:
@@ -510,7 +514,7 @@ def step(rng_key, state: NSState, loglike_fn: Callable, prior, settings: Setting
 
     plans = jax.vmap(plan)(chain_keys, radii, num_jumps)
     starts_data = (state.positions[starts], state.loglike[starts], state.logprior[starts])
-    (chains, _), lanes = _schedule(
+    chains, lanes = _schedule(
         chain_item(contour, settings, prior, shapes._replace(radius=None)),
         _evaluator(loglike_fn, prior),
         (starts_data, plans),

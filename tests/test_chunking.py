@@ -53,6 +53,16 @@ def test_whole_chunks_wait_for_their_slowest_item():
     assert int(eager.ticks) < int(stats.ticks)
 
 
+def test_only_the_output_is_stored():
+    """``WorkItem.output`` picks what a finished item hands back: the rest of its state
+    is not stored per job (the step's chains keep their plans out of the outputs)."""
+    answer_only = COUNTER._replace(output=lambda s: s[2])
+    outputs, stats = jax.jit(lambda jobs: lane_map(answer_only, lambda x: x**2, jobs, 3))(
+        (STARTS, LENGTHS))
+    np.testing.assert_array_equal(outputs, EXPECTED)
+    assert int(stats.useful) == int(LENGTHS.sum())
+
+
 def test_resolve_chunk_size():
     assert resolve_chunk_size(None, 8) == 8
     assert resolve_chunk_size(3, 8) == 3

@@ -32,7 +32,7 @@ def run_chains(prior, loglike, contour, start, plans, shapes, max_shrinkage=MAX_
         jnp.full(n, loglike(start)),
         jnp.full(n, prior.log_density(start)),
     )
-    (chains, _), stats = lane_map(item, evaluate, (starts, plans), 64)
+    chains, stats = lane_map(item, evaluate, (starts, plans), 64)
     return (chains, stats) if with_stats else chains
 
 
@@ -157,7 +157,7 @@ def _jump_program(prior, loglike, contour, max_jumps):
 
         jobs = ((starts, jax.vmap(loglike)(starts), jax.vmap(prior.log_density)(starts)),
                 jax.vmap(plan)(keys, starts))
-        return lane_map(item, evaluate, jobs, 64)[0][0]
+        return lane_map(item, evaluate, jobs, 64)[0]
 
     return go
 
