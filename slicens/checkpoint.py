@@ -33,9 +33,10 @@ import os
 import struct
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -148,13 +149,7 @@ class Checkpoint:
         path = Path(path)
         header = _record(b"H", json.dumps(dict(format=FORMAT_VERSION, identity=identity_),
                                           sort_keys=True).encode())
-        temporary = path.with_name(path.name + ".tmp")
-        with open(temporary, "wb") as file:
-            file.write(MAGIC + header)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-        _fsync_directory(path)
+        write_atomically(path, lambda file: file.write(MAGIC + header))
         return cls(path, len(MAGIC) + len(header))
 
     @classmethod
@@ -183,6 +178,19 @@ class Checkpoint:
             os.fsync(file.fileno())
         self._size += len(records)
         self.seconds_writing += time.perf_counter() - start
+
+
+def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Create or replace ``path`` whole or not at all: ``write(file)`` fills a temporary
+    file beside it, which is fsynced and renamed over ``path`` (the rename fsynced too).
+    A crash leaves the old file or the new one, never half of one."""
+    temporary = path.with_name(path.name + ".tmp")
+    with open(temporary, "wb") as file:
+        write(file)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(temporary, path)
+    _fsync_directory(path)
 
 
 def _fsync_directory(path: Path) -> None:

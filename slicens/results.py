@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
@@ -13,6 +12,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from slicens import modes as _modes
+from slicens.checkpoint import write_atomically
 from slicens.evidence import equal_weight_indices
 
 __all__ = ["Result", "load", "jsonable"]
@@ -295,13 +295,9 @@ class Result:
             raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
         metadata = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _ARRAYS}
         metadata["file_format"] = FILE_FORMAT
-        temporary = path.with_name(path.name + ".tmp")
-        with open(temporary, "wb") as file:
-            np.savez(file, metadata=np.array(json.dumps(jsonable(metadata))),
-                     **{name: getattr(self, name) for name in _ARRAYS})
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
+        write_atomically(path, lambda file: np.savez(
+            file, metadata=np.array(json.dumps(jsonable(metadata))),
+            **{name: getattr(self, name) for name in _ARRAYS}))
         return path
 
     def __repr__(self) -> str:
