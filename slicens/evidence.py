@@ -41,6 +41,7 @@ __all__ = [
     "memory_test",
     "Running",
     "running",
+    "weigh",
 ]
 
 
@@ -131,6 +132,24 @@ def _log_shells(loglike, log_t):
     return loglike.reshape(loglike.shape + (1,) * (log_t.ndim - 1)) + log_dX
 
 
+def weigh(loglike, n_live_at_death) -> tuple[float, np.ndarray, float]:
+    """``(logZ, log_weights, information)`` of points in death order, with the number of
+    live points at each death and the expected shrinkages ``log t = -1/n``: the evidence,
+    the normalised log importance weights and ``H = sum w log(L / Z)`` (nats).
+
+    NumPy float64, the host's side of :func:`update` (which the device runs in JAX, in
+    the run's dtype): final statistics stay float64 whatever JAX's x64 setting.
+    """
+    loglike = np.asarray(loglike, dtype=np.float64)
+    log_shells = _log_shells(loglike, -1.0 / np.asarray(n_live_at_death, dtype=np.float64))
+    logZ = float(np_logsumexp(log_shells))
+    log_weights = log_shells - logZ
+    weights = np.exp(log_weights)
+    finite = weights > 0
+    information = float(np.sum(weights[finite] * (loglike[finite] - logZ)))
+    return logZ, log_weights, information
+
+
 def statistics(
     loglike: np.ndarray, n_live: np.ndarray, rng: np.random.Generator, n_draws: int = 500
 ) -> Statistics:
@@ -142,9 +161,7 @@ def statistics(
     """
     loglike = np.asarray(loglike, dtype=np.float64)
     n_live = np.asarray(n_live, dtype=np.float64)
-    log_shells = _log_shells(loglike, -1.0 / n_live)
-    logZ = float(np_logsumexp(log_shells))
-    log_weights = log_shells - logZ
+    logZ, log_weights, information = weigh(loglike, n_live)
 
     draws = []
     batch = max(1, min(n_draws, 2_000_000 // max(1, loglike.size)))
@@ -156,8 +173,6 @@ def statistics(
 
     weights = np.exp(log_weights)
     ess = float(weights.sum() ** 2 / np.sum(weights**2))
-    finite = weights > 0
-    information = float(np.sum(weights[finite] * (loglike[finite] - logZ)))
     return Statistics(logZ, float(np.std(logZ_draws)), log_weights, ess, information, logZ_draws)
 
 
@@ -176,11 +191,7 @@ def running(dead_loglike, live_loglike, n_live: int, num_delete: int) -> Running
     loglike = np.concatenate([dead_loglike, live])
     counts = np.concatenate([n_live - np.arange(dead_loglike.size) % num_delete,
                              np.arange(live.size, 0, -1)])
-    log_shells = _log_shells(loglike, -1.0 / counts)
-    logZ = float(np_logsumexp(log_shells))
-    weights = np.exp(log_shells - logZ)
-    finite = weights > 0
-    information = float(np.sum(weights[finite] * (loglike[finite] - logZ)))
+    logZ, _, information = weigh(loglike, counts)
     return Running(logZ, float(np.sqrt(max(information, 0.0) / n_live)))
 
 

@@ -279,8 +279,7 @@ def _log_weights_of(loglike, loglike_birth, multiplicity):
     ll = np.repeat(loglike[keep], multiplicity[keep])
     birth = np.repeat(loglike_birth[keep], multiplicity[keep])
     counts = evidence.live_counts(ll, birth, birth == -np.inf)
-    log_shells = evidence._log_shells(ll, -1.0 / np.maximum(counts, 1))
-    return log_shells - logsumexp(log_shells), keep
+    return evidence.weigh(ll, np.maximum(counts, 1))[1], keep
 
 
 def bootstrap_masses(loglike, loglike_birth, n_live: int, label, n_modes: int, rng,
