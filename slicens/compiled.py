@@ -48,19 +48,21 @@ class Program:
     init: Callable | None
     block: Callable
     init_memory: CompiledMemory | None
-    block_memory: CompiledMemory
+    block_memory: CompiledMemory | None  # None: the backend gives no memory analysis
 
     @property
-    def peak(self) -> int:
+    def peak(self) -> int | None:
+        """Compiled peak bytes of the programs the run executes (None: not known)."""
+        if self.block_memory is None or (self.init is not None and self.init_memory is None):
+            return None
         init_peak = 0 if self.init_memory is None else self.init_memory.peak
         return max(init_peak, self.block_memory.peak)
 
 
-def _memory_of(compiled) -> CompiledMemory:
-    memory = memory_of(compiled)
-    if memory is None:  # some backends give none: the budget check then cannot run
-        return CompiledMemory(0, 0, 0, 0)
-    return memory
+def _no_analysis() -> RuntimeError:
+    return RuntimeError(
+        f"chunk_size='auto' needs XLA's compiled memory analysis, which backend "
+        f"{jax.default_backend()!r} does not give; pass an integer chunk_size")
 
 
 @functools.lru_cache(maxsize=32)
@@ -97,7 +99,7 @@ def compile_init(loglike: Callable, prior, settings: kernel.Settings):
     compiled = lowered.compile(compiler_options=compiler_options())
     seconds = dict(trace=trace_seconds, lower=lowered_at - start,
                    compile=time.perf_counter() - lowered_at)
-    return compiled, _memory_of(compiled), seconds
+    return compiled, memory_of(compiled), seconds
 
 
 @functools.lru_cache(maxsize=PROGRAMS_KEPT)
@@ -121,7 +123,7 @@ def compile_block(loglike: Callable, prior, settings: kernel.Settings, capacity:
     compiled = lowered.compile(compiler_options=compiler_options())
     seconds = dict(trace=init_trace_seconds + traced_at - start, lower=lowered_at - traced_at,
                    compile=time.perf_counter() - lowered_at)
-    return compiled, _memory_of(compiled), seconds
+    return compiled, memory_of(compiled), seconds
 
 
 def limits(max_steps: int, evals_left: int, dlogz: float, min_ess: float | None,
@@ -189,15 +191,18 @@ class Compiler:
         if chunk not in self._block_peaks:
             settings = self.settings._replace(chunk_size=chunk)
             try:
-                self._block_peaks[chunk] = self._timed(
-                    "block", "memory probe", chunk, compile_block, self.loglike, self.prior,
-                    settings, self.capacity)[1].peak
+                memory = self._timed("block", "memory probe", chunk, compile_block,
+                                     self.loglike, self.prior, settings, self.capacity)[1]
             except Exception as exc:
                 if not is_out_of_memory(exc):
                     raise
                 logger.info("compiling the block at chunk_size=%d ran out of device memory: "
                             "%s", chunk, str(exc).splitlines()[0])
                 self._block_peaks[chunk] = None
+            else:
+                if memory is None:
+                    raise _no_analysis()
+                self._block_peaks[chunk] = memory.peak
         return self._block_peaks[chunk]
 
     def measured_peaks(self) -> dict[int, int | None]:
@@ -290,6 +295,11 @@ def _explicit_program(compiler: Compiler, chunk_size: int | None, memory_budget,
                       history: list[dict]) -> tuple[Program, dict]:
     """The program for a chunk the user chose, unless its compiled peak cannot fit."""
     program = compiler.recovering_program(chunk_size, history)
+    if program.peak is None:
+        logger.warning("chunk_size=%s cannot be checked against the device's memory: backend "
+                       "%r gives no compiled memory analysis", chunk_size, jax.default_backend())
+        return program, dict(mode="fixed", requested_chunk_size=chunk_size,
+                             chunk_size=chunk_size, compiled_peak=None)
     if memory_budget is not None:
         limit, source = parse_budget(memory_budget), f"memory_budget={memory_budget!r}"
     else:

@@ -229,3 +229,17 @@ def test_budget_as_fraction_uses_free_memory():
     free, _ = slicens.chunking.free_memory(jax.devices()[0])
     assert free > 0
     assert parse_budget("50%") == pytest.approx(free / 2, rel=0.2)
+
+
+def test_a_backend_without_memory_analysis_is_said(monkeypatch, caplog):
+    """Where XLA gives no memory analysis: auto refuses with the reason, an explicit chunk
+    runs unchecked with a warning (no silent zero peak)."""
+    import slicens.compiled
+
+    monkeypatch.setattr(slicens.compiled, "memory_of", lambda compiled: None)
+    with pytest.raises(RuntimeError, match="needs XLA's compiled memory analysis.*integer"):
+        slicens.run(lambda x: -jnp.sum(x**2), PRIOR, **RUN)  # a new function: no cached program
+    caplog.set_level("WARNING", logger="slicens")
+    out = slicens.run(lambda x: -jnp.sum(x**2), PRIOR, chunk_size=4, **RUN)
+    assert out.memory["compiled_peak"] is None and out.memory["chunk_size"] == 4
+    assert any("cannot be checked" in r.getMessage() for r in caplog.records)
