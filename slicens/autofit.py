@@ -66,6 +66,7 @@ except ImportError:  # autofit 2026.7 (Python 3.11): the nested-sampler family b
 import slicens
 from slicens.kernel import CONVERGED
 from slicens.priors import Uniform
+from slicens.settings import DEFAULT_CHECKPOINT_EVERY, DEFAULT_N_LIVE
 
 __all__ = ["NSS"]
 
@@ -149,7 +150,7 @@ class NSS(_Base):
         name: str | None = None,
         path_prefix: str | None = None,
         unique_tag: str | None = None,
-        n_live: int = 500,
+        n_live: int = DEFAULT_N_LIVE,
         num_mcmc_steps: int | None = None,
         num_delete: int | None = None,
         chunk_size: int | str | None = "auto",
@@ -158,7 +159,7 @@ class NSS(_Base):
         max_evals: int | None = None,
         max_time: float | None = None,
         min_ess: float | None = None,
-        checkpoint_interval: float = 60.0,
+        checkpoint_interval: float = DEFAULT_CHECKPOINT_EVERY,
         seed: int = 0,
         backend: str = "slicens",
         progress: bool | str = "auto",

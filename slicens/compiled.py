@@ -31,7 +31,7 @@ from slicens.chunking import (
     resolve_chunk_size,
 )
 from slicens.platform import compiler_options
-from slicens.settings import resolve
+from slicens.settings import DEFAULT_MAX_SHRINKAGE, DEFAULT_N_LIVE, resolve
 
 __all__ = ["Program", "Compiler", "choose_program", "limits", "INT32_MAX", "probe_memory",
            "MemoryProbe", "is_out_of_memory", "halved_chunk"]
@@ -376,10 +376,11 @@ class MemoryProbe:
         return self.table()
 
 
-def probe_memory(loglike: Callable, prior, *, n_live: int = 500, num_delete: int | None = None,
-                 num_inner_steps: int | None = None, memory_budget=None,
-                 chunk_sizes=None, schedule: str = "lanes", max_expansions: int | None = None,
-                 max_shrinkage: int = 100) -> MemoryProbe:
+def probe_memory(loglike: Callable, prior, *, n_live: int = DEFAULT_N_LIVE,
+                 num_delete: int | None = None, num_inner_steps: int | str | None = "auto",
+                 memory_budget=None, chunk_sizes=None, schedule: str = "lanes",
+                 max_expansions: int | None = None,
+                 max_shrinkage: int = DEFAULT_MAX_SHRINKAGE) -> MemoryProbe:
     """Predict the compiled peak memory of :func:`slicens.run` for each chunk size.
 
     Compiles the run's iteration block at ``num_delete`` and at 2 chains (never runs the

@@ -27,7 +27,16 @@ from slicens.loop import (
 from slicens.platform import warn_if_hazardous
 from slicens.progress import make_display
 from slicens.results import Result, jsonable
-from slicens.settings import check_int, check_positive, default_num_inner_steps, resolve
+from slicens.settings import (
+    DEFAULT_CHECKPOINT_EVERY,
+    DEFAULT_DLOGZ,
+    DEFAULT_MAX_SHRINKAGE,
+    DEFAULT_N_LIVE,
+    check_int,
+    check_positive,
+    default_num_inner_steps,
+    resolve,
+)
 
 __all__ = ["run", "default_num_inner_steps"]
 
@@ -47,23 +56,23 @@ def run(
     loglike: Callable,
     prior,
     *,
-    n_live: int = 500,
+    n_live: int = DEFAULT_N_LIVE,
     num_delete: int | None = None,
     num_inner_steps: int | str | None = "auto",
     chunk_size: int | str | None = "auto",
     memory_budget: int | str | None = None,
     schedule: str = "lanes",
     seed: int = 0,
-    dlogz: float = 0.01,
+    dlogz: float = DEFAULT_DLOGZ,
     max_evals: int | None = None,
     max_iterations: int | None = None,
     max_time: float | None = None,
     min_ess: float | None = None,
     max_expansions: int | None = None,
-    max_shrinkage: int = 100,
+    max_shrinkage: int = DEFAULT_MAX_SHRINKAGE,
     checkpoint: str | os.PathLike | None = None,
     resume: bool | None = None,
-    checkpoint_every: float = 60.0,
+    checkpoint_every: float = DEFAULT_CHECKPOINT_EVERY,
     likelihood_id: str | None = None,
     progress: bool | str = "auto",
 ) -> Result:

@@ -15,9 +15,16 @@ from slicens.chunking import parse_budget
 from slicens.priors import as_prior
 
 __all__ = ["default_num_inner_steps", "default_max_jumps", "default_max_clusters", "resolve",
-           "check_int", "check_positive"]
+           "check_int", "check_positive", "DEFAULT_N_LIVE", "DEFAULT_MAX_SHRINKAGE",
+           "DEFAULT_DLOGZ", "DEFAULT_CHECKPOINT_EVERY"]
 
 logger = logging.getLogger("slicens")
+
+# Defaults of the run options, in one place for run, probe_memory and slicens.autofit.
+DEFAULT_N_LIVE = 500
+DEFAULT_MAX_SHRINKAGE = 100
+DEFAULT_DLOGZ = 0.01
+DEFAULT_CHECKPOINT_EVERY = 60.0
 
 
 def default_num_inner_steps(dim: int) -> int:
