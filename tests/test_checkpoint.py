@@ -4,11 +4,9 @@ finished run only when asked, continuation of a run stopped by a budget."""
 import importlib.util
 import json
 import logging
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import jax
@@ -47,32 +45,29 @@ def reference(tmp_path_factory):
     return result, path.stat().st_size
 
 
-def kill_when_larger(path: Path, size: int, timeout: float = 240) -> int:
-    """Run the script on ``path``; SIGKILL it once the file exceeds ``size`` bytes."""
-    child = subprocess.Popen([sys.executable, str(SCRIPT), str(path)],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + timeout
-    while child.poll() is None and time.monotonic() < deadline:
-        if path.exists() and path.stat().st_size > size:
-            os.kill(child.pid, signal.SIGKILL)
-            break
-        time.sleep(0.005)
-    try:
-        child.wait(timeout=30)
-    finally:
-        child.kill()
-    assert child.returncode in (0, -signal.SIGKILL), child.stderr.read().decode()[-2000:]
+def killed_at_write(path: Path, write: int, torn: bool = False) -> int:
+    """Run the script on ``path``, killing itself (SIGKILL) at its ``write``-th checkpoint
+    write, after it or (``torn``) halfway through it; the exit code."""
+    argv = [sys.executable, str(SCRIPT), str(path), str(write)] + (["torn"] if torn else [])
+    child = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           timeout=300)
+    assert child.returncode == -signal.SIGKILL, child.stderr.decode()[-2000:]
     return child.returncode
 
 
 @pytest.mark.timeout(900)
 def test_resume_after_sigkill_and_truncation_is_exact(reference, tmp_path):
-    """Kill the run three times at random sizes, truncate once, resume: identical."""
+    """Killed at chosen checkpoint writes (the first, which holds the initialisation; one
+    mid-run; one torn halfway), then a truncated tail: the resumed run is identical."""
     expected, final_size = reference
     path = tmp_path / "run.ckpt"
-    fractions = np.sort(np.random.default_rng(2026).uniform(0.05, 0.9, 3))
-    codes = [kill_when_larger(path, int(f * final_size)) for f in fractions]
-    assert codes.count(-signal.SIGKILL) >= 2, codes  # the kills landed mid-run
+    killed_at_write(path, 1)
+    sizes = [path.stat().st_size]
+    killed_at_write(path, 3)
+    sizes.append(path.stat().st_size)
+    killed_at_write(path, 2, torn=True)
+    sizes.append(path.stat().st_size)
+    assert sizes[0] < sizes[1] < sizes[2] < final_size, (sizes, final_size)  # mid-run
     with open(path, "r+b") as file:  # and a torn last write
         file.truncate(path.stat().st_size - 7)
     assert_identical(run(path), expected)
