@@ -312,8 +312,8 @@ class NSS(_Base):
             "n_invalid": int(result.n_invalid),
             "chunk_size": result.memory.get("chunk_size"),
             "insertion_test_pvalue": float(result.insertion_test.get("pvalue", np.nan)),
-            "memory_test_rho": float(result.memory_test.get("rho", np.nan)),
-            "memory_test_pvalue": float(result.memory_test.get("pvalue", np.nan)),
+            "start_correlation_rho": float(result.start_correlation_test.get("rho", np.nan)),
+            "start_correlation_pvalue": float(result.start_correlation_test.get("pvalue", np.nan)),
         }
 
     def info_from(self, internal) -> dict:

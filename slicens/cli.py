@@ -130,7 +130,7 @@ def _report(args) -> None:
     print(f"\n{'parameter':<16} {'mean':>12} {'sd':>12}")
     for name, m, s in zip(result.names, mean, sd, strict=True):
         print(f"{name:<16} {m:12.5g} {s:12.5g}")
-    test, memory = result.insertion_test, result.memory_test
+    test, memory = result.insertion_test, result.start_correlation_test
     print(f"\ninsertion-order test: z = {test['zscore']:.2f}, p = {test['pvalue']:.3g}; "
           f"start-to-end rank correlation {memory['rho']:.3f} (p = {memory['pvalue']:.3g})")
     folder = Path(args.outdir or Path(args.result).parent)

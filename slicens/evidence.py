@@ -37,8 +37,8 @@ __all__ = [
     "equal_weight_indices",
     "InsertionTest",
     "insertion_test",
-    "MemoryTest",
-    "memory_test",
+    "StartCorrelationTest",
+    "start_correlation_test",
     "Running",
     "running",
     "weigh",
@@ -222,7 +222,7 @@ def insertion_test(ranks, n_ranks: int) -> InsertionTest:
     return InsertionTest(z, float(2 * norm.sf(abs(z))), n)
 
 
-class MemoryTest(NamedTuple):
+class StartCorrelationTest(NamedTuple):
     """Spearman correlation between where chains start and where they end."""
 
     rho: float
@@ -230,7 +230,7 @@ class MemoryTest(NamedTuple):
     n: int
 
 
-def memory_test(start_ranks, end_ranks) -> MemoryTest:
+def start_correlation_test(start_ranks, end_ranks) -> StartCorrelationTest:
     """Do the chains remember their start? Rank correlation of each chain's start point
     and new point among the survivors; zero when the new point is an independent draw.
 
@@ -241,9 +241,9 @@ def memory_test(start_ranks, end_ranks) -> MemoryTest:
     start_ranks, end_ranks = np.asarray(start_ranks), np.asarray(end_ranks)
     n = start_ranks.size
     if n < 3 or np.all(end_ranks == end_ranks[0]) or np.all(start_ranks == start_ranks[0]):
-        return MemoryTest(0.0, 1.0, n)
+        return StartCorrelationTest(0.0, 1.0, n)
     rho, pvalue = spearmanr(start_ranks, end_ranks)
-    return MemoryTest(float(rho), float(pvalue), n)
+    return StartCorrelationTest(float(rho), float(pvalue), n)
 
 
 def equal_weight_indices(log_weights: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:

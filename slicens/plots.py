@@ -88,7 +88,7 @@ def diagnostics(result: Result, path=None):
         ax_r.hist(ranks, bins=bins, range=(0, n_ranks), color="C1", alpha=0.8)
         ax_r.axhline(ranks.size / bins, color="k", lw=1, ls="--", label="uniform")
         ax_r.legend()
-    test, memory = result.insertion_test, result.memory_test
+    test, memory = result.insertion_test, result.start_correlation_test
     ax_r.set(xlabel="insertion rank among survivors", ylabel="count",
              title=f"insertion test p = {test.get('pvalue', float('nan')):.2g}, "
                    f"start-end rho = {memory.get('rho', float('nan')):.2f}")

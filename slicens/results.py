@@ -74,10 +74,11 @@ class Result:
         ``zscore``, ``pvalue`` and ``n`` of the Mann-Whitney-Wilcoxon test that the ranks
         are uniform (:func:`slicens.evidence.insertion_test`); a small p-value means the
         chains do not mix (``run`` warns below 1e-3): raise ``num_inner_steps``.
-    start_ranks, memory_test
+    start_ranks, start_correlation_test
         The same rank of each chain's start point, and ``rho``, ``pvalue``, ``n`` of the
         Spearman test that start and end ranks are independent
-        (:func:`slicens.evidence.memory_test`, far more sensitive; ``run`` warns too).
+        (:func:`slicens.evidence.start_correlation_test`, far more sensitive; ``run``
+        warns too). Named ``memory_test`` before; older files load under the new name.
     evals_per_iteration
         Likelihood evaluations the chains consumed in each iteration.
     inner_steps_per_iteration, jumps_per_iteration
@@ -141,7 +142,7 @@ class Result:
     insertion_ranks: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     start_ranks: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     insertion_test: dict[str, float] = field(default_factory=dict)
-    memory_test: dict[str, float] = field(default_factory=dict)
+    start_correlation_test: dict[str, float] = field(default_factory=dict)
     evals_per_iteration: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     inner_steps_per_iteration: np.ndarray = field(
         default_factory=lambda: np.zeros(0, np.int32))
@@ -334,7 +335,14 @@ def load(path) -> Result:
         raise ValueError(f"{path} has result file format {version!r}; this slicens reads "
                          f"format {FILE_FORMAT}")
     metadata["names"], metadata["labels"] = tuple(metadata["names"]), tuple(metadata["labels"])
+    for old, new in _RENAMED.items():  # files written before a field was renamed
+        if old in metadata:
+            metadata[new] = metadata.pop(old)
     return Result(**arrays, **metadata)
+
+
+#: Result fields renamed since files of this format were first written: old -> new.
+_RENAMED = {"memory_test": "start_correlation_test"}
 
 
 def jsonable(value):

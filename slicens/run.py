@@ -44,12 +44,12 @@ logger = logging.getLogger("slicens")
 
 #: ``run`` warns that the chains do not mix when a mixing test's p-value is below this
 #: and, for the start-to-end rank correlation, the correlation is at least
-#: ``MEMORY_ALARM``. Measured: one slice step on the correlated 10-d Gaussian gives
+#: ``START_CORRELATION_ALARM``. Measured: one slice step on the correlated 10-d Gaussian gives
 #: rho = 0.59 (logZ +2 nats), three steps 0.22-0.25 (+1 nat), the default 30 steps
 #: 0.003-0.006; on a 2-d problem with the default 6 steps rho = 0.11-0.18 with no
 #: measurable logZ bias (6 seeds), which a p-value alone would flag on long runs.
 MIXING_ALARM = 1e-3
-MEMORY_ALARM = 0.2
+START_CORRELATION_ALARM = 0.2
 
 
 def run(
@@ -307,14 +307,14 @@ def _stored_result(loaded: Loaded, prior, seed: int, path: Path) -> Result:
                      prior, seed=seed, **finished)
 
 
-def _warn_if_not_mixing(insertion, memory_of_start, num_inner_steps: int) -> None:
+def _warn_if_not_mixing(insertion, start_correlation, num_inner_steps: int) -> None:
     failed = []
     if insertion.pvalue < MIXING_ALARM:
         failed.append(f"insertion-order test z = {insertion.zscore:.1f}, "
                       f"p = {insertion.pvalue:.1e}")
-    if memory_of_start.pvalue < MIXING_ALARM and memory_of_start.rho >= MEMORY_ALARM:
-        failed.append(f"start-to-end rank correlation {memory_of_start.rho:.2f}, "
-                      f"p = {memory_of_start.pvalue:.1e}")
+    if start_correlation.pvalue < MIXING_ALARM and start_correlation.rho >= START_CORRELATION_ALARM:
+        failed.append(f"start-to-end rank correlation {start_correlation.rho:.2f}, "
+                      f"p = {start_correlation.pvalue:.1e}")
     if failed:
         warnings.warn(
             f"the replacement chains do not mix ({'; '.join(failed)}, over "
@@ -366,12 +366,12 @@ def _finalise(dead, state, prior, *, seed, settings, counts, termination, timing
     start_ranks = np.concatenate([np.zeros(0, np.int32)] + [d.start_rank for d in dead])
     n_ranks = settings["n_live"] - settings["num_delete"] + 1
     insertion = evidence.insertion_test(ranks, n_ranks)
-    memory_of_start = evidence.memory_test(start_ranks, ranks)
+    start_correlation = evidence.start_correlation_test(start_ranks, ranks)
     if np.unique(loglike).size < loglike.size:  # ties: ranks are not uniform by design
         logger.info("tied log-likelihoods (a plateau): the mixing tests are not meaningful "
                     "and raise no warning")
     else:
-        _warn_if_not_mixing(insertion, memory_of_start, settings["num_inner_steps"])
+        _warn_if_not_mixing(insertion, start_correlation, settings["num_inner_steps"])
     import slicens
 
     result = Result(
@@ -385,7 +385,7 @@ def _finalise(dead, state, prior, *, seed, settings, counts, termination, timing
         insertion_ranks=ranks,
         start_ranks=start_ranks,
         insertion_test=insertion._asdict(),
-        memory_test=memory_of_start._asdict(),
+        start_correlation_test=start_correlation._asdict(),
         evals_per_iteration=_per_iteration(dead, lambda d: d.lanes.useful, np.int64),
         inner_steps_per_iteration=_per_iteration(dead, lambda d: d.inner_steps, np.int32),
         jumps_per_iteration=_per_iteration(dead, lambda d: d.n_jumped, np.int32),

@@ -144,7 +144,7 @@ def test_slicens_result_survives_pyautofit_cleanup(fitted):
     search, result = fitted
     saved = slicens.load(Path(search.paths.output_path) / "slicens" / "result.npz")
     assert saved.logZ == result.samples.log_evidence
-    assert saved.memory_test and saved.insertion_test
+    assert saved.start_correlation_test and saved.insertion_test
     assert (Path(search.paths.output_path) / "slicens" / "checkpoint.ckpt").exists()
 
 

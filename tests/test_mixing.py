@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import slicens
-from slicens.evidence import insertion_test, memory_test
+from slicens.evidence import insertion_test, start_correlation_test
 from slicens.problems import correlated_gaussian
 
 PROBLEM = correlated_gaussian(10)
@@ -23,7 +23,8 @@ def test_warns_with_one_inner_step(seed):
     with pytest.warns(RuntimeWarning, match="do not mix.*num_inner_steps \\(now 1\\)"):
         result = slicens.run(PROBLEM.loglike, PROBLEM.prior, num_inner_steps=1, seed=seed,
                              progress=False)
-    assert result.memory_test["pvalue"] < 1e-3 and result.memory_test["rho"] > 0.3
+    start = result.start_correlation_test
+    assert start["pvalue"] < 1e-3 and start["rho"] > 0.3
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -31,7 +32,7 @@ def test_quiet_with_the_default(seed):
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         result = slicens.run(PROBLEM.loglike, PROBLEM.prior, seed=seed, progress=False)
-    assert result.insertion_test["pvalue"] > 1e-3 and result.memory_test["pvalue"] > 1e-3
+    assert result.insertion_test["pvalue"] > 1e-3 and result.start_correlation_test["pvalue"] > 1e-3
     n_ranks = 500 - 50 + 1
     assert result.insertion_ranks.min() >= 0 and result.insertion_ranks.max() < n_ranks
     assert result.insertion_test["n"] == result.n_iterations * 50
@@ -49,11 +50,11 @@ def test_insertion_test_detects_bias():
     assert insertion_test(biased, 101).pvalue < 1e-6
 
 
-def test_memory_test_on_independent_and_copied_ranks():
+def test_start_correlation_test_on_independent_and_copied_ranks():
     rng = np.random.default_rng(2)
     start = rng.integers(0, 50, 2000)
-    assert memory_test(start, rng.integers(0, 50, 2000)).pvalue > 1e-3
-    assert memory_test(start, start).rho == pytest.approx(1.0)
+    assert start_correlation_test(start, rng.integers(0, 50, 2000)).pvalue > 1e-3
+    assert start_correlation_test(start, start).rho == pytest.approx(1.0)
 
 
 def test_no_mixing_warning_on_a_plateau():

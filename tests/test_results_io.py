@@ -1,6 +1,7 @@
 """Results on disk: Result.save / slicens.load round trip, refusal to overwrite."""
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -57,3 +58,16 @@ def test_a_file_from_before_adaptive_steps_loads(small_result, tmp_path):
     np.savez(tmp_path / "old.npz", **older)
     loaded = slicens.load(tmp_path / "old.npz")
     assert loaded.inner_steps_per_iteration.size == 0 and loaded.logZ == small_result.logZ
+
+
+def test_a_file_from_before_the_rename_of_memory_test_loads(small_result, tmp_path):
+    """``memory_test`` (the start-to-end rank correlation) is ``start_correlation_test``."""
+    path = small_result.save(tmp_path / "new.npz")
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    metadata = json.loads(str(arrays["metadata"]))
+    metadata["memory_test"] = metadata.pop("start_correlation_test")
+    arrays["metadata"] = np.array(json.dumps(metadata))
+    np.savez(tmp_path / "old.npz", **arrays)
+    loaded = slicens.load(tmp_path / "old.npz")
+    assert loaded.start_correlation_test == small_result.start_correlation_test
