@@ -24,7 +24,7 @@ from slicens.compiled import INT32_MAX, Compiler, Program, halved_chunk, is_out_
 from slicens.progress import Snapshot
 
 __all__ = ["Criteria", "Loop", "Runner", "Tally", "rows_from_arrays", "state_from_arrays",
-           "stored_tally"]
+           "restore_tally", "stored_tally"]
 
 logger = logging.getLogger("slicens")
 
@@ -72,7 +72,8 @@ class Loop:
 
     def start_from(self, loaded: Loaded):
         self.dead = [rows_from_arrays(arrays) for arrays in loaded.dead]
-        state, self.tally = state_from_arrays(loaded.snapshot, self.tally)
+        state = state_from_arrays(loaded.snapshot)
+        restore_tally(self.tally, loaded.snapshot)
         self.resumed_from = self.tally.n_iterations
         self.evals_before = self.tally.n_evals
         logger.info("resuming from %s at iteration %d (%d evaluations done)",
@@ -200,15 +201,19 @@ def state_to_arrays(state: kernel.NSState, tally: Tally, chunk_size: int) -> dic
 _ADDED_STATE = {"split": False}
 
 
-def state_from_arrays(arrays: dict, tally: Tally) -> tuple[kernel.NSState, Tally]:
+def state_from_arrays(arrays: dict) -> kernel.NSState:
+    """The live state a snapshot holds."""
     fields = {k[len("state."):]: jnp.asarray(v) for k, v in arrays.items()
               if k.startswith("state.")}
-    state = kernel.NSState(**{**{k: jnp.asarray(v) for k, v in _ADDED_STATE.items()},
-                              **fields})
+    return kernel.NSState(**{**{k: jnp.asarray(v) for k, v in _ADDED_STATE.items()},
+                             **fields})
+
+
+def restore_tally(tally: Tally, arrays: dict) -> None:
+    """Set ``tally``'s totals to those a snapshot was written with."""
     totals = stored_tally(arrays)
     totals.pop("chunk_size")
     tally.__dict__.update(totals)
-    return state, tally
 
 
 def stored_tally(arrays: dict) -> dict:

@@ -19,7 +19,6 @@ from slicens.loop import (
     Criteria,
     Loop,
     Runner,
-    Tally,
     rows_from_arrays,
     state_from_arrays,
     stored_tally,
@@ -301,7 +300,7 @@ def _stored_result(loaded: Loaded, prior, seed: int, path: Path) -> Result:
     logger.warning("returning the finished run stored in %s (resume=True); nothing was "
                    "sampled", path)
     finished = dict(loaded.finished)
-    state, tally = state_from_arrays(loaded.snapshot, Tally(1, 1))
+    state = state_from_arrays(loaded.snapshot)
     finished["settings"] = dict(finished["settings"], reused_finished_checkpoint=str(path))
     return _finalise([rows_from_arrays(a) for a in loaded.dead], jax.device_get(state),
                      prior, seed=seed, **finished)

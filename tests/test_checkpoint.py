@@ -2,7 +2,6 @@
 finished run only when asked, continuation of a run stopped by a budget."""
 
 import importlib.util
-import json
 import logging
 import signal
 import subprocess
@@ -269,7 +268,5 @@ def test_state_from_an_older_checkpoint_has_not_split():
     from slicens import kernel, loop
 
     fields = {name: np.zeros(()) for name in kernel.NSState._fields if name != "split"}
-    state, _ = loop.state_from_arrays(
-        {**{f"state.{name}": value for name, value in fields.items()},
-         "tally": np.array(json.dumps({"chunk_size": 4}))}, loop.Tally(10, 1))
+    state = loop.state_from_arrays({f"state.{name}": value for name, value in fields.items()})
     assert state.split.dtype == bool and not bool(state.split)
