@@ -129,8 +129,7 @@ class Loop:
         dead = None
         if self.unsaved:
             dead = rows_to_arrays(jax.tree.map(lambda *a: np.concatenate(a), *self.unsaved))
-        self.store.append(dead, state_to_arrays(jax.device_get(state), self.tally,
-                                                 self.runner.chunk_size))
+        self.store.append(dead, state_to_arrays(jax.device_get(state), self.tally))
         self.unsaved = []
 
     def _running(self, state) -> evidence.Running | None:
@@ -190,9 +189,9 @@ def rows_from_arrays(arrays: dict[str, np.ndarray]) -> kernel.StepInfo:
     return kernel.StepInfo(lanes=lanes, **rows)
 
 
-def state_to_arrays(state: kernel.NSState, tally: Tally, chunk_size: int) -> dict:
+def state_to_arrays(state: kernel.NSState, tally: Tally) -> dict:
     arrays = {f"state.{k}": np.asarray(v) for k, v in state._asdict().items()}
-    arrays["tally"] = np.array(json.dumps(dict(tally.__dict__, chunk_size=chunk_size)))
+    arrays["tally"] = np.array(json.dumps(tally.__dict__))
     return arrays
 
 
@@ -212,12 +211,12 @@ def state_from_arrays(arrays: dict) -> kernel.NSState:
 def restore_tally(tally: Tally, arrays: dict) -> None:
     """Set ``tally``'s totals to those a snapshot was written with."""
     totals = stored_tally(arrays)
-    totals.pop("chunk_size")
+    totals.pop("chunk_size", None)  # older snapshots stored the chunk, never read
     tally.__dict__.update(totals)
 
 
 def stored_tally(arrays: dict) -> dict:
-    """The host totals (and chunk size) a snapshot was written with."""
+    """The host totals a snapshot was written with."""
     return json.loads(str(arrays["tally"]))
 
 
