@@ -12,7 +12,7 @@ PYTHON312 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12
 VENV312 ?= .venv312
 PY312_TESTS ?= tests/test_platform.py tests/test_autofit.py tests/test_checkpoint.py
 
-.PHONY: demo test test-all test-py312 lint bench clean
+.PHONY: demo test test-all test-slow test-py312 lint bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ test: $(BIN)/.installed
 
 test-all: PYTEST_ARGS =
 test-all: test
+
+# only the tests marked slow (full invariance matrices, peer runs on the lens, resources)
+test-slow: PYTEST_ARGS = -m slow
+test-slow: test
 
 $(VENV312)/bin/.installed: pyproject.toml
 	@test -n "$(PYTHON312)" || { echo "test-py312: no python3.12 found (set PYTHON312=...)"; exit 1; }

@@ -1,6 +1,7 @@
 """slicens and blackjax.nss agree on logZ within their combined errors."""
 
 import numpy as np
+import pytest
 
 import slicens
 from slicens.priors import as_prior
@@ -26,6 +27,7 @@ def test_gaussian_5d_agrees_with_blackjax():
              seeds=(0, 1))
 
 
+@pytest.mark.slow  # 2 minutes on 2 cores: blackjax compiles its own lens program
 def test_tiny_lens_agrees_with_blackjax(tiny_lens):
     _compare(tiny_lens.loglike, tiny_lens.prior, n_live=50, num_delete=10, num_inner_steps=14,
              seeds=(0,))
