@@ -14,8 +14,8 @@ import jax.numpy as jnp
 
 import slicens
 from slicens import kernel
-from slicens.chunking import compiled_memory, format_bytes, parse_budget
 from slicens.compiled import Compiler
+from slicens.memory import compiled_memory, format_bytes, parse_budget
 from slicens.priors import as_prior
 from slicens.problems.mapping import MAPPING_PRIOR, mapping_matrix_loglike
 

@@ -8,8 +8,9 @@ Public API::
 """
 
 from slicens import priors
-from slicens.chunking import compiled_memory, lane_map, parse_budget
+from slicens.chunking import lane_map
 from slicens.compiled import MemoryProbe, probe_memory
+from slicens.memory import compiled_memory, parse_budget
 from slicens.priors import LogUniform, Normal, Uniform
 from slicens.results import Result, load
 from slicens.run import run

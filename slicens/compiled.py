@@ -18,7 +18,8 @@ import jax
 import jax.numpy as jnp
 
 from slicens import kernel
-from slicens.chunking import (
+from slicens.chunking import resolve_chunk_size
+from slicens.memory import (
     DEFAULT_BUDGET,
     CompiledMemory,
     MemoryModel,
@@ -28,7 +29,6 @@ from slicens.chunking import (
     free_memory,
     memory_of,
     parse_budget,
-    resolve_chunk_size,
 )
 from slicens.platform import compiler_options
 from slicens.settings import DEFAULT_MAX_SHRINKAGE, DEFAULT_N_LIVE, resolve

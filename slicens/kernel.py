@@ -34,7 +34,8 @@ import jax
 import jax.numpy as jnp
 
 from slicens import clusters, evidence, slice_mcmc
-from slicens.chunking import CompiledMemory, LaneStats, WorkItem, compiled_memory, lane_map
+from slicens.chunking import LaneStats, WorkItem, lane_map
+from slicens.memory import CompiledMemory, compiled_memory
 
 __all__ = [
     "NSState",

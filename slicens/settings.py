@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 
 from slicens import kernel
-from slicens.chunking import parse_budget
+from slicens.memory import parse_budget
 from slicens.priors import as_prior
 
 __all__ = ["default_num_inner_steps", "default_max_jumps", "default_max_clusters", "resolve",

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import slicens
-from slicens.chunking import MemoryModel, choose_chunk_size, parse_budget
 from slicens.compiled import Compiler
+from slicens.memory import MemoryModel, choose_chunk_size, parse_budget
 from slicens.problems.mapping import MAPPING_PRIOR, mapping_matrix_loglike
 from slicens.settings import resolve
 
@@ -226,9 +226,9 @@ def test_bad_chunk_string():
 
 
 def test_budget_as_fraction_uses_free_memory(monkeypatch):
-    free, source = slicens.chunking.free_memory(jax.devices()[0])
+    free, source = slicens.memory.free_memory(jax.devices()[0])
     assert free > 0 and source  # the machine's figure exists; its value moves, so:
-    monkeypatch.setattr(slicens.chunking, "free_memory", lambda: (12_345, "injected"))
+    monkeypatch.setattr(slicens.memory, "free_memory", lambda: (12_345, "injected"))
     assert parse_budget("50%") == 6_172  # a percentage of what free_memory reports
 
 

@@ -5,7 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from slicens.chunking import WorkItem, compiled_memory, lane_map, resolve_chunk_size
+from slicens.chunking import WorkItem, lane_map, resolve_chunk_size
+from slicens.memory import compiled_memory
 
 # A work item that needs ``n`` evaluations of ``x -> x**2`` at points start, start+1, ...
 # and sums them: its answer is known in closed form, its length varies per job.

@@ -10,8 +10,8 @@ import jax.numpy as jnp
 import pytest
 
 from slicens import kernel
-from slicens.chunking import compiled_memory
 from slicens.compiled import Compiler
+from slicens.memory import compiled_memory
 from slicens.problems.mapping import MAPPING_PRIOR, mapping_matrix_loglike
 from slicens.settings import resolve
 
