@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 
 import slicens
-from slicens import kernel
+from slicens import blocks, kernel
 from slicens.compiled import Compiler
 from slicens.memory import compiled_memory, format_bytes, parse_budget
 from slicens.priors import as_prior
@@ -48,7 +48,7 @@ def auto_choice(loglike, prior, budgets) -> None:
     """chunk_size="auto": chosen chunk, predicted and compiled peak against each budget."""
     run_settings = dict(n_live=N_LIVE, num_delete=NUM_DELETE, num_inner_steps=4)
     settings = kernel.Settings(N_LIVE, NUM_DELETE, 4, None, 10, 100)
-    compiler = Compiler(loglike, prior, settings, kernel.block_capacity(NUM_DELETE, 2))
+    compiler = Compiler(loglike, prior, settings, blocks.block_capacity(NUM_DELETE, 2))
     print(f"\n{'budget':>8} {'chosen':>6} {'predicted':>11} {'compiled peak':>14} "
           f"{'peak/budget':>11}")
     for budget in budgets:

@@ -64,7 +64,7 @@ except ImportError:  # autofit 2026.7 (Python 3.11): the nested-sampler family b
     LEGACY_AUTOFIT = True
 
 import slicens
-from slicens.kernel import CONVERGED
+from slicens.blocks import CONVERGED
 from slicens.priors import Uniform
 from slicens.settings import DEFAULT_CHECKPOINT_EVERY, DEFAULT_N_LIVE
 

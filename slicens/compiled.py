@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
-from slicens import kernel
+from slicens import blocks, kernel
 from slicens.chunking import resolve_chunk_size
 from slicens.memory import (
     DEFAULT_BUDGET,
@@ -111,7 +111,7 @@ def compile_block(loglike: Callable, prior, settings: kernel.Settings, capacity:
     traced_init, init_trace_seconds = _init_trace(loglike, prior, settings)
     state = traced_init.out_info[0]
     fn = jax.jit(
-        lambda loop_key, state, iteration, limits: kernel.run_block(
+        lambda loop_key, state, iteration, limits: blocks.run_block(
             loop_key, state, iteration, limits, loglike, prior, settings, capacity
         )
     )
@@ -127,8 +127,8 @@ def compile_block(loglike: Callable, prior, settings: kernel.Settings, capacity:
 
 
 def limits(max_steps: int, evals_left: int, dlogz: float, min_ess: float | None,
-           dtype) -> kernel.Limits:
-    return kernel.Limits(jnp.int32(max_steps), jnp.int32(min(evals_left, INT32_MAX)),
+           dtype) -> blocks.Limits:
+    return blocks.Limits(jnp.int32(max_steps), jnp.int32(min(evals_left, INT32_MAX)),
                          jnp.asarray(dlogz, dtype),
                          jnp.asarray(jnp.inf if min_ess is None else min_ess, dtype))
 
@@ -394,7 +394,7 @@ def probe_memory(loglike: Callable, prior, *, n_live: int = DEFAULT_N_LIVE,
         loglike, prior, n_live=n_live, num_delete=num_delete, num_inner_steps=num_inner_steps,
         chunk_size="auto", memory_budget=memory_budget, schedule=schedule,
         max_expansions=max_expansions, max_shrinkage=max_shrinkage)
-    capacity = kernel.block_capacity(settings.num_delete, prior.dim,
+    capacity = blocks.block_capacity(settings.num_delete, prior.dim,
                                      keep_per_chain=settings.keep_per_chain)
     compiler = Compiler(loglike, prior, settings, capacity)
     budget, source = _budget(memory_budget)

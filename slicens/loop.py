@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from slicens import evidence, kernel
+from slicens import blocks, evidence, kernel
 from slicens.checkpoint import Checkpoint, Loaded
 from slicens.chunking import LaneStats, resolve_chunk_size
 from slicens.compiled import INT32_MAX, Compiler, Program, halved_chunk, is_out_of_memory, limits
@@ -108,7 +108,7 @@ class Loop:
             if self.dead and self.display.due():
                 self._show(state)
             if int(block.stop):
-                return state, kernel.TERMINATIONS[int(block.stop)]
+                return state, blocks.TERMINATIONS[int(block.stop)]
             elapsed = max(time.perf_counter() - began, 1e-6)
             steps = max(1, min(capacity, int(n * _DISPATCH_SECONDS / elapsed), 2 * n))
 
@@ -290,5 +290,5 @@ class Runner:
         self.compiler.need_init = False  # a later out-of-memory retry compiles blocks only
         return out
 
-    def block(self, loop_key, state, iteration: int, limits: kernel.Limits):
+    def block(self, loop_key, state, iteration: int, limits: blocks.Limits):
         return self._call(iteration, "block", loop_key, state, jnp.int32(iteration), limits)

@@ -35,7 +35,7 @@ import numpy as np
 from scipy.special import logsumexp
 from scipy.stats import poisson
 
-from slicens import clusters, evidence, kernel
+from slicens import clusters, evidence, jumps
 
 __all__ = ["MASS_BELOW", "MIN_MODE_POINTS", "MAX_MODES", "DEPLETION_ALARM", "N_BOOTSTRAP",
            "Modes", "threads", "live_points_per_mode", "mode_labels", "bootstrap_masses",
@@ -248,10 +248,10 @@ class _Ellipsoids(NamedTuple):
 
 def _ellipsoids(live, label) -> _Ellipsoids:
     """The clusters' ellipsoids; each covariance shrunk toward the pooled one
-    (:func:`slicens.kernel.cluster_shapes`), a cluster of one point given the median
+    (:func:`slicens.jumps.cluster_shapes`), a cluster of one point given the median
     radius of the others."""
     n_clusters = int(label.max()) + 1
-    centre, factor, _ = kernel.cluster_shapes(jnp.asarray(live), jnp.asarray(label),
+    centre, factor, _ = jumps.cluster_shapes(jnp.asarray(live), jnp.asarray(label),
                                               n_clusters)
     shapes = _Ellipsoids(np.asarray(centre), np.linalg.inv(np.asarray(factor)),
                          np.ones(n_clusters))

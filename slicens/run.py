@@ -12,7 +12,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from slicens import evidence, kernel
+from slicens import blocks, evidence, kernel
 from slicens.checkpoint import Checkpoint, CheckpointError, Loaded, differences, identity
 from slicens.compiled import Compiler, choose_program
 from slicens.loop import (
@@ -220,7 +220,7 @@ def run(
             return _stored_result(loaded, prior, seed, store.path)
         run_settings["checkpoint"] = str(checkpoint)
 
-    capacity = kernel.block_capacity(settings.num_delete, prior.dim,
+    capacity = blocks.block_capacity(settings.num_delete, prior.dim,
                                      keep_per_chain=settings.keep_per_chain)
     resuming = loaded is not None and loaded.snapshot is not None
     compiler = Compiler(loglike, prior, settings, capacity, need_init=not resuming)
@@ -235,7 +235,7 @@ def run(
     else:
         state = loop.start_fresh(init_key)
     state, termination = loop.iterate(loop_key, state)
-    converged = termination in kernel.CONVERGED
+    converged = termination in blocks.CONVERGED
     if not converged:
         logger.warning("slicens stopped by %s before the dlogz criterion was met%s",
                        termination, "" if store is None else

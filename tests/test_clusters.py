@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from slicens import clusters, kernel
+from slicens import clusters, jumps, kernel
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -67,7 +67,7 @@ def test_jump_ellipsoids_split_only_where_it_saves_volume():
     starts = jnp.arange(0, 400, 7)
     points, truth = _diagonal_modes((150, 120, 80, 50))
     points = jnp.asarray(points)
-    ellipsoids, inside = kernel.jump_ellipsoids(points, kernel.covariance_factor(points),
+    ellipsoids, inside = jumps.jump_ellipsoids(points, kernel.covariance_factor(points),
                                                 starts, max_clusters=8)
     radius = np.asarray(ellipsoids.radius)
     assert radius.shape == (starts.size, 9)
@@ -82,7 +82,7 @@ def test_jump_ellipsoids_split_only_where_it_saves_volume():
         assert not np.any(np.asarray(d2)[truth != k] < radius[0, 1 + k] ** 2)
 
     blob = jnp.asarray(np.random.default_rng(1).normal(size=(400, 5)))
-    single, inside = kernel.jump_ellipsoids(blob, kernel.covariance_factor(blob), starts,
+    single, inside = jumps.jump_ellipsoids(blob, kernel.covariance_factor(blob), starts,
                                             max_clusters=8)
     assert np.all(np.asarray(single.radius)[:, 0] > 0)
     np.testing.assert_array_equal(np.asarray(single.radius)[:, 1:], 0.0)
@@ -98,9 +98,9 @@ def test_jump_ellipsoids_skip_the_clustering_when_told():
     positions = jnp.asarray(points)
     factor = kernel.covariance_factor(positions)
     starts = jnp.arange(10)
-    split, _ = kernel.jump_ellipsoids(positions, factor, starts, 8, jnp.asarray(True))
-    single, _ = kernel.jump_ellipsoids(positions, factor, starts, 8, jnp.asarray(False))
+    split, _ = jumps.jump_ellipsoids(positions, factor, starts, 8, jnp.asarray(True))
+    single, _ = jumps.jump_ellipsoids(positions, factor, starts, 8, jnp.asarray(False))
     assert int(jnp.sum(split.radius[0] > 0)) == 2 and float(split.radius[0, 0]) == 0.0
     assert int(jnp.sum(single.radius[0] > 0)) == 1 and float(single.radius[0, 0]) > 0.0
-    one, _ = kernel.jump_ellipsoids(positions, factor, starts, 1)  # no cluster slots at all
+    one, _ = jumps.jump_ellipsoids(positions, factor, starts, 1)  # no cluster slots at all
     np.testing.assert_array_equal(single.radius[:, 0], one.radius[:, 0])

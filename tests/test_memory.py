@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from slicens import kernel
+from slicens import blocks
 from slicens.compiled import Compiler
 from slicens.memory import compiled_memory
 from slicens.problems.mapping import MAPPING_PRIOR, mapping_matrix_loglike
@@ -26,7 +26,7 @@ def run_temps(chunk_size, n_live=N_LIVE, num_delete=NUM_DELETE):
         LOGLIKE, MAPPING_PRIOR, n_live=n_live, num_delete=num_delete, num_inner_steps=4,
         chunk_size=chunk_size, memory_budget=None, schedule="lanes", max_expansions=None,
         max_shrinkage=100)
-    capacity = kernel.block_capacity(settings.num_delete, prior.dim,
+    capacity = blocks.block_capacity(settings.num_delete, prior.dim,
                                      keep_per_chain=settings.keep_per_chain)
     program = Compiler(LOGLIKE, prior, settings, capacity).program(chunk_size)
     return {"init": program.init_memory.temp, "block": program.block_memory.temp}
