@@ -5,12 +5,14 @@ Public API::
     result = slicens.run(loglike, prior, n_live=500, chunk_size=16)
     result.logZ, result.logZ_err, result.equal_weight_samples(1000)
     result.to_anesthetic()
+
+Internals are reached through their modules: ``slicens.chunking.lane_map`` (the lane
+scheduler), ``slicens.memory`` (compiled memory, budgets), ``slicens.kernel`` (one
+iteration), ``slicens.evidence``, ``slicens.modes``, ``slicens.plots``.
 """
 
 from slicens import priors
-from slicens.chunking import lane_map
 from slicens.compiled import MemoryProbe, probe_memory
-from slicens.memory import compiled_memory, parse_budget
 from slicens.priors import LogUniform, Normal, Uniform
 from slicens.results import Result, load
 from slicens.run import run
@@ -27,10 +29,7 @@ __all__ = [
     "Normal",
     "LogUniform",
     "default_num_inner_steps",
-    "lane_map",
-    "compiled_memory",
     "probe_memory",
     "MemoryProbe",
-    "parse_budget",
     "__version__",
 ]
