@@ -61,12 +61,17 @@ def test_recovered_run_equals_run_with_smaller_chunk(monkeypatch, at_iteration):
     assert_same_run(recovered, smaller)
 
 
-def test_gives_up_at_chunk_one(monkeypatch):
-    def always(iteration, chunk_size):
-        raise jax.errors.JaxRuntimeError("RESOURCE_EXHAUSTED: injected by the test")
+def out_of_memory(*_):
+    """A hook that always raises RESOURCE_EXHAUSTED."""
+    raise jax.errors.JaxRuntimeError("RESOURCE_EXHAUSTED: injected by the test")
 
-    monkeypatch.setattr(loop_module, "_before_dispatch", always)
-    with pytest.raises(RuntimeError, match="out of device memory .* chunk_size=1"):
+
+@pytest.mark.parametrize("module, hook, stage", [(loop_module, "_before_dispatch", "running"),
+                                                 (compiled_module, "_before_compile",
+                                                  "compiling")])
+def test_gives_up_at_chunk_one(monkeypatch, module, hook, stage):
+    monkeypatch.setattr(module, hook, out_of_memory)
+    with pytest.raises(RuntimeError, match=f"out of device memory {stage} .* chunk_size=1"):
         slicens.run(loglike, PROBLEM.prior, chunk_size=2, **SETTINGS)
 
 
@@ -148,15 +153,6 @@ def test_compile_error_mid_run_after_a_dispatch_error(monkeypatch, run_at):
     assert_same_run(recovered, run_at(2))
 
 
-def test_compile_error_at_chunk_one_gives_up(monkeypatch):
-    def always(program, chunk_size):
-        raise jax.errors.JaxRuntimeError("RESOURCE_EXHAUSTED: injected at compile time")
-
-    monkeypatch.setattr(compiled_module, "_before_compile", always)
-    with pytest.raises(RuntimeError, match="out of device memory compiling .* chunk_size=1"):
-        slicens.run(loglike, PROBLEM.prior, chunk_size=2, **SETTINGS)
-
-
 def test_auto_takes_a_chunk_below_what_cannot_compile(monkeypatch, run_at):
     """chunk_size='auto' where the whole batch (8) cannot be compiled: that size counts as
     not fitting, the line is fitted through 4 and 2, and the chunk stays below 8."""
@@ -185,10 +181,7 @@ def test_probe_reports_what_cannot_compile(monkeypatch):
     assert "out of memory: compiling chunk_size 4, 8 ran out of device memory" in table
     assert "chunk_size=3" in table
 
-    def never(program, chunk_size):
-        raise jax.errors.JaxRuntimeError("RESOURCE_EXHAUSTED: injected at compile time")
-
-    monkeypatch.setattr(compiled_module, "_before_compile", never)
+    monkeypatch.setattr(compiled_module, "_before_compile", out_of_memory)
     probe = slicens.probe_memory(loglike, PROBLEM.prior, **kwargs)
     assert probe.chosen is None and probe.model is None
     assert all(peak is None for _, peak in probe.rows)
