@@ -12,8 +12,8 @@ iteration), ``slicens.evidence``, ``slicens.modes``, ``slicens.plots``.
 """
 
 from slicens import priors
-from slicens.compiled import MemoryProbe, probe_memory
 from slicens.priors import LogUniform, Normal, Uniform
+from slicens.probe import MemoryProbe, probe_memory
 from slicens.results import Result, load
 from slicens.run import run
 from slicens.settings import default_num_inner_steps

@@ -20,21 +20,17 @@ import jax.numpy as jnp
 from slicens import blocks, kernel
 from slicens.chunking import resolve_chunk_size
 from slicens.memory import (
-    DEFAULT_BUDGET,
     CompiledMemory,
-    MemoryModel,
     choose_chunk_size,
-    fit_memory_line,
     format_bytes,
-    free_memory,
+    memory_limit,
     memory_of,
-    parse_budget,
+    resolve_budget,
 )
 from slicens.platform import compiler_options
-from slicens.settings import DEFAULT_MAX_SHRINKAGE, DEFAULT_N_LIVE, resolve
 
-__all__ = ["Program", "Compiler", "choose_program", "limits", "INT32_MAX", "probe_memory",
-           "MemoryProbe", "is_out_of_memory", "halved_chunk"]
+__all__ = ["Program", "Compiler", "choose_program", "limits", "INT32_MAX", "is_out_of_memory",
+           "halved_chunk"]
 
 logger = logging.getLogger("slicens")
 
@@ -266,7 +262,7 @@ def choose_program(compiler: Compiler, chunk_size, memory_budget,
     if chunk_size != "auto":
         return _explicit_program(compiler, chunk_size, memory_budget, history)
     num_delete = compiler.settings.num_delete
-    budget, source = _budget(memory_budget)
+    budget, source = resolve_budget(memory_budget)
     choice = choose_chunk_size(compiler.block_peak, budget, num_delete)
     program = compiler.recovering_program(choice.chunk_size, history)
     record = dict(
@@ -300,18 +296,14 @@ def _explicit_program(compiler: Compiler, chunk_size: int | None, memory_budget,
                        "%r gives no compiled memory analysis", chunk_size, jax.default_backend())
         return program, dict(mode="fixed", requested_chunk_size=chunk_size,
                              chunk_size=chunk_size, compiled_peak=None)
-    if memory_budget is not None:
-        limit, source = parse_budget(memory_budget), f"memory_budget={memory_budget!r}"
-    else:
-        limit, source = free_memory()
-        source = f"free device memory ({source})"
+    limit, source = memory_limit(memory_budget)
     record = dict(mode="fixed", requested_chunk_size=chunk_size,
                   chunk_size=program.settings.chunk_size, compiled_peak=program.peak,
                   limit=limit, limit_source=source)
     if program.peak <= limit:
         return program, record
     # Known not to fit before anything ran: take what chunk_size="auto" chooses.
-    budget, budget_source = _budget(memory_budget)
+    budget, budget_source = resolve_budget(memory_budget)
     too_big = (f"chunk_size={chunk_size} compiles to a peak of {format_bytes(program.peak)}, "
                f"more than {format_bytes(limit)}, the {source}")
     try:
@@ -328,106 +320,3 @@ def _explicit_program(compiler: Compiler, chunk_size: int | None, memory_budget,
     record.update(chunk_size=choice.chunk_size, compiled_peak=program.peak, budget=budget,
                   budget_source=budget_source)
     return program, record
-
-
-@dataclass(frozen=True)
-class MemoryProbe:
-    """Compiled peak memory of a run's programs against the chunk size (compile only).
-
-    ``model`` is the line ``base + chunk * per_lane`` through the peaks ``measured`` at
-    two chunk sizes (None where a size's compilation ran out of device memory); ``rows``
-    gives ``(chunk_size, predicted peak bytes or None)``, None for a chunk at or above a
-    size too large to compile; ``chosen`` is the chunk ``chunk_size="auto"`` takes for
-    ``budget`` (None: not even one lane fits).
-    """
-
-    num_delete: int
-    model: MemoryModel | None
-    measured: dict[int, int | None]
-    rows: list[tuple[int, int | None]]
-    budget: int
-    budget_source: str
-    chosen: int | None
-
-    def table(self) -> str:
-        per_lane = "n/a" if self.model is None else format_bytes(self.model.per_lane)
-        base = "n/a" if self.model is None else format_bytes(self.model.base)
-        lines = [
-            f"per-lane bytes: {per_lane}   base: {base}   chains per iteration: "
-            f"{self.num_delete}",
-            f"{'chunk_size':>10}  {'predicted peak':>15}  {'fits budget':>11}",
-        ]
-        for chunk, peak in self.rows:
-            shown = "out of memory" if peak is None else format_bytes(peak)
-            mark = "yes" if peak is not None and peak <= self.budget else "no"
-            chosen = "  <- chosen" if chunk == self.chosen else ""
-            lines.append(f"{chunk:>10}  {shown:>15}  {mark:>11}{chosen}")
-        too_big = sorted(c for c, peak in self.measured.items() if peak is None)
-        if too_big:
-            lines.append(f"out of memory: compiling chunk_size {', '.join(map(str, too_big))} "
-                         f"ran out of device memory (XLA's autotuner allocates while it "
-                         f"compiles); larger chunks cannot fit either")
-        chosen = ("none: not even chunk_size=1 fits" if self.chosen is None
-                  else f"chunk_size={self.chosen}")
-        lines.append(f"budget {format_bytes(self.budget)} ({self.budget_source}): {chosen}")
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.table()
-
-
-def probe_memory(loglike: Callable, prior, *, n_live: int = DEFAULT_N_LIVE,
-                 num_delete: int | None = None, num_inner_steps: int | str | None = "auto",
-                 memory_budget=None, chunk_sizes=None, schedule: str = "lanes",
-                 max_expansions: int | None = None,
-                 max_shrinkage: int = DEFAULT_MAX_SHRINKAGE) -> MemoryProbe:
-    """Predict the compiled peak memory of :func:`slicens.run` for each chunk size.
-
-    Compiles the run's iteration block at ``num_delete`` and at 2 chains (never runs the
-    likelihood), fits ``base + chunk * per_lane`` and tabulates it for ``chunk_sizes``
-    (default: powers of two up to ``num_delete``, and ``num_delete``). A size whose
-    compilation runs out of device memory is reported as not fitting (and the line is
-    fitted through the largest size below it that compiles). The other arguments are
-    those of :func:`slicens.run`; ``print(probe)`` shows the table.
-    """
-    prior, settings, _ = resolve(
-        loglike, prior, n_live=n_live, num_delete=num_delete, num_inner_steps=num_inner_steps,
-        chunk_size="auto", memory_budget=memory_budget, schedule=schedule,
-        max_expansions=max_expansions, max_shrinkage=max_shrinkage)
-    capacity = blocks.block_capacity(settings.num_delete, prior.dim,
-                                     keep_per_chain=settings.keep_per_chain)
-    compiler = Compiler(loglike, prior, settings, capacity)
-    budget, source = _budget(memory_budget)
-    batch = settings.num_delete
-    _, model = fit_memory_line(compiler.block_peak, batch)
-    try:
-        chosen = choose_chunk_size(compiler.block_peak, budget, batch).chunk_size
-    except ValueError:
-        chosen = None
-    measured = compiler.measured_peaks()  # both calls' compilations, each made once
-    if chunk_sizes is None:
-        chunk_sizes = sorted({2**i for i in range(batch.bit_length()) if 2**i <= batch} | {batch})
-    if chosen is not None:
-        chunk_sizes = sorted(set(chunk_sizes) | {chosen})
-    rows = [(int(c), _predicted_peak(int(c), measured, model)) for c in chunk_sizes]
-    return MemoryProbe(batch, model, measured, rows, budget, source, chosen)
-
-
-def _predicted_peak(chunk: int, measured: dict[int, int | None],
-                    model: MemoryModel | None) -> int | None:
-    """The peak at ``chunk``: measured where compiled, else from the line; None at or
-    above a size whose compilation ran out of memory."""
-    if any(peak is None and chunk >= c for c, peak in measured.items()):
-        return None
-    if measured.get(chunk) is not None:
-        return measured[chunk]
-    return None if model is None else model.peak(chunk)
-
-
-def _budget(memory_budget) -> tuple[int, str]:
-    """The budget in bytes and where it came from."""
-    if memory_budget is not None:
-        return parse_budget(memory_budget), f"memory_budget={memory_budget!r}"
-    free, where = free_memory()
-    return (parse_budget(DEFAULT_BUDGET, free=lambda: free),
-            f"default {DEFAULT_BUDGET} of {format_bytes(free)} free ({where})")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from slicens import clusters, slice_mcmc
+from slicens import clusters, ellipsoids
 
 __all__ = ["JUMP_VOLUME_ENLARGEMENT", "jump_ellipsoids", "cluster_shapes"]
 
@@ -59,7 +59,7 @@ def cluster_shapes(positions, label, max_clusters: int):
 
 
 def jump_ellipsoids(positions, factor, starts, max_clusters: int = 1,
-                    cluster=True) -> tuple[slice_mcmc.Ellipsoids, jax.Array]:
+                    cluster=True) -> tuple[ellipsoids.Ellipsoids, jax.Array]:
     """Each chain's jump region: one ellipsoid around the live points or, where the live
     points fall into several clusters (:func:`slicens.clusters.find_clusters`) whose
     ellipsoids take less volume together, one ellipsoid per cluster.
@@ -92,7 +92,7 @@ def jump_ellipsoids(positions, factor, starts, max_clusters: int = 1,
     everyone = jnp.ones(n, bool)
     r2_single, r2_single_all = _radius_without(loo_d2, everyone, starts)
     centres, factors = centre[None], factor[None]
-    inverses = slice_mcmc.inverse_factor(factors)
+    inverses = ellipsoids.inverse_factor(factors)
     r2 = (r2_single * enlarge)[:, None]
     if max_clusters > 1:
         def clustered(_):
@@ -112,10 +112,10 @@ def jump_ellipsoids(positions, factor, starts, max_clusters: int = 1,
         inverses = jnp.concatenate([inverses, c_inverse])
         r2 = jnp.concatenate([jnp.where(split, 0.0, r2), c_r2], axis=1)
     radius = jnp.sqrt(r2)
-    ellipsoids = slice_mcmc.Ellipsoids(centres, factors, radius, inverses)
+    union = ellipsoids.Ellipsoids(centres, factors, radius, inverses)
     start_inside = jax.vmap(
-        lambda x, r: ellipsoids._replace(radius=r).contains(x))(positions[starts], radius)
-    return ellipsoids, start_inside
+        lambda x, r: union._replace(radius=r).contains(x))(positions[starts], radius)
+    return union, start_inside
 
 
 def _cluster_ellipsoids(positions, factor, starts, max_clusters: int, r2_single_all,
@@ -126,7 +126,7 @@ def _cluster_ellipsoids(positions, factor, starts, max_clusters: int, r2_single_
     dim = positions.shape[1]
     label = clusters.find_clusters(positions, factor, max_clusters).label
     c_centre, c_factor, c_size = cluster_shapes(positions, label, max_clusters)
-    c_inverse = slice_mcmc.inverse_factor(c_factor)
+    c_inverse = ellipsoids.inverse_factor(c_factor)
     own = jnp.maximum(label, 0)
     own_white = jnp.sum(c_inverse[own] * (positions - c_centre[own])[:, None, :], axis=-1)
     prior_points = dim + 1.0  # the shrinkage pseudo-points of cluster_shapes

@@ -34,7 +34,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from slicens import evidence, jumps, slice_mcmc
+from slicens import ellipsoids, evidence, jumps, slice_mcmc
 from slicens.chunking import LaneStats, WorkItem, lane_map
 from slicens.memory import CompiledMemory, compiled_memory
 
@@ -160,7 +160,7 @@ def _evaluator(loglike_fn: Callable, prior) -> Callable:
     return evaluate
 
 
-def chain_item(contour, settings: Settings, prior, shapes: slice_mcmc.Ellipsoids) -> WorkItem:
+def chain_item(contour, settings: Settings, prior, shapes: ellipsoids.Ellipsoids) -> WorkItem:
     """A replacement chain as a work item: job ``((position, loglike, logprior), plan)``,
     state ``(ChainState, SlicePlan)``, value ``(loglike, logprior)``, output the final
     ``ChainState``. ``shapes``: the
@@ -362,7 +362,7 @@ def step(rng_key, state: NSState, loglike_fn: Callable, prior, settings: Setting
                                                settings.max_clusters, cluster)
         radii, num_jumps = shapes.radius, jnp.where(start_inside, settings.max_jumps, 0)
     else:
-        shapes = slice_mcmc.single_region(factor)
+        shapes = ellipsoids.single_region(factor)
         radii, num_jumps = jnp.ones((k, 1), factor.dtype), jnp.zeros(k, jnp.int32)
 
     def plan(key, radius, num_jumps):

@@ -29,6 +29,8 @@ __all__ = [
     "parse_budget",
     "free_memory",
     "DEFAULT_BUDGET",
+    "resolve_budget",
+    "memory_limit",
     "format_bytes",
 ]
 
@@ -274,3 +276,23 @@ def format_bytes(n: int) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.2f} {unit}"
         n /= 1024
     return f"{n:.2f} TiB"
+
+
+def resolve_budget(memory_budget) -> tuple[int, str]:
+    """A run's budget in bytes and where it came from: ``memory_budget`` if given, else
+    :data:`DEFAULT_BUDGET` of the free memory."""
+    if memory_budget is not None:
+        return parse_budget(memory_budget), f"memory_budget={memory_budget!r}"
+    free, where = free_memory()
+    return (parse_budget(DEFAULT_BUDGET, free=lambda: free),
+            f"default {DEFAULT_BUDGET} of {format_bytes(free)} free ({where})")
+
+
+def memory_limit(memory_budget) -> tuple[int, str]:
+    """What an explicit chunk's compiled peak is checked against, and where it came
+    from: ``memory_budget`` if given, else all the free memory (the chunk is the user's
+    choice: only what certainly cannot fit is refused)."""
+    if memory_budget is not None:
+        return parse_budget(memory_budget), f"memory_budget={memory_budget!r}"
+    free, where = free_memory()
+    return free, f"free device memory ({where})"

@@ -39,6 +39,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from slicens.ellipsoids import Ellipsoids, region_of
+
 __all__ = [
     "LEFT",
     "RIGHT",
@@ -47,10 +49,6 @@ __all__ = [
     "JUMP",
     "SlicePlan",
     "ChainState",
-    "Ellipsoids",
-    "inverse_factor",
-    "region_of",
-    "single_region",
     "make_plan",
     "init",
     "proposal",
@@ -110,7 +108,8 @@ class ChainState(NamedTuple):
     logprior: shape=(), dtype=float. Its log prior density.
     step: shape=(), dtype=int32. Index of the slice step in progress.
     phase: shape=(), dtype=int32. JUMP, LEFT, RIGHT, SHRINK or DONE.
-    region: shape=(), dtype=int32. The current point's region (see :func:`region_of`).
+    region: shape=(), dtype=int32. The current point's region
+        (:func:`slicens.ellipsoids.region_of`).
     direction: shape=(dim,), dtype=float. The current slice step's direction.
     t: shape=(), dtype=float. Line coordinate of the point to evaluate next.
     left, right: shape=(), dtype=float. Current bracket on the line (position at t=0).
@@ -157,83 +156,14 @@ class ChainState(NamedTuple):
     kept_loglike: jax.Array
 
 
-class Ellipsoids(NamedTuple):
-    """A union of ellipsoids ``{x : |factor_k^-1 (x - centre_k)| < radius_k}``, where
-    ellipsoid jumps are drawn. A radius of 0 marks an unused slot.
-
-    centre: shape=(K, dim), dtype=float.
-    factor: shape=(K, dim, dim), dtype=float. Lower-triangular.
-    radius: shape=(K,), dtype=float.
-    inverse: shape=(K, dim, dim), dtype=float. The factors' inverses (:meth:`make`).
-    """
-
-    centre: jax.Array
-    factor: jax.Array
-    radius: jax.Array
-    inverse: jax.Array
-
-    @classmethod
-    def make(cls, centre, factor, radius) -> Ellipsoids:
-        """Ellipsoids from centres (K, dim), factors (K, dim, dim) and radii (K,)."""
-        return cls(centre, factor, radius, inverse_factor(factor))
-
-    @classmethod
-    def one(cls, centre, factor, radius) -> Ellipsoids:
-        """The union of a single ellipsoid."""
-        return cls.make(centre[None], factor[None], jnp.reshape(radius, (1,)))
-
-    def distance2(self, x):
-        """Squared Mahalanobis distance of ``x`` from each centre, shape (K,).
-
-        Products and sums, no solve or dot: inside the lanes the same arithmetic must
-        run whatever the batch width (a dot compiles differently for one lane)."""
-        whitened = jnp.sum(self.inverse * (x[None, :] - self.centre)[:, None, :], axis=-1)
-        return jnp.sum(whitened**2, axis=-1)
-
-    def cover(self, x):
-        """How many of the ellipsoids hold ``x``."""
-        return jnp.sum(self.distance2(x) < self.radius**2).astype(jnp.int32)
-
-    def contains(self, x):
-        return self.cover(x) > 0
-
-    def log_volume(self):
-        """Log volume of each ellipsoid, less that of the unit ball (-inf where unused)."""
-        dim = self.centre.shape[-1]
-        log_det = jnp.sum(jnp.log(jnp.diagonal(self.factor, axis1=-2, axis2=-1)), axis=-1)
-        return log_det + dim * jnp.log(self.radius)
-
-
-def inverse_factor(factor):
-    """Inverses of lower-triangular factors, shape (..., dim, dim)."""
-    eye = jnp.broadcast_to(jnp.eye(factor.shape[-1], dtype=factor.dtype), factor.shape)
-    return jax.scipy.linalg.solve_triangular(factor, eye, lower=True)
-
-
-def region_of(shapes: Ellipsoids, radius, x):
-    """The region of ``x``: the ellipsoid of the union (centres and factors of ``shapes``,
-    this chain's ``radius``) with the smallest Mahalanobis distance in units of its
-    radius, among the used ones. With a single slot, always 0."""
-    if shapes.centre.shape[0] == 1:
-        return jnp.zeros((), jnp.int32)
-    d2 = shapes._replace(radius=radius).distance2(x)
-    scaled = jnp.where(radius > 0, d2 / jnp.where(radius > 0, radius, 1.0) ** 2, jnp.inf)
-    return jnp.argmin(scaled).astype(jnp.int32)
-
-
-def single_region(factor) -> Ellipsoids:
-    """One region with the covariance ``factor`` (its centre and radius are unused)."""
-    dim = factor.shape[-1]
-    return Ellipsoids.one(jnp.zeros(dim, factor.dtype), factor, jnp.ones((), factor.dtype))
-
-
 def make_plan(chain_key, shapes: Ellipsoids, num_steps: int, max_expansions: int, *,
               radius=None, steps=None, max_jumps: int = 0, num_jumps=None,
               until_accepted: bool = False, bracket_width: float = 2.0) -> SlicePlan:
     """Draw the likelihood-independent randomness of one chain.
 
-    ``shapes``: the regions' ellipsoids (centres and factors; :func:`single_region` for
-    one), with this chain's ``radius`` (default: ``shapes.radius``).
+    ``shapes``: the regions' ellipsoids (centres and factors;
+    :func:`slicens.ellipsoids.single_region` for one), with this chain's ``radius``
+    (default: ``shapes.radius``).
     ``num_steps`` rows of slice randomness are drawn (step ``s`` uses only
     ``fold_in(chain_key, s)``); the chain takes ``steps`` of them (default all).
     ``max_jumps`` ellipsoid jump proposals, uniform in the union of ``shapes`` with

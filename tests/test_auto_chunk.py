@@ -198,10 +198,8 @@ def test_explicit_chunk_over_the_budget_runs_at_the_auto_choice(three_lane_budge
 def test_explicit_chunk_over_the_device_limit(monkeypatch, three_lane_budget, chunk_three):
     """Without a budget the limit is the device's free memory (injected here: a CPU
     has plenty); the fallback is auto's choice under its default 80% of it."""
-    import slicens.compiled
-
     free = int(three_lane_budget / 0.8) + 1
-    monkeypatch.setattr(slicens.compiled, "free_memory", lambda: (free, "injected limit"))
+    monkeypatch.setattr(slicens.memory, "free_memory", lambda: (free, "injected limit"))
     out = slicens.run(wide_loglike, PRIOR, chunk_size=8, **RUN)
     assert out.memory["limit"] == free and "injected limit" in out.memory["limit_source"]
     assert out.memory["chunk_size"] == 3 and "default 80%" in out.memory["budget_source"]

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import stats
 
-from slicens import kernel, slice_mcmc
+from slicens import ellipsoids, kernel, slice_mcmc
 from slicens.chunking import lane_map
 from slicens.priors import IndependentPrior, Normal, Uniform
 
@@ -17,7 +17,7 @@ MAX_EXPANSIONS, MAX_SHRINKAGE = 10, 100
 def run_chains(prior, loglike, contour, start, plans, shapes, max_shrinkage=MAX_SHRINKAGE,
                settle=True, with_stats=False):
     """Chains (one per plan, all from ``start``) to completion on 64 lanes; ``shapes``:
-    the regions (``slice_mcmc.single_region(factor)`` for one)."""
+    the regions (``ellipsoids.single_region(factor)`` for one)."""
 
     def evaluate(x):
         return loglike(x), prior.log_density(x)
@@ -37,7 +37,7 @@ def run_chains(prior, loglike, contour, start, plans, shapes, max_shrinkage=MAX_
 
 
 def _run_chains(prior, loglike, contour, start, n_chains, num_steps, seed=0):
-    shapes = slice_mcmc.single_region(jnp.linalg.cholesky(jnp.eye(prior.dim) * 0.5))
+    shapes = ellipsoids.single_region(jnp.linalg.cholesky(jnp.eye(prior.dim) * 0.5))
 
     def plans(keys):
         return jax.vmap(lambda k: slice_mcmc.make_plan(k, shapes, num_steps, MAX_EXPANSIONS))(keys)
@@ -97,7 +97,7 @@ def test_exhausted_shrinkage_leaves_the_chain_in_place():
     def loglike(x):
         return -jnp.abs(x[0])
 
-    shapes = slice_mcmc.single_region(jnp.eye(1))
+    shapes = ellipsoids.single_region(jnp.eye(1))
     plan = slice_mcmc.make_plan(jax.random.key(3), shapes, 4, MAX_EXPANSIONS)
     plans = jax.tree.map(lambda a: a[None], plan)
     start = jnp.array([0.0])
@@ -115,7 +115,7 @@ def test_known_rejections_cost_no_evaluation_and_leave_the_path_unchanged():
     evaluations."""
     prior = IndependentPrior((Uniform(0.0, 1.0), Normal(0.0, 1.0)))
     start = jnp.array([0.02, 0.5])  # near the uniform's edge: many ends fall outside
-    shapes = slice_mcmc.single_region(jnp.linalg.cholesky(jnp.eye(2) * 0.3))
+    shapes = ellipsoids.single_region(jnp.linalg.cholesky(jnp.eye(2) * 0.3))
     keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(3), i))(jnp.arange(256))
     plans = jax.vmap(lambda k: slice_mcmc.make_plan(k, shapes, 5, MAX_EXPANSIONS))(keys)
 
@@ -194,7 +194,7 @@ def test_jumps_keep_the_constrained_prior_invariant_even_from_a_poor_ellipsoid()
     starts outside the ellipsoid jump too (no Metropolis gate) visibly breaks it."""
     prior = IndependentPrior((Uniform(-1.0, 1.0), Uniform(-1.0, 1.0)))
     loglike, contour = _minus_r2, -(0.5**2)
-    ellipsoid = slice_mcmc.Ellipsoids.one(jnp.array([0.3, 0.0]), jnp.eye(2), jnp.asarray(0.4))
+    ellipsoid = ellipsoids.Ellipsoids.one(jnp.array([0.3, 0.0]), jnp.eye(2), jnp.asarray(0.4))
     starts = _uniform_in_disc(4000, 0.5, seed=1)
 
     def uniform_in_disc_pvalues(chains):
@@ -226,7 +226,7 @@ def test_jumps_under_a_normal_prior_keep_it_invariant():
     density, and fails this test)."""
     prior = IndependentPrior((Normal(1.0, 2.0), Normal(-1.0, 0.5)))
     starts = prior.sample(jax.random.key(5), 12000)
-    ellipsoid = slice_mcmc.Ellipsoids.one(jnp.array([1.0, -1.0]), jnp.diag(jnp.array([2.0, 0.5])),
+    ellipsoid = ellipsoids.Ellipsoids.one(jnp.array([1.0, -1.0]), jnp.diag(jnp.array([2.0, 0.5])),
                                      jnp.asarray(2.5))
     chains = _jump_only_chains(prior, _flat, -jnp.inf, starts, ellipsoid, 4)
     x = np.asarray(chains.position)
@@ -253,7 +253,7 @@ def test_jumps_from_overlapping_ellipsoids_stay_uniform():
     prior = IndependentPrior((Uniform(-1.0, 1.0), Uniform(-1.0, 1.0)))
     contour = -(0.5**2)
     left, right = jnp.array([-0.25, 0.0]), jnp.array([0.25, 0.0])
-    union = slice_mcmc.Ellipsoids.make(jnp.stack([left, left, right]), jnp.stack([jnp.eye(2)] * 3),
+    union = ellipsoids.Ellipsoids.make(jnp.stack([left, left, right]), jnp.stack([jnp.eye(2)] * 3),
                                   jnp.array([0.45, 0.45, 0.45]))
     rng = np.random.default_rng(3)
 

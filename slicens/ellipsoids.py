@@ -1,0 +1,84 @@
+"""Unions of ellipsoids: where chains jump, and the regions that shape their slice steps.
+
+Pure JAX. Inside the lanes (:mod:`slicens.chunking`) only products and sums are used,
+never a dot or a triangular solve, so the arithmetic is the same at every batch width.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+__all__ = ["Ellipsoids", "inverse_factor", "region_of", "single_region"]
+
+
+class Ellipsoids(NamedTuple):
+    """A union of ellipsoids ``{x : |factor_k^-1 (x - centre_k)| < radius_k}``, where
+    ellipsoid jumps are drawn. A radius of 0 marks an unused slot.
+
+    centre: shape=(K, dim), dtype=float.
+    factor: shape=(K, dim, dim), dtype=float. Lower-triangular.
+    radius: shape=(K,), dtype=float.
+    inverse: shape=(K, dim, dim), dtype=float. The factors' inverses (:meth:`make`).
+    """
+
+    centre: jax.Array
+    factor: jax.Array
+    radius: jax.Array
+    inverse: jax.Array
+
+    @classmethod
+    def make(cls, centre, factor, radius) -> Ellipsoids:
+        """Ellipsoids from centres (K, dim), factors (K, dim, dim) and radii (K,)."""
+        return cls(centre, factor, radius, inverse_factor(factor))
+
+    @classmethod
+    def one(cls, centre, factor, radius) -> Ellipsoids:
+        """The union of a single ellipsoid."""
+        return cls.make(centre[None], factor[None], jnp.reshape(radius, (1,)))
+
+    def distance2(self, x):
+        """Squared Mahalanobis distance of ``x`` from each centre, shape (K,).
+
+        Products and sums, no solve or dot: inside the lanes the same arithmetic must
+        run whatever the batch width (a dot compiles differently for one lane)."""
+        whitened = jnp.sum(self.inverse * (x[None, :] - self.centre)[:, None, :], axis=-1)
+        return jnp.sum(whitened**2, axis=-1)
+
+    def cover(self, x):
+        """How many of the ellipsoids hold ``x``."""
+        return jnp.sum(self.distance2(x) < self.radius**2).astype(jnp.int32)
+
+    def contains(self, x):
+        return self.cover(x) > 0
+
+    def log_volume(self):
+        """Log volume of each ellipsoid, less that of the unit ball (-inf where unused)."""
+        dim = self.centre.shape[-1]
+        log_det = jnp.sum(jnp.log(jnp.diagonal(self.factor, axis1=-2, axis2=-1)), axis=-1)
+        return log_det + dim * jnp.log(self.radius)
+
+
+def inverse_factor(factor):
+    """Inverses of lower-triangular factors, shape (..., dim, dim)."""
+    eye = jnp.broadcast_to(jnp.eye(factor.shape[-1], dtype=factor.dtype), factor.shape)
+    return jax.scipy.linalg.solve_triangular(factor, eye, lower=True)
+
+
+def region_of(shapes: Ellipsoids, radius, x):
+    """The region of ``x``: the ellipsoid of the union (centres and factors of ``shapes``,
+    this chain's ``radius``) with the smallest Mahalanobis distance in units of its
+    radius, among the used ones. With a single slot, always 0."""
+    if shapes.centre.shape[0] == 1:
+        return jnp.zeros((), jnp.int32)
+    d2 = shapes._replace(radius=radius).distance2(x)
+    scaled = jnp.where(radius > 0, d2 / jnp.where(radius > 0, radius, 1.0) ** 2, jnp.inf)
+    return jnp.argmin(scaled).astype(jnp.int32)
+
+
+def single_region(factor) -> Ellipsoids:
+    """One region with the covariance ``factor`` (its centre and radius are unused)."""
+    dim = factor.shape[-1]
+    return Ellipsoids.one(jnp.zeros(dim, factor.dtype), factor, jnp.ones((), factor.dtype))
