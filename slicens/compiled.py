@@ -23,7 +23,6 @@ from slicens.memory import (
     CompiledMemory,
     choose_chunk_size,
     format_bytes,
-    memory_limit,
     memory_of,
     resolve_budget,
 )
@@ -234,7 +233,7 @@ class Compiler:
 
 
 def halved_chunk(chunk: int | None, num_delete: int, iteration: int, stage: str,
-            exc: BaseException, history: list[dict]) -> int:
+                 exc: BaseException, history: list[dict]) -> int:
     """The chunk after an out-of-memory error at ``chunk`` (logged and appended to
     ``history``); raises at chunk 1, where there is nothing left to halve."""
     chunk = resolve_chunk_size(chunk, num_delete)
@@ -291,15 +290,16 @@ def _explicit_program(compiler: Compiler, chunk_size: int | None, memory_budget,
                       history: list[dict]) -> tuple[Program, dict]:
     """The program for a chunk the user chose, unless its compiled peak cannot fit."""
     program = compiler.recovering_program(chunk_size, history)
+    record = dict(mode="fixed", requested_chunk_size=chunk_size,
+                  chunk_size=program.settings.chunk_size, compiled_peak=program.peak)
     if program.peak is None:
         logger.warning("chunk_size=%s cannot be checked against the device's memory: backend "
                        "%r gives no compiled memory analysis", chunk_size, jax.default_backend())
-        return program, dict(mode="fixed", requested_chunk_size=chunk_size,
-                             chunk_size=chunk_size, compiled_peak=None)
-    limit, source = memory_limit(memory_budget)
-    record = dict(mode="fixed", requested_chunk_size=chunk_size,
-                  chunk_size=program.settings.chunk_size, compiled_peak=program.peak,
-                  limit=limit, limit_source=source)
+        return program, record
+    # The chunk is the user's choice: only what certainly cannot fit (all the free
+    # memory, not auto's default share of it) is refused.
+    limit, source = resolve_budget(memory_budget, default="100%")
+    record.update(limit=limit, limit_source=source)
     if program.peak <= limit:
         return program, record
     # Known not to fit before anything ran: take what chunk_size="auto" chooses.

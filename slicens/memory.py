@@ -30,7 +30,6 @@ __all__ = [
     "free_memory",
     "DEFAULT_BUDGET",
     "resolve_budget",
-    "memory_limit",
     "format_bytes",
 ]
 
@@ -278,21 +277,11 @@ def format_bytes(n: int) -> str:
     return f"{n:.2f} TiB"
 
 
-def resolve_budget(memory_budget) -> tuple[int, str]:
+def resolve_budget(memory_budget, default: str = DEFAULT_BUDGET) -> tuple[int, str]:
     """A run's budget in bytes and where it came from: ``memory_budget`` if given, else
-    :data:`DEFAULT_BUDGET` of the free memory."""
+    ``default`` (a percentage) of the free memory."""
     if memory_budget is not None:
         return parse_budget(memory_budget), f"memory_budget={memory_budget!r}"
     free, where = free_memory()
-    return (parse_budget(DEFAULT_BUDGET, free=lambda: free),
-            f"default {DEFAULT_BUDGET} of {format_bytes(free)} free ({where})")
-
-
-def memory_limit(memory_budget) -> tuple[int, str]:
-    """What an explicit chunk's compiled peak is checked against, and where it came
-    from: ``memory_budget`` if given, else all the free memory (the chunk is the user's
-    choice: only what certainly cannot fit is refused)."""
-    if memory_budget is not None:
-        return parse_budget(memory_budget), f"memory_budget={memory_budget!r}"
-    free, where = free_memory()
-    return free, f"free device memory ({where})"
+    return (parse_budget(default, free=lambda: free),
+            f"default {default} of {format_bytes(free)} free ({where})")
