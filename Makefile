@@ -4,6 +4,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?= -m "not slow"
+# Tests run in parallel processes, a test file per process at a time (its module-scoped
+# runs and compiled programs stay shared); compilation, single-threaded in XLA, dominates.
+PYTEST_WORKERS ?= 2
+PYTEST := -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 # The jax 0.11 line (Python >= 3.12, autofit 2026.10, PyAutoLens): the tests whose
 # behaviour depends on those versions, in a second venv. CI runs both.
@@ -24,7 +28,7 @@ demo: $(BIN)/.installed
 	$(BIN)/python examples/lens_demo.py
 
 test: $(BIN)/.installed
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python $(PYTEST) $(PYTEST_ARGS)
 
 test-all: PYTEST_ARGS =
 test-all: test
@@ -41,7 +45,7 @@ $(VENV312)/bin/.installed: pyproject.toml
 	touch $@
 
 test-py312: $(VENV312)/bin/.installed
-	$(VENV312)/bin/python -m pytest $(PYTEST_ARGS) $(PY312_TESTS)
+	$(VENV312)/bin/python $(PYTEST) $(PYTEST_ARGS) $(PY312_TESTS)
 
 lint: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet ruff

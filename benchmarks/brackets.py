@@ -18,7 +18,7 @@ import _common
 import numpy as np
 
 import slicens
-from slicens import settings as slicens_settings
+from slicens.host import settings as slicens_settings
 from slicens.problems import correlated_gaussian, gaussian
 
 PROBLEMS = {"gaussian_5d": gaussian(5), "correlated_gaussian_10d": correlated_gaussian(10)}

@@ -1,5 +1,5 @@
 """Cost of slicens's CPU compiler option (Eigen intra-op threading off, which avoids
-jaxlib 0.11.2's batched-FFT deadlock; see slicens.platform).
+jaxlib 0.11.2's batched-FFT deadlock; see slicens.host.platform).
 
     python benchmarks/cpu_threads.py [--scale laptop] [--batch 16] [--calls 20]
 
@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import slicens
-from slicens import platform
+from slicens.host import platform
 from slicens.problems import lens_problem
 
 OPTIONS = {"eigen threads off (slicens default)": {"xla_cpu_multi_thread_eigen": False},

@@ -26,7 +26,7 @@ import _common
 import jax
 
 import slicens
-from slicens.memory import format_bytes
+from slicens.host.memory import format_bytes
 from slicens.problems import lens_problem
 
 

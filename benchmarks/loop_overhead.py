@@ -20,7 +20,7 @@ import _common
 import numpy as np
 
 import slicens
-import slicens.checkpoint
+import slicens.host.checkpoint
 from slicens.priors import as_prior
 from slicens.problems import gaussian
 
@@ -53,21 +53,21 @@ def loop_overhead(dim: int, n_live: int, num_delete: int) -> None:
 def checkpoint_cost(n_live: int, num_delete: int) -> None:
     problem = gaussian(10)
     writes = []
-    original = slicens.checkpoint.Checkpoint._write
+    original = slicens.host.checkpoint.Checkpoint._write
 
     def timed(self, records):
         start = time.perf_counter()
         original(self, records)
         writes.append((self._size, len(records), time.perf_counter() - start))
 
-    slicens.checkpoint.Checkpoint._write = timed
+    slicens.host.checkpoint.Checkpoint._write = timed
     try:
         with tempfile.TemporaryDirectory() as folder:
             r = slicens.run(problem.loglike, problem.prior, n_live=n_live, num_delete=num_delete,
                             checkpoint=Path(folder) / "run.ckpt", checkpoint_every=0,
                             progress=False)
     finally:
-        slicens.checkpoint.Checkpoint._write = original
+        slicens.host.checkpoint.Checkpoint._write = original
     print(f"\n== checkpoint after every dispatch, 10-d Gaussian, n_live={n_live}: "
           f"{len(writes)} writes, {r.n_iterations} iterations")
     print(f"{'file bytes before':>17} {'bytes written':>13} {'ms (incl. fsync)':>16}")

@@ -13,13 +13,28 @@ import jax
 import jax.numpy as jnp
 
 import slicens
-from slicens import blocks, kernel
-from slicens.compiled import Compiler
-from slicens.memory import compiled_memory, format_bytes, parse_budget
+from slicens.core import blocks, kernel
+from slicens.core.chunking import Execution
+from slicens.host.compiled import Compiler
+from slicens.host.memory import compiled_memory, format_bytes, parse_budget
 from slicens.priors import as_prior
 from slicens.problems.mapping import MAPPING_PRIOR, mapping_matrix_loglike
 
 N_PIXELS, N_SOURCE, N_LIVE, NUM_DELETE = 20_000, 1_000, 64, 16
+SETTINGS = kernel.Settings(N_LIVE, NUM_DELETE, num_inner_steps=4, max_expansions=10,
+                           max_shrinkage=100)
+
+
+def iteration_temp(loglike, prior, execution: Execution) -> int:
+    """XLA's temp bytes of one float64 iteration (compile only, nothing runs)."""
+    key = jax.random.key(0)
+    state = jax.eval_shape(lambda k: kernel.init(k, loglike, prior, SETTINGS, execution)[0], key)
+    state = jax.tree.map(
+        lambda a: jax.ShapeDtypeStruct(
+            a.shape, jnp.float64 if jnp.issubdtype(a.dtype, jnp.floating) else a.dtype),
+        state)
+    return compiled_memory(
+        lambda s: kernel.step(key, s, loglike, prior, SETTINGS, execution), state).temp
 
 
 def main() -> None:
@@ -36,8 +51,7 @@ def main() -> None:
     print(f"{'chunk':>5} {'temp MiB':>9} {'temp / one eval':>16} {'temp / temp(1)':>15}")
     base = None
     for chunk in args.chunks:
-        settings = kernel.Settings(N_LIVE, NUM_DELETE, 4, chunk, 10, 100)
-        temp = kernel.iteration_memory(loglike, prior, settings, jnp.float64).temp
+        temp = iteration_temp(loglike, prior, Execution(chunk))
         base = base or temp
         print(f"{chunk:5d} {temp / 2**20:9.0f} {temp / single:16.2f} {temp / base:15.2f}",
               flush=True)
@@ -47,8 +61,7 @@ def main() -> None:
 def auto_choice(loglike, prior, budgets) -> None:
     """chunk_size="auto": chosen chunk, predicted and compiled peak against each budget."""
     run_settings = dict(n_live=N_LIVE, num_delete=NUM_DELETE, num_inner_steps=4)
-    settings = kernel.Settings(N_LIVE, NUM_DELETE, 4, None, 10, 100)
-    compiler = Compiler(loglike, prior, settings, blocks.block_capacity(NUM_DELETE, 2))
+    compiler = Compiler(loglike, prior, SETTINGS, "lanes", blocks.block_capacity(NUM_DELETE, 2))
     print(f"\n{'budget':>8} {'chosen':>6} {'predicted':>11} {'compiled peak':>14} "
           f"{'peak/budget':>11}")
     for budget in budgets:

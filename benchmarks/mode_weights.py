@@ -12,7 +12,7 @@ at most twice that, no mode below a third of its true weight in any run, and log
 unbiased. Prints, per problem and sampler: the mean and standard deviation of each
 mode's mass over the seeds, the worst run's smallest ratio of mass to true weight, logZ
 bias with its standard error, the standard deviation of (logZ - truth) / logZ_err (1 when
-the errors are honest), and evaluations. Then what ``slicens.modes.find_modes`` (the
+the errors are honest), and evaluations. Then what ``slicens.host.modes.find_modes`` (the
 ``result.modes`` of a run) reports for the same dead points, matched to the true modes:
 how many modes it found, the mean reported mass error, the standard deviation over
 seeds and modes of (mass - true weight) / mass_err (1 when the errors are honest), the
@@ -28,7 +28,8 @@ import numpy as np
 from scipy.special import gammaln, logsumexp
 
 import slicens
-from slicens import evidence, modes
+from slicens.core import evidence
+from slicens.host import modes
 from slicens.problems import eggbox, weighted_mixture
 
 WEIGHTS = (0.4, 0.3, 0.2, 0.1)
@@ -144,7 +145,7 @@ def mode_masses(positions, log_weights, centres):
 
 
 def found_modes(found, centres):
-    """The modes slicens.modes found, matched to the true centres: mass and error per
+    """The modes slicens.host.modes found, matched to the true centres: mass and error per
     centre (modes nearest one centre add up), and how many modes were found."""
     nearest = np.argmin(np.sum((found.centre[:, None, :] - centres[None]) ** 2, -1), axis=1)
     mass = np.bincount(nearest, weights=found.mass, minlength=len(centres))

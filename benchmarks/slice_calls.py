@@ -14,7 +14,7 @@ import _common
 import numpy as np
 
 import slicens
-from slicens import kernel
+from slicens.core import kernel
 from slicens.priors import Normal
 from slicens.problems import gaussians, lens_problem
 

@@ -6,17 +6,17 @@ Public API::
     result.logZ, result.logZ_err, result.equal_weight_samples(1000)
     result.to_anesthetic()
 
-Internals are reached through their modules: ``slicens.chunking.lane_map`` (the lane
-scheduler), ``slicens.memory`` (compiled memory, budgets), ``slicens.kernel`` (one
-iteration), ``slicens.evidence``, ``slicens.modes``, ``slicens.plots``.
+Internals are reached through their modules: ``slicens.core.chunking.lane_map`` (the lane
+scheduler), ``slicens.host.memory`` (compiled memory, budgets), ``slicens.core.kernel`` (one
+iteration), ``slicens.core.evidence``, ``slicens.host.modes``, ``slicens.plots``.
 """
 
 from slicens import priors
+from slicens.host.probe import MemoryProbe, probe_memory
+from slicens.host.results import Result, load
+from slicens.host.run import run
+from slicens.host.settings import default_num_inner_steps
 from slicens.priors import LogUniform, Normal, Uniform
-from slicens.probe import MemoryProbe, probe_memory
-from slicens.results import Result, load
-from slicens.run import run
-from slicens.settings import default_num_inner_steps
 
 __version__ = "0.1.0"
 

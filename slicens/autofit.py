@@ -64,9 +64,9 @@ except ImportError:  # autofit 2026.7 (Python 3.11): the nested-sampler family b
     LEGACY_AUTOFIT = True
 
 import slicens
-from slicens.blocks import CONVERGED
+from slicens.core.blocks import CONVERGED
+from slicens.host.settings import DEFAULT_CHECKPOINT_EVERY, DEFAULT_N_LIVE
 from slicens.priors import Uniform
-from slicens.settings import DEFAULT_CHECKPOINT_EVERY, DEFAULT_N_LIVE
 
 __all__ = ["NSS"]
 

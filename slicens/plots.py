@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from slicens.modes import live_points_per_mode
-from slicens.results import Result
+from slicens.host.modes import live_points_per_mode
+from slicens.host.results import Result
 
 __all__ = ["corner", "diagnostics"]
 

@@ -4,6 +4,8 @@ Tolerances are tied to the sampler's own error: |logZ - truth| < 3 logZ_err. Pos
 moments are checked against tolerances scaled by the posterior width and the ESS.
 """
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -11,28 +13,42 @@ import slicens
 from slicens.problems import correlated_gaussian, gaussian, mixture
 
 SEEDS = (0, 1, 2)
+#: Built once, so that runs of one problem share its compiled programs.
 PROBLEMS = {
-    "gaussian_2d": lambda: gaussian(2),
-    "gaussian_5d": lambda: gaussian(5),
-    "gaussian_10d": lambda: gaussian(10),
-    "correlated_10d": lambda: correlated_gaussian(10),
-    "mixture_2d": lambda: mixture(2),
+    "gaussian_2d": gaussian(2),
+    "gaussian_5d": gaussian(5),
+    "gaussian_10d": gaussian(10),
+    "correlated_10d": correlated_gaussian(10),
+    "mixture_2d": mixture(2),
 }
+#: ``make test`` checks these at one seed; the battery of every problem at every seed is
+#: marked slow (``make test-slow``; CI runs both).
+QUICK = ("correlated_10d", "gaussian_5d", "mixture_2d")
 
 
-@pytest.fixture(scope="module", params=sorted(PROBLEMS))
+def _cases():
+    quick = [pytest.param((name, SEEDS[:1]), id=f"{name}-seed0") for name in QUICK]
+    battery = [pytest.param((name, SEEDS), id=f"{name}-seeds", marks=pytest.mark.slow)
+               for name in sorted(PROBLEMS)]
+    return quick + battery
+
+
+@functools.cache
+def run(name, seed):
+    """One run per problem and seed, shared by every test that asks for it."""
+    problem = PROBLEMS[name]
+    return slicens.run(problem.loglike, problem.prior, n_live=200, num_delete=20, seed=seed)
+
+
+@pytest.fixture(params=_cases())
 def problem_runs(request):
-    problem = PROBLEMS[request.param]()
-    runs = [
-        slicens.run(problem.loglike, problem.prior, n_live=200, num_delete=20, seed=seed)
-        for seed in SEEDS
-    ]
-    return problem, runs
+    name, seeds = request.param
+    return PROBLEMS[name], seeds, [run(name, seed) for seed in seeds]
 
 
 def test_logz_within_three_sigma(problem_runs):
-    problem, runs = problem_runs
-    for seed, result in zip(SEEDS, runs, strict=True):
+    problem, seeds, runs = problem_runs
+    for seed, result in zip(seeds, runs, strict=True):
         assert result.termination == "dlogz"
         deviation = result.logZ - problem.logZ
         assert abs(deviation) < 3 * result.logZ_err, (
@@ -41,15 +57,17 @@ def test_logz_within_three_sigma(problem_runs):
         )
 
 
-def test_logz_error_is_calibrated_across_seeds(problem_runs):
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(PROBLEMS))
+def test_logz_error_is_calibrated_across_seeds(name):
     """The seeds' scatter is consistent with the reported errors (no over-confidence)."""
-    problem, runs = problem_runs
+    problem, runs = PROBLEMS[name], [run(name, seed) for seed in SEEDS]
     z = np.array([(r.logZ - problem.logZ) / r.logZ_err for r in runs])
     assert np.sqrt(np.mean(z**2)) < 2.5, z
 
 
 def test_posterior_moments(problem_runs):
-    problem, runs = problem_runs
+    problem, _, runs = problem_runs
     sd = np.sqrt(np.diag(problem.cov))
     for result in runs:
         # Standard error of a weighted mean is about sd / sqrt(ESS); allow 5 of them.
@@ -63,8 +81,8 @@ def test_posterior_moments(problem_runs):
 
 
 def test_correlations_recovered():
-    problem = correlated_gaussian(10)
-    result = slicens.run(problem.loglike, problem.prior, n_live=200, num_delete=20, seed=7)
+    problem = PROBLEMS["correlated_10d"]
+    result = run("correlated_10d", seed=7)
     sd_true = np.sqrt(np.diag(problem.cov))
     corr_true = problem.cov / np.outer(sd_true, sd_true)
     cov = result.posterior_cov()

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 import slicens
-from slicens.compiled import Compiler
-from slicens.memory import MemoryModel, choose_chunk_size, parse_budget
+from slicens.host.compiled import Compiler
+from slicens.host.memory import MemoryModel, choose_chunk_size, parse_budget
+from slicens.host.settings import resolve
 from slicens.problems.mapping import MAPPING_PRIOR, mapping_matrix_loglike
-from slicens.settings import resolve
 
 GiB = 2**30
 
@@ -80,11 +80,11 @@ def test_budget_below_one_lane_raises_with_the_need():
 @pytest.fixture(scope="module")
 def mapping_compiler():
     loglike = mapping_matrix_loglike(20_000, 1_000)
-    prior, settings, _ = resolve(
+    prior, settings, _, _ = resolve(
         loglike, MAPPING_PRIOR, n_live=64, num_delete=16, num_inner_steps=4,
         chunk_size="auto", memory_budget=None, schedule="lanes", max_expansions=10,
         max_shrinkage=100)
-    return loglike, Compiler(loglike, prior, settings, capacity=4)
+    return loglike, Compiler(loglike, prior, settings, "lanes", capacity=4)
 
 
 @pytest.mark.parametrize("gigabytes", [1, 2, 4])
@@ -199,7 +199,7 @@ def test_explicit_chunk_over_the_device_limit(monkeypatch, three_lane_budget, ch
     """Without a budget the limit is the device's free memory (injected here: a CPU
     has plenty); the fallback is auto's choice under its default 80% of it."""
     free = int(three_lane_budget / 0.8) + 1
-    monkeypatch.setattr(slicens.memory, "free_memory", lambda: (free, "injected limit"))
+    monkeypatch.setattr(slicens.host.memory, "free_memory", lambda: (free, "injected limit"))
     out = slicens.run(wide_loglike, PRIOR, chunk_size=8, **RUN)
     assert out.memory["limit"] == free and "injected limit" in out.memory["limit_source"]
     assert out.memory["chunk_size"] == 3 and "default 80%" in out.memory["budget_source"]
@@ -224,18 +224,18 @@ def test_bad_chunk_string():
 
 
 def test_budget_as_fraction_uses_free_memory(monkeypatch):
-    free, source = slicens.memory.free_memory(jax.devices()[0])
+    free, source = slicens.host.memory.free_memory(jax.devices()[0])
     assert free > 0 and source  # the machine's figure exists; its value moves, so:
-    monkeypatch.setattr(slicens.memory, "free_memory", lambda: (12_345, "injected"))
+    monkeypatch.setattr(slicens.host.memory, "free_memory", lambda: (12_345, "injected"))
     assert parse_budget("50%") == 6_172  # a percentage of what free_memory reports
 
 
 def test_a_backend_without_memory_analysis_is_said(monkeypatch, caplog):
     """Where XLA gives no memory analysis: auto refuses with the reason, an explicit chunk
     runs unchecked with a warning (no silent zero peak)."""
-    import slicens.compiled
+    import slicens.host.compiled
 
-    monkeypatch.setattr(slicens.compiled, "memory_of", lambda compiled: None)
+    monkeypatch.setattr(slicens.host.compiled, "memory_of", lambda compiled: None)
     with pytest.raises(RuntimeError, match="needs XLA's compiled memory analysis.*integer"):
         slicens.run(lambda x: -jnp.sum(x**2), PRIOR, **RUN)  # a new function: no cached program
     caplog.set_level("WARNING", logger="slicens")

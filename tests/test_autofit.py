@@ -81,6 +81,7 @@ def test_one_dimension_per_free_prior():
     assert len(set(names)) == 5 and "g0.centre" in names and "g1.centre" in names
 
 
+@pytest.mark.slow  # a peer run (Nautilus, ~60 s on 2 cores): make test-slow
 def test_shared_prior_model_agrees_with_nautilus(shared):
     model, ours, theirs = shared
     info = ours.samples.samples_info

@@ -5,8 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from slicens.chunking import WorkItem, lane_map, resolve_chunk_size
-from slicens.memory import compiled_memory
+from slicens.core.chunking import WorkItem, lane_map
+from slicens.host.memory import compiled_memory
 
 # A work item that needs ``n`` evaluations of ``x -> x**2`` at points start, start+1, ...
 # and sums them: its answer is known in closed form, its length varies per job.
@@ -28,14 +28,14 @@ def _run(lanes, whole_chunks=False):
                                          whole_chunks=whole_chunks))((STARTS, LENGTHS))
 
 
-@pytest.mark.parametrize("lanes", [None, 1, 2, 3, 7, 10, 50])
+@pytest.mark.parametrize("lanes", [1, 2, 3, 7, 10, 50])
 @pytest.mark.parametrize("whole_chunks", [False, True])
 def test_every_job_finishes_with_its_own_answer(lanes, whole_chunks):
     states, stats = _run(lanes, whole_chunks)
     np.testing.assert_array_equal(states[2], EXPECTED)
     np.testing.assert_array_equal(states[3], LENGTHS)
     assert int(stats.useful) == int(LENGTHS.sum())
-    width = resolve_chunk_size(lanes, 10)
+    width = min(lanes, 10)  # more lanes than jobs: one per job
     assert int(stats.physical) == int(stats.ticks) * width
 
 
@@ -64,10 +64,10 @@ def test_only_the_output_is_stored():
     assert int(stats.useful) == int(LENGTHS.sum())
 
 
-def test_resolve_chunk_size():
-    assert resolve_chunk_size(None, 8) == 8
-    assert resolve_chunk_size(3, 8) == 3
-    assert resolve_chunk_size(100, 8) == 8
+@pytest.mark.parametrize("lanes", [None, 0, 2.0, True])
+def test_lanes_must_be_a_positive_integer(lanes):
+    with pytest.raises(ValueError, match=f"n_lanes={lanes!r}"):
+        _run(lanes)
 
 
 def test_one_compiled_evaluation_shape():

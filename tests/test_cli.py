@@ -97,12 +97,12 @@ def test_probe_reports_a_device_that_cannot_compile(model, capsys, monkeypatch):
     """Out of memory while compiling every chunk size: a table saying nothing fits."""
     import jax
 
-    import slicens.compiled
+    import slicens.host.compiled
 
     def out_of_memory(program, chunk_size):
         raise jax.errors.JaxRuntimeError("RESOURCE_EXHAUSTED: injected at compile time")
 
-    monkeypatch.setattr(slicens.compiled, "_before_compile", out_of_memory)
+    monkeypatch.setattr(slicens.host.compiled, "_before_compile", out_of_memory)
     assert main(["probe", model, "--budget", "1GB"]) == 0
     out = capsys.readouterr().out
     assert "out of memory: compiling chunk_size 1, 2, 4, 8 ran out of device memory" in out

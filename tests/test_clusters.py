@@ -1,11 +1,11 @@
-"""Modes of the live points (slicens.clusters) and the jump ellipsoids built on them."""
+"""Modes of the live points (slicens.core.clusters) and the jump ellipsoids built on them."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from slicens import clusters, jumps, kernel
+from slicens.core import clusters, jumps, kernel
 
 pytestmark = pytest.mark.timeout(300)
 

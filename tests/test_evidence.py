@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.special import logsumexp
 
-from slicens import evidence
+from slicens.core import evidence
 
 
 def standard_counts(n_live, k, iterations):

@@ -4,8 +4,9 @@ For a fixed seed, the lane scheduler and the reference (chunked) schedule, at an
 size, take the same path. Bit-identity is asserted wherever XLA compiles the likelihood
 the same way: every batch width on the Gaussian, every width >= 2 on the lens (see
 docs/design.md, "Chunk invariance", for why a batch of one differs in the last bits).
-`make test` checks widths 1, 3 and the whole batch under both schedules; the full matrix
-of chunk sizes and schedules is marked slow (`make test-slow`, which CI runs too).
+`make test` checks widths 1, 3 and the whole batch and both schedules (each run costs a
+compilation, ~10 s on a CPU); the full matrix of chunk sizes and schedules is marked slow
+(`make test-slow`, which CI runs too).
 """
 
 import numpy as np
@@ -73,10 +74,11 @@ def lens_runs(tiny_lens):
 
 
 def test_gaussian_identical_across_widths_and_schedules(gaussian_runs):
-    """The quick check (make test): widths 1, 3 and all, both schedules."""
-    reference = gaussian_runs[(None, "chunked")]
+    """The quick check (make test): widths 1 and 3, both schedules (the whole batch is
+    checked on the lens)."""
+    reference = gaussian_runs[(3, "chunked")]
     assert reference.termination == "dlogz"
-    for key in ((1, "lanes"), (3, "lanes"), (3, "chunked")):
+    for key in ((1, "lanes"), (3, "lanes")):
         _assert_identical(reference, gaussian_runs[key])
 
 
@@ -116,11 +118,11 @@ def test_no_lane_idles_while_chains_are_queued(gaussian_runs):
     assert reference["physical"] >= gaussian_runs[(3, "lanes")].lane_usage["physical"]
 
 
-def test_multimodal_identical_for_every_chunk():
+def test_multimodal_identical_across_widths():
     """With the live points split into clusters (jumps from their union, slice
     directions from each point's region) the path still does not depend on the chunk."""
     problem = weighted_mixture(2)
-    runs = [_run(problem, chunk, "lanes") for chunk in (None, 1, 3)]
+    runs = [_run(problem, chunk, "lanes") for chunk in (None, 3)]
     assert runs[0].clusters_per_iteration.max() >= 2
     for result in runs[1:]:
         _assert_identical(runs[0], result)

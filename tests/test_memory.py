@@ -9,11 +9,11 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from slicens import blocks
-from slicens.compiled import Compiler
-from slicens.memory import compiled_memory
+from slicens.core import blocks
+from slicens.host.compiled import Compiler
+from slicens.host.memory import compiled_memory
+from slicens.host.settings import resolve
 from slicens.problems.mapping import MAPPING_PRIOR, mapping_matrix_loglike
-from slicens.settings import resolve
 
 N_PIXELS, N_SOURCE = 20_000, 1_000
 N_LIVE, NUM_DELETE = 64, 16
@@ -22,13 +22,13 @@ LOGLIKE = mapping_matrix_loglike(N_PIXELS, N_SOURCE)
 
 def run_temps(chunk_size, n_live=N_LIVE, num_delete=NUM_DELETE):
     """Temp bytes of the init and block programs a run at these settings executes."""
-    prior, settings, _ = resolve(
+    prior, settings, chunk, _ = resolve(
         LOGLIKE, MAPPING_PRIOR, n_live=n_live, num_delete=num_delete, num_inner_steps=4,
         chunk_size=chunk_size, memory_budget=None, schedule="lanes", max_expansions=None,
         max_shrinkage=100)
     capacity = blocks.block_capacity(settings.num_delete, prior.dim,
                                      keep_per_chain=settings.keep_per_chain)
-    program = Compiler(LOGLIKE, prior, settings, capacity).program(chunk_size)
+    program = Compiler(LOGLIKE, prior, settings, "lanes", capacity).program(chunk)
     return {"init": program.init_memory.temp, "block": program.block_memory.temp}
 
 

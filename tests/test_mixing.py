@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import slicens
-from slicens.evidence import insertion_test, start_correlation_test
+from slicens.core.evidence import insertion_test, start_correlation_test
 from slicens.problems import correlated_gaussian
 
 PROBLEM = correlated_gaussian(10)

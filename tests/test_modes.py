@@ -1,15 +1,15 @@
 """Multimodal posteriors: the live points split into clusters, jumps move chains between
 modes in proportion to their volume, and the mass of each mode comes out right; the
-result finds the modes, their masses and errors (slicens.modes), and flags a mode that
+result finds the modes, their masses and errors (slicens.host.modes), and flags a mode that
 lost its live points."""
 
 import numpy as np
 import pytest
 
 import slicens
-from slicens import modes
+from slicens.host import modes
+from slicens.host.run import _warn_if_modes_depleted
 from slicens.problems import weighted_mixture
-from slicens.run import _warn_if_modes_depleted
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -110,8 +110,8 @@ def _biased_nested_sampling(keep_right: float, seed: int, n_live=200, num_delete
         live_l[order], live_birth[order] = loglike(live[order]), contour
     dead += [(live[i], live_l[i], live_birth[i]) for i in np.argsort(live_l)]
     positions, loglike_, birth = (np.array(a) for a in zip(*dead, strict=True))
-    counts = slicens.evidence.live_counts(loglike_, birth, birth == -np.inf)
-    stats = slicens.evidence.statistics(loglike_, counts, rng, n_draws=10)
+    counts = slicens.core.evidence.live_counts(loglike_, birth, birth == -np.inf)
+    stats = slicens.core.evidence.statistics(loglike_, counts, rng, n_draws=10)
     return modes.find_modes(positions, loglike_, birth, stats.log_weights, n_live)
 
 

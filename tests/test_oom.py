@@ -10,8 +10,8 @@ import pytest
 import slicens
 from slicens.problems.gaussians import gaussian
 
-loop_module = importlib.import_module("slicens.loop")
-compiled_module = importlib.import_module("slicens.compiled")
+loop_module = importlib.import_module("slicens.host.loop")
+compiled_module = importlib.import_module("slicens.host.compiled")
 PROBLEM = gaussian(3)
 SETTINGS = dict(n_live=60, num_delete=8, num_inner_steps=4, seed=11)
 

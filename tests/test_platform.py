@@ -9,7 +9,7 @@ from pathlib import Path
 import jaxlib
 import pytest
 
-from slicens.platform import cholesky_deadlock_hazard, compiler_options
+from slicens.host.platform import cholesky_deadlock_hazard, compiler_options
 
 SCRIPT = Path(__file__).parent / "scripts" / "lens_many_chains.py"
 FFT_SCRIPT = Path(__file__).parent / "scripts" / "fft_many_chains.py"

@@ -18,7 +18,7 @@ SCRIPT = textwrap.dedent("""
     import json
     import jax.numpy as jnp
     import slicens
-    from slicens import compiled
+    from slicens.host import compiled
     from slicens.priors import Uniform
 
     def mappings():

@@ -7,8 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import stats
 
-from slicens import ellipsoids, kernel, slice_mcmc
-from slicens.chunking import lane_map
+from slicens.core import ellipsoids, kernel, slice_mcmc
+from slicens.core.chunking import lane_map
 from slicens.priors import IndependentPrior, Normal, Uniform
 
 MAX_EXPANSIONS, MAX_SHRINKAGE = 10, 100
@@ -23,7 +23,7 @@ def run_chains(prior, loglike, contour, start, plans, shapes, max_shrinkage=MAX_
         return loglike(x), prior.log_density(x)
 
     n = plans.offset.shape[0]
-    settings = kernel.Settings(2, 1, plans.offset.shape[1], 64, MAX_EXPANSIONS, max_shrinkage)
+    settings = kernel.Settings(2, 1, plans.offset.shape[1], MAX_EXPANSIONS, max_shrinkage)
     item = kernel.chain_item(contour, settings, prior, shapes)
     if not settle:  # evaluate every proposal, known outcome or not
         item = item._replace(settle=None)
@@ -139,7 +139,7 @@ def test_known_rejections_cost_no_evaluation_and_leave_the_path_unchanged():
 @functools.lru_cache
 def _jump_program(prior, loglike, contour, max_jumps):
     """One compiled program per problem; the switches are arguments, not constants."""
-    settings = kernel.Settings(2, 1, 1, 64, MAX_EXPANSIONS, MAX_SHRINKAGE)
+    settings = kernel.Settings(2, 1, 1, MAX_EXPANSIONS, MAX_SHRINKAGE)
 
     def evaluate(x):
         return loglike(x), prior.log_density(x)

@@ -6,8 +6,8 @@ import jax.numpy as jnp
 import pytest
 
 import slicens
+from slicens.host.progress import Snapshot, make_display
 from slicens.problems.gaussians import gaussian
-from slicens.progress import Snapshot, make_display
 
 PROBLEM = gaussian(4)
 SETTINGS = dict(n_live=100, num_delete=10, seed=4, progress=False)

@@ -17,7 +17,7 @@ import jax
 jax.config.update("jax_enable_x64", True)
 
 import slicens  # noqa: E402
-from slicens.checkpoint import Checkpoint  # noqa: E402
+from slicens.host.checkpoint import Checkpoint  # noqa: E402
 from slicens.problems.gaussians import gaussian  # noqa: E402
 
 PROBLEM = gaussian(10)

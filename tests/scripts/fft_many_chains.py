@@ -1,5 +1,5 @@
 """slicens on a likelihood with independent batched FFTs (four PSF-style convolutions),
-the pattern that deadlocks jaxlib 0.11.2 on a multi-core CPU (see slicens.platform).
+the pattern that deadlocks jaxlib 0.11.2 on a multi-core CPU (see slicens.host.platform).
 
     python fft_many_chains.py [unprotected]
 
@@ -16,7 +16,7 @@ jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402
 
 import slicens  # noqa: E402
-from slicens import platform  # noqa: E402
+from slicens.host import platform  # noqa: E402
 from slicens.priors import Uniform  # noqa: E402
 
 N = 100  # pixels per side

@@ -13,7 +13,7 @@ Record kinds:
   once, by creating the file under a temporary name, fsync and rename, so a checkpoint
   either has a header or does not exist.
 - ``D`` dead points (NumPy ``.npz``): the iterations finished since the previous ``S``,
-  stacked (:class:`slicens.kernel.StepInfo` rows).
+  stacked (:class:`slicens.core.kernel.StepInfo` rows).
 - ``S`` snapshot (``.npz``): the live state and the host's running totals after those
   iterations. A resume continues from the last intact ``S``, with every ``D`` before it.
 - ``F`` finished (JSON): the termination and timings; the file then holds a whole run.

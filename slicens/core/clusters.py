@@ -2,7 +2,7 @@
 
 Pure JAX with static shapes, computed once per iteration from the live points alone, so
 the clustering is deterministic and does not depend on ``chunk_size`` or the schedule.
-Used by :func:`slicens.jumps.jump_ellipsoids` to bound the contour by one ellipsoid per
+Used by :func:`slicens.core.jumps.jump_ellipsoids` to bound the contour by one ellipsoid per
 mode instead of one around all of them.
 """
 

@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 from scipy.special import logsumexp
 
-from slicens import modes as _modes
-from slicens.checkpoint import write_atomically
-from slicens.evidence import equal_weight_indices
+from slicens.core.evidence import equal_weight_indices
+from slicens.host import modes as _modes
+from slicens.host.checkpoint import write_atomically
 
 __all__ = ["Result", "load", "jsonable"]
 
@@ -72,12 +72,12 @@ class Result:
         Rank of each new point among the survivors it joined (0 to n_live - num_delete).
     insertion_test
         ``zscore``, ``pvalue`` and ``n`` of the Mann-Whitney-Wilcoxon test that the ranks
-        are uniform (:func:`slicens.evidence.insertion_test`); a small p-value means the
+        are uniform (:func:`slicens.core.evidence.insertion_test`); a small p-value means the
         chains do not mix (``run`` warns below 1e-3): raise ``num_inner_steps``.
     start_ranks, start_correlation_test
         The same rank of each chain's start point, and ``rho``, ``pvalue``, ``n`` of the
         Spearman test that start and end ranks are independent
-        (:func:`slicens.evidence.start_correlation_test`, far more sensitive; ``run``
+        (:func:`slicens.core.evidence.start_correlation_test`, far more sensitive; ``run``
         warns too). Named ``memory_test`` before; older files load under the new name.
     evals_per_iteration
         Likelihood evaluations the chains consumed in each iteration.
@@ -105,19 +105,21 @@ class Result:
         memory. A block's ``trace`` includes tracing init for its argument types when
         init was not traced before (a resumed run compiles no init).
     memory
-        How the chunk size was chosen: ``mode`` ("auto" or "fixed"), ``chunk_size`` (the
-        one the run finished with), ``compiled_peak`` (bytes, XLA's analysis); for
+        How the chunk size was chosen: ``requested_chunk_size`` (the argument: an
+        integer, None or "auto"), ``mode`` ("auto" or "fixed"), ``chunk_size`` (the one
+        the run finished with, an integer; None asks for ``n_live``, the largest batch),
+        ``compiled_peak`` (bytes, XLA's analysis, of that chunk's programs); for
         "auto" the ``budget``, its source, the ``predicted_peak``, the fitted ``base``
         and ``per_lane`` bytes and the peaks ``measured`` per chunk size compiled (None
-        where compiling ran out of device memory); for "fixed" the
-        ``requested_chunk_size`` and the ``limit`` its compiled peak was checked against
+        where compiling ran out of device memory); for "fixed" the ``limit`` the
+        requested chunk's compiled peak was checked against
         (``memory_budget``, else the device's free memory; over it, the run took auto's
         chunk, with its ``budget``). ``history`` lists each change of chunk:
         ``iteration``, ``stage`` ("compiling", "running", or "before sampling" for an
         explicit chunk over the limit), the new ``chunk_size``, ``reason`` and ``error``.
     settings
         The settings used, including any slicens chose (with the reason in
-        ``settings["chosen"]``).
+        ``settings["chosen"]``); the chunk size is in ``memory``.
     """
 
     logZ: float
@@ -234,7 +236,7 @@ class Result:
         mode's posterior ``mass`` (sums to 1), its error ``mass_err`` (standard deviation
         over bootstrapped threads), ``centre`` (posterior mean), and the live points it
         held and its volume share at the contour that defined it
-        (:func:`slicens.modes.find_modes`; computed on first use, about a second).
+        (:func:`slicens.host.modes.find_modes`; computed on first use, about a second).
         ``modes.depleted()`` lists the modes with implausibly few live points for their
         volume, whose mass is then too small (``run`` warns)."""
         return _modes.find_modes(self.positions, self.loglike, self.loglike_birth,

@@ -6,7 +6,7 @@ nothing about nested or slice sampling: it runs generic work items (small state 
 that need one evaluation at a time, :class:`WorkItem`) on a fixed number of lanes, so
 every batched evaluation has the same shape and at most ``chunk_size`` points.
 
-Pure and jittable: how many lanes to use is decided elsewhere (:mod:`slicens.memory`).
+Pure and jittable: how many lanes to use is decided elsewhere (:mod:`slicens.host.memory`).
 """
 
 from __future__ import annotations
@@ -17,17 +17,26 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-__all__ = ["WorkItem", "LaneStats", "lane_map", "resolve_chunk_size"]
+__all__ = ["WorkItem", "LaneStats", "Execution", "SCHEDULES", "lane_map"]
 
 
-def resolve_chunk_size(chunk_size: int | None, batch_size: int) -> int:
-    """The number of items evaluated together for a batch of ``batch_size``.
+#: How the lanes take jobs: "lanes" refills each lane as soon as its item finishes;
+#: "chunked" (the reference) waits until every lane of a chunk is free.
+SCHEDULES = ("lanes", "chunked")
 
-    ``None`` means the whole batch at once; a chunk larger than the batch is the batch.
+
+class Execution(NamedTuple):
+    """How batches of particles are evaluated, apart from what is computed (the kernel's
+    ``Settings``): results do not depend on it.
+
+    chunk_size: the most particles evaluated at once, a positive integer (every batch of
+        a run, the ``n_live`` initial points as each iteration's chains, uses
+        ``min(chunk_size, batch)`` lanes).
+    schedule: one of :data:`SCHEDULES`.
     """
-    if chunk_size is None:
-        return batch_size
-    return min(chunk_size, batch_size)
+
+    chunk_size: int
+    schedule: str = "lanes"
 
 
 class WorkItem(NamedTuple):
@@ -112,7 +121,7 @@ class _Lanes(NamedTuple):
 
 
 def lane_map(
-    item: WorkItem, evaluate: Callable, jobs, n_lanes: int | None, *, whole_chunks: bool = False
+    item: WorkItem, evaluate: Callable, jobs, n_lanes: int, *, whole_chunks: bool = False
 ):
     """Run every job's item to completion on ``n_lanes`` lanes that never wait.
 
@@ -131,8 +140,8 @@ def lane_map(
     jobs
         Pytree of job inputs with a leading axis of length ``n_jobs``.
     n_lanes
-        Lanes (the batch width of every evaluation). ``None`` means ``n_jobs``; more
-        lanes than jobs means ``n_jobs``.
+        Lanes (the batch width of every evaluation), a positive integer; more lanes than
+        jobs means ``n_jobs``.
     whole_chunks
         If True, lanes are refilled only when all of them are free: the reference
         schedule, a chunked map of whole items where each chunk of ``n_lanes`` jobs runs
@@ -147,7 +156,9 @@ def lane_map(
     rounding, see docs/design.md).
     """
     n_jobs = jax.tree.leaves(jobs)[0].shape[0]
-    width = resolve_chunk_size(n_lanes, n_jobs)
+    if isinstance(n_lanes, bool) or not isinstance(n_lanes, int) or n_lanes < 1:
+        raise ValueError(f"n_lanes must be a positive integer, got n_lanes={n_lanes!r}")
+    width = min(n_lanes, n_jobs)
     output = jax.vmap(item.output if item.output is not None else (lambda state: state))
 
     def take(job_index):

@@ -1,6 +1,6 @@
 """Unions of ellipsoids: where chains jump, and the regions that shape their slice steps.
 
-Pure JAX. Inside the lanes (:mod:`slicens.chunking`) only products and sums are used,
+Pure JAX. Inside the lanes (:mod:`slicens.core.chunking`) only products and sums are used,
 never a dot or a triangular solve, so the arithmetic is the same at every batch width.
 """
 

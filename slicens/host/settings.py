@@ -10,8 +10,9 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-from slicens import kernel
-from slicens.memory import parse_budget
+from slicens.core import kernel
+from slicens.core.chunking import SCHEDULES
+from slicens.host.memory import parse_budget
 from slicens.priors import as_prior
 
 __all__ = ["default_num_inner_steps", "default_max_jumps", "default_max_clusters", "resolve",
@@ -150,9 +151,10 @@ def resolve(loglike, prior, *, n_live, num_delete, num_inner_steps, chunk_size, 
             schedule, max_expansions, max_shrinkage):
     """Check the likelihood, prior and kernel settings; fill in defaults.
 
-    Returns ``(prior, settings, chosen)``: the prior as a prior object, the kernel
-    settings (``chunk_size`` left None: the chunk is chosen when compiling) and the
-    defaults chosen, each with its reason (also logged).
+    Returns ``(prior, settings, chunk, chosen)``: the prior as a prior object, the
+    algorithm's settings, the chunk size asked for (``"auto"``, chosen when compiling, or
+    a positive integer: ``None``, the whole batch, is ``n_live``, the largest batch a run
+    evaluates) and the defaults chosen, each with its reason (also logged).
     """
     prior = as_prior(prior)
     dim, dtype = _check_prior(prior)
@@ -181,8 +183,8 @@ def resolve(loglike, prior, *, n_live, num_delete, num_inner_steps, chunk_size, 
                          f"got num_inner_steps={num_inner_steps!r}")
     check_int("num_inner_steps", num_inner_steps, 1)
     _check_chunk(chunk_size, memory_budget)
-    if schedule not in kernel.SCHEDULES:
-        raise ValueError(f"schedule must be one of {kernel.SCHEDULES}, got schedule={schedule!r}")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}, got schedule={schedule!r}")
     if max_expansions is None:
         max_expansions = 1 if adaptive else 10
         chosen["max_expansions"] = (
@@ -197,10 +199,8 @@ def resolve(loglike, prior, *, n_live, num_delete, num_inner_steps, chunk_size, 
         n_live=n_live,
         num_delete=num_delete,
         num_inner_steps=num_inner_steps,
-        chunk_size=None,
         max_expansions=max_expansions,
         max_shrinkage=max_shrinkage,
-        schedule=schedule,
         max_jumps=default_max_jumps(dim) if adaptive else 0,
         adaptive=adaptive,
         jump_until_accepted=bool(getattr(prior, "constant_density", False)),
@@ -208,4 +208,5 @@ def resolve(loglike, prior, *, n_live, num_delete, num_inner_steps, chunk_size, 
         keep_per_chain=KEEP_PER_CHAIN,
         max_clusters=default_max_clusters(n_live, dim) if adaptive else 1,
     )
-    return prior, settings, chosen
+    chunk = n_live if chunk_size is None else chunk_size
+    return prior, settings, chunk, chosen

@@ -1,6 +1,6 @@
 """Several nested-sampling iterations per dispatch: the device loop.
 
-:func:`run_block` runs up to ``capacity`` iterations of :func:`slicens.kernel.step` in a
+:func:`run_block` runs up to ``capacity`` iterations of :func:`slicens.core.kernel.step` in a
 ``lax.while_loop``, checking the termination criteria the device can (plateau, dlogz,
 min_ess, max_evals) after every iteration, and returns them stacked (:class:`Block`) for
 the host to take off the device in one transfer. Pure and jittable.
@@ -14,8 +14,9 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from slicens import evidence
-from slicens.kernel import NSState, Settings, StepInfo, live_summary, step
+from slicens.core import evidence
+from slicens.core.chunking import Execution
+from slicens.core.kernel import NSState, Settings, StepInfo, live_summary, step
 
 __all__ = ["Limits", "Block", "TERMINATIONS", "CONVERGED", "run_block", "block_capacity"]
 
@@ -77,7 +78,8 @@ def _stop_code(state: NSState, evals_used, limits: Limits, num_delete: int):
 
 
 def run_block(loop_key, state: NSState, iteration, limits: Limits, loglike_fn: Callable,
-              prior, settings: Settings, capacity: int) -> tuple[NSState, Block]:
+              prior, settings: Settings, execution: Execution,
+              capacity: int) -> tuple[NSState, Block]:
     """Up to ``limits.max_steps`` iterations on the device, stopping on the first
     termination criterion met; the dead points go to a fixed-size buffer, so the
     device's memory does not grow with the run.
@@ -86,7 +88,7 @@ def run_block(loop_key, state: NSState, iteration, limits: Limits, loglike_fn: C
     how the run is split into dispatches never changes its result.
     """
     _, template = jax.eval_shape(
-        lambda s: step(jax.random.key(0), s, loglike_fn, prior, settings), state
+        lambda s: step(jax.random.key(0), s, loglike_fn, prior, settings, execution), state
     )
     buffer = jax.tree.map(lambda a: jnp.zeros((capacity,) + a.shape, a.dtype), template)
 
@@ -97,7 +99,7 @@ def run_block(loop_key, state: NSState, iteration, limits: Limits, loglike_fn: C
     def body(carry):
         state, buffer, i, evals, _ = carry
         key = jax.random.fold_in(loop_key, iteration + i)
-        state, info = step(key, state, loglike_fn, prior, settings)
+        state, info = step(key, state, loglike_fn, prior, settings, execution)
         buffer = jax.tree.map(lambda b, x: b.at[i].set(x), buffer, info)
         evals = evals + info.lanes.useful
         return state, buffer, i + 1, evals, _stop_code(state, evals, limits, settings.num_delete)

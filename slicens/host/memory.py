@@ -5,7 +5,7 @@ memory, and the chunk size that fits a budget.
 :func:`parse_budget` reads a budget; :func:`free_memory` asks the device (or the operating
 system) what is free; :func:`choose_chunk_size` picks the largest chunk whose compiled
 peak fits the budget, from at most a few compilations. The lanes themselves
-(:mod:`slicens.chunking`) know nothing of this.
+(:mod:`slicens.core.chunking`) know nothing of this.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 collect dead points, check the criteria the device cannot, checkpoint, show progress.
 
 Everything here runs between dispatches; the sampling itself is the pure compiled
-programs of :mod:`slicens.compiled`, so what this module does (how long a dispatch is,
+programs of :mod:`slicens.host.compiled`, so what this module does (how long a dispatch is,
 when a checkpoint is written, a retry after out-of-memory) never changes the result.
 """
 
@@ -17,11 +17,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from slicens import blocks, evidence, kernel
-from slicens.checkpoint import Checkpoint, Loaded
-from slicens.chunking import LaneStats, resolve_chunk_size
-from slicens.compiled import INT32_MAX, Compiler, Program, halved_chunk, is_out_of_memory, limits
-from slicens.progress import Snapshot
+from slicens.core import blocks, evidence, kernel
+from slicens.core.chunking import LaneStats
+from slicens.host.checkpoint import Checkpoint, Loaded
+from slicens.host.compiled import (
+    INT32_MAX,
+    Compiler,
+    Program,
+    halved_chunk,
+    is_out_of_memory,
+    limits,
+)
+from slicens.host.progress import Snapshot
 
 __all__ = ["Criteria", "Loop", "Runner", "Tally", "rows_from_arrays", "state_from_arrays",
            "restore_tally", "stored_tally"]
@@ -267,8 +274,7 @@ class Runner:
 
     @property
     def chunk_size(self) -> int:
-        return resolve_chunk_size(self.program.settings.chunk_size,
-                                  self.program.settings.num_delete)
+        return self.program.execution.chunk_size
 
     def _call(self, iteration: int, fn_name: str, *args):
         while True:

@@ -5,7 +5,7 @@ Host-side (NumPy, plus the JAX clustering of the live points), computed from the
 points alone (positions, likelihoods, birth contours), so it works on any result,
 loaded or fresh, and does not depend on the chunk size.
 
-- **Modes** are the clusters (:func:`slicens.clusters.find_clusters`) of the live set at
+- **Modes** are the clusters (:func:`slicens.core.clusters.find_clusters`) of the live set at
   one of a few contours, those below which :data:`MASS_BELOW` of the posterior lies: the
   one whose live set has the most clusters (lower contours can join modes, higher ones
   lose dying ones). The live set at a contour, rebuilt from birth and death contours,
@@ -35,7 +35,7 @@ import numpy as np
 from scipy.special import logsumexp
 from scipy.stats import poisson
 
-from slicens import clusters, evidence, jumps
+from slicens.core import clusters, evidence, jumps
 
 __all__ = ["MASS_BELOW", "MIN_MODE_POINTS", "MAX_MODES", "DEPLETION_ALARM", "N_BOOTSTRAP",
            "Modes", "threads", "live_points_per_mode", "mode_labels", "bootstrap_masses",
@@ -193,7 +193,7 @@ _locally_whitened = jax.jit(clusters.locally_whitened)
 
 def _local_coordinates(positions, live, factor):
     """Every point in the metric the clusters of ``live`` were found in
-    (:func:`slicens.clusters.locally_whitened`, a linear map: recovered by least squares
+    (:func:`slicens.core.clusters.locally_whitened`, a linear map: recovered by least squares
     from the live points)."""
     white = np.asarray(_locally_whitened(jnp.asarray(live), jnp.asarray(factor)))
     centre = live.mean(axis=0)
@@ -248,7 +248,7 @@ class _Ellipsoids(NamedTuple):
 
 def _ellipsoids(live, label) -> _Ellipsoids:
     """The clusters' ellipsoids; each covariance shrunk toward the pooled one
-    (:func:`slicens.jumps.cluster_shapes`), a cluster of one point given the median
+    (:func:`slicens.core.jumps.cluster_shapes`), a cluster of one point given the median
     radius of the others."""
     n_clusters = int(label.max()) + 1
     centre, factor, _ = jumps.cluster_shapes(jnp.asarray(live), jnp.asarray(label),

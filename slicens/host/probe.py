@@ -6,16 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from slicens import blocks
-from slicens.compiled import Compiler
-from slicens.memory import (
+from slicens.core import blocks
+from slicens.host.compiled import Compiler
+from slicens.host.memory import (
     MemoryModel,
     choose_chunk_size,
     fit_memory_line,
     format_bytes,
     resolve_budget,
 )
-from slicens.settings import DEFAULT_MAX_SHRINKAGE, DEFAULT_N_LIVE, resolve
+from slicens.host.settings import DEFAULT_MAX_SHRINKAGE, DEFAULT_N_LIVE, resolve
 
 __all__ = ["MemoryProbe", "probe_memory"]
 
@@ -80,13 +80,13 @@ def probe_memory(loglike: Callable, prior, *, n_live: int = DEFAULT_N_LIVE,
     fitted through the largest size below it that compiles). The other arguments are
     those of :func:`slicens.run`; ``print(probe)`` shows the table.
     """
-    prior, settings, _ = resolve(
+    prior, settings, _, _ = resolve(
         loglike, prior, n_live=n_live, num_delete=num_delete, num_inner_steps=num_inner_steps,
         chunk_size="auto", memory_budget=memory_budget, schedule=schedule,
         max_expansions=max_expansions, max_shrinkage=max_shrinkage)
     capacity = blocks.block_capacity(settings.num_delete, prior.dim,
                                      keep_per_chain=settings.keep_per_chain)
-    compiler = Compiler(loglike, prior, settings, capacity)
+    compiler = Compiler(loglike, prior, settings, schedule, capacity)
     budget, source = resolve_budget(memory_budget)
     batch = settings.num_delete
     _, model = fit_memory_line(compiler.block_peak, batch)

@@ -12,10 +12,10 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from slicens import blocks, evidence, kernel
-from slicens.checkpoint import Checkpoint, CheckpointError, Loaded, differences, identity
-from slicens.compiled import Compiler, choose_program
-from slicens.loop import (
+from slicens.core import blocks, evidence, kernel
+from slicens.host.checkpoint import Checkpoint, CheckpointError, Loaded, differences, identity
+from slicens.host.compiled import Compiler, choose_program
+from slicens.host.loop import (
     Criteria,
     Loop,
     Runner,
@@ -23,10 +23,10 @@ from slicens.loop import (
     state_from_arrays,
     stored_tally,
 )
-from slicens.platform import warn_if_hazardous
-from slicens.progress import make_display
-from slicens.results import Result, jsonable
-from slicens.settings import (
+from slicens.host.platform import warn_if_hazardous
+from slicens.host.progress import make_display
+from slicens.host.results import Result, jsonable
+from slicens.host.settings import (
     DEFAULT_CHECKPOINT_EVERY,
     DEFAULT_DLOGZ,
     DEFAULT_MAX_SHRINKAGE,
@@ -96,7 +96,7 @@ def run(
         for any ellipsoid) and then takes slice steps, at most
         :func:`default_num_inner_steps`, fewer as more chains jump: a chain that jumped
         holds a draw independent of its start, so only the others need the steps, and
-        never fewer than a third of the maximum (``kernel.adapted_steps``). The steps
+        never fewer than a third of the maximum (``slicens.core.jumps.adapted_steps``). The steps
         used per iteration are in ``result.inner_steps_per_iteration``. An integer:
         exactly that many slice steps per chain and no jumps (the default until
         ``"auto"``).
@@ -107,7 +107,7 @@ def run(
         ``memory_budget``; it compiles the iteration at ``num_delete`` and, only if that
         does not fit, once more at 2 to fit the memory line (a size whose compilation
         runs out of device memory counts as not fitting). ``None`` evaluates each batch
-        at once. An integer (or ``None``) whose compiled peak exceeds ``memory_budget``,
+        at once (``result.memory["chunk_size"]`` then reports ``n_live``). An integer (or ``None``) whose compiled peak exceeds ``memory_budget``,
         or without one the device's free memory, is not started: the run warns and takes
         the chunk ``"auto"`` chooses (``result.memory["history"]``). Results do not
         depend on it.
@@ -146,7 +146,7 @@ def run(
     max_shrinkage
         Shrinkage draws per slice step before the chain stays put. Default is 100.
     checkpoint
-        Path of a checkpoint file (see :mod:`slicens.checkpoint`). The run appends its dead
+        Path of a checkpoint file (see :mod:`slicens.host.checkpoint`). The run appends its dead
         points and live state there every ``checkpoint_every`` seconds and at the end; a
         later call with the same path continues an unfinished run exactly (the result
         equals an uninterrupted run's bit for bit). A run is finished once it converges
@@ -182,12 +182,12 @@ def run(
     RuntimeError
         When the device runs out of memory (compiling or running) even at
         ``chunk_size=1``.
-    FileExistsError, slicens.checkpoint.CheckpointError
+    FileExistsError, slicens.host.checkpoint.CheckpointError
         For a checkpoint that ``resume`` does not allow, or that belongs to another run or
         cannot be read.
     """
     start_time = time.perf_counter()
-    prior, settings, chosen = resolve(
+    prior, settings, chunk, chosen = resolve(
         loglike, prior, n_live=n_live, num_delete=num_delete, num_inner_steps=num_inner_steps,
         chunk_size=chunk_size, memory_budget=memory_budget, schedule=schedule,
         max_expansions=max_expansions, max_shrinkage=max_shrinkage)
@@ -207,7 +207,7 @@ def run(
     display = make_display(progress)
     warn_if_hazardous()
 
-    run_settings = dict(settings._asdict(), chunk_size=chunk_size, memory_budget=memory_budget,
+    run_settings = dict(settings._asdict(), schedule=schedule, memory_budget=memory_budget,
                         seed=seed, dlogz=dlogz, max_evals=max_evals,
                         max_iterations=max_iterations, max_time=max_time, min_ess=min_ess,
                         chosen=chosen)
@@ -223,9 +223,9 @@ def run(
     capacity = blocks.block_capacity(settings.num_delete, prior.dim,
                                      keep_per_chain=settings.keep_per_chain)
     resuming = loaded is not None and loaded.snapshot is not None
-    compiler = Compiler(loglike, prior, settings, capacity, need_init=not resuming)
+    compiler = Compiler(loglike, prior, settings, schedule, capacity, need_init=not resuming)
     history: list[dict] = []  # out-of-memory recoveries, from choosing the program on
-    program, memory = choose_program(compiler, chunk_size, memory_budget, history)
+    program, memory = choose_program(compiler, chunk, memory_budget, history)
     loop = Loop(Runner(compiler, program, history),
                  Criteria(dlogz, max_evals, max_iterations, max_time, min_ess),
                  store, checkpoint_every, display)
@@ -241,7 +241,8 @@ def run(
                        termination, "" if store is None else
                        f"; calling again with checkpoint={str(store.path)!r} continues it")
 
-    memory.update(chunk_size=loop.runner.chunk_size, history=loop.runner.history)
+    memory.update(requested_chunk_size=chunk_size, chunk_size=loop.runner.chunk_size,
+                  compiled_peak=loop.runner.program.peak, history=loop.runner.history)
     run_settings["resumed_at_iteration"] = loop.resumed_from
     finished = dict(
         settings=run_settings,

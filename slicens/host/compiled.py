@@ -17,16 +17,16 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
-from slicens import blocks, kernel
-from slicens.chunking import resolve_chunk_size
-from slicens.memory import (
+from slicens.core import blocks, kernel
+from slicens.core.chunking import Execution
+from slicens.host.memory import (
     CompiledMemory,
     choose_chunk_size,
     format_bytes,
     memory_of,
     resolve_budget,
 )
-from slicens.platform import compiler_options
+from slicens.host.platform import compiler_options
 
 __all__ = ["Program", "Compiler", "choose_program", "limits", "INT32_MAX", "is_out_of_memory",
            "halved_chunk"]
@@ -40,6 +40,7 @@ class Program:
     ``init_memory`` are None when the run needs no initialisation (a resumed run)."""
 
     settings: kernel.Settings
+    execution: Execution
     init: Callable | None
     block: Callable
     init_memory: CompiledMemory | None
@@ -61,18 +62,18 @@ def _no_analysis() -> RuntimeError:
 
 
 @functools.lru_cache(maxsize=32)
-def _traced_init(loglike: Callable, prior, settings: kernel.Settings):
+def _traced_init(loglike: Callable, prior, settings: kernel.Settings, execution: Execution):
     """The traced init program (traced once: its output shapes type the block too)."""
-    fn = jax.jit(lambda key: kernel.init(key, loglike, prior, settings))
+    fn = jax.jit(lambda key: kernel.init(key, loglike, prior, settings, execution))
     start = time.perf_counter()
     traced = fn.trace(jax.random.key(0))
     return traced, time.perf_counter() - start
 
 
-def _init_trace(loglike, prior, settings) -> tuple:
+def _init_trace(loglike, prior, settings, execution) -> tuple:
     """The traced init and the seconds its tracing took now (0 when it was cached)."""
     misses = _traced_init.cache_info().misses
-    traced, seconds = _traced_init(loglike, prior, settings)
+    traced, seconds = _traced_init(loglike, prior, settings, execution)
     return traced, seconds if _traced_init.cache_info().misses > misses else 0.0
 
 
@@ -85,9 +86,9 @@ PROGRAMS_KEPT = 8
 
 
 @functools.lru_cache(maxsize=PROGRAMS_KEPT)
-def compile_init(loglike: Callable, prior, settings: kernel.Settings):
+def compile_init(loglike: Callable, prior, settings: kernel.Settings, execution: Execution):
     """``(compiled, memory, seconds)``; ``seconds`` splits tracing from XLA compilation."""
-    traced, trace_seconds = _init_trace(loglike, prior, settings)
+    traced, trace_seconds = _init_trace(loglike, prior, settings, execution)
     start = time.perf_counter()
     lowered = traced.lower()
     lowered_at = time.perf_counter()
@@ -98,16 +99,17 @@ def compile_init(loglike: Callable, prior, settings: kernel.Settings):
 
 
 @functools.lru_cache(maxsize=PROGRAMS_KEPT)
-def compile_block(loglike: Callable, prior, settings: kernel.Settings, capacity: int):
+def compile_block(loglike: Callable, prior, settings: kernel.Settings, execution: Execution,
+                  capacity: int):
     """``(compiled, memory, seconds)``, as :func:`compile_init`."""
     key = jax.random.key(0)
     # The state's shapes from the traced init (shared with compile_init): no second trace
     # of the likelihood just to type the block's arguments.
-    traced_init, init_trace_seconds = _init_trace(loglike, prior, settings)
+    traced_init, init_trace_seconds = _init_trace(loglike, prior, settings, execution)
     state = traced_init.out_info[0]
     fn = jax.jit(
         lambda loop_key, state, iteration, limits: blocks.run_block(
-            loop_key, state, iteration, limits, loglike, prior, settings, capacity
+            loop_key, state, iteration, limits, loglike, prior, settings, execution, capacity
         )
     )
     start = time.perf_counter()
@@ -152,10 +154,11 @@ class Compiler:
     device memory.
     """
 
-    def __init__(self, loglike, prior, settings: kernel.Settings, capacity: int,
+    def __init__(self, loglike, prior, settings: kernel.Settings, schedule: str, capacity: int,
                  need_init: bool = True):
         self.loglike, self.prior, self.settings, self.capacity = (
             loglike, prior, settings, capacity)
+        self.schedule = schedule
         self.need_init = need_init  # False once initialised (or resuming): skip compiling it
         self.seconds = 0.0
         self.compilations: list[dict] = []
@@ -184,10 +187,10 @@ class Compiler:
         """The block's compiled peak bytes at ``chunk``, or None when compiling it ran out
         of device memory (it cannot fit); each size is compiled at most once."""
         if chunk not in self._block_peaks:
-            settings = self.settings._replace(chunk_size=chunk)
             try:
-                memory = self._timed("block", "memory probe", chunk, compile_block,
-                                     self.loglike, self.prior, settings, self.capacity)[1]
+                memory = self._timed("block", "memory probe", chunk, compile_block, self.loglike,
+                                     self.prior, self.settings, self._lanes(chunk, "block"),
+                                     self.capacity)[1]
             except Exception as exc:
                 if not is_out_of_memory(exc):
                     raise
@@ -204,7 +207,7 @@ class Compiler:
         """The block peaks measured so far (None: compiling ran out of memory)."""
         return dict(self._block_peaks)
 
-    def recovering_program(self, chunk: int | None, history: list[dict],
+    def recovering_program(self, chunk: int, history: list[dict],
                            iteration: int = 0) -> Program:
         """:meth:`program` at ``chunk``, halving the chunk while compiling runs out of
         device memory; each halving is logged and appended to ``history``."""
@@ -217,26 +220,36 @@ class Compiler:
                 chunk = halved_chunk(chunk, self.settings.num_delete, iteration, "compiling",
                                      exc, history)
 
-    def program(self, chunk: int | None) -> Program:
-        settings = self.settings._replace(chunk_size=chunk)
+    def _lanes(self, chunk: int, program: str) -> Execution:
+        """The execution ``program`` compiles for ``chunk``: a chunk above its batch
+        (``n_live`` for init, ``num_delete`` for a block) is that batch, so chunks that
+        give the same lanes share one compiled program."""
+        batch = self.settings.n_live if program == "init" else self.settings.num_delete
+        return Execution(min(chunk, batch), self.schedule)
+
+    def program(self, chunk: int) -> Program:
         init = init_memory = None
         if self.need_init:
             init, init_memory = self._timed("init", "run", chunk, compile_init, self.loglike,
-                                            self.prior, settings)
+                                            self.prior, self.settings, self._lanes(chunk, "init"))
         block, block_memory = self._timed("block", "run", chunk, compile_block, self.loglike,
-                                          self.prior, settings, self.capacity)
+                                          self.prior, self.settings, self._lanes(chunk, "block"),
+                                          self.capacity)
         for record in self.compilations:  # a probed block that is also the one run
             if (record["program"], record["chunk_size"], record["purpose"]) == (
                     "block", chunk, "memory probe"):
                 record["purpose"] = "memory probe and run"
-        return Program(settings, init, block, init_memory, block_memory)
+        return Program(self.settings, Execution(chunk, self.schedule), init, block, init_memory,
+                       block_memory)
 
 
-def halved_chunk(chunk: int | None, num_delete: int, iteration: int, stage: str,
+def halved_chunk(chunk: int, num_delete: int, iteration: int, stage: str,
                  exc: BaseException, history: list[dict]) -> int:
     """The chunk after an out-of-memory error at ``chunk`` (logged and appended to
-    ``history``); raises at chunk 1, where there is nothing left to halve."""
-    chunk = resolve_chunk_size(chunk, num_delete)
+    ``history``): half the lanes of an iteration's batch of ``num_delete`` chains (a
+    chunk above it, as the ``n_live`` of ``chunk_size=None``, counts as ``num_delete``);
+    raises at chunk 1, where there is nothing left to halve."""
+    chunk = min(chunk, num_delete)
     if chunk == 1:
         raise RuntimeError(
             f"out of device memory {stage} at iteration {iteration} with chunk_size=1: one "
@@ -249,9 +262,14 @@ def halved_chunk(chunk: int | None, num_delete: int, iteration: int, stage: str,
     return chunk // 2
 
 
-def choose_program(compiler: Compiler, chunk_size, memory_budget,
+def choose_program(compiler: Compiler, chunk_size: int | str, memory_budget,
                    history: list[dict]) -> tuple[Program, dict]:
-    """The program to run and a record of how its chunk size was chosen.
+    """The program to run and a record of how its chunk size was chosen (``mode``, the
+    budget or limit and, for ``"auto"``, the memory line); the run adds the chunk it
+    finished with, that program's compiled peak and ``history``.
+
+    ``chunk_size`` is ``"auto"`` or a positive integer (``settings.resolve`` made
+    ``None`` the largest batch, ``n_live``).
 
     Compilation that runs out of device memory halves the chunk (appended to
     ``history``). An explicit chunk whose compiled peak exceeds ``memory_budget`` (or,
@@ -266,11 +284,9 @@ def choose_program(compiler: Compiler, chunk_size, memory_budget,
     program = compiler.recovering_program(choice.chunk_size, history)
     record = dict(
         mode="auto",
-        chunk_size=choice.chunk_size,
         budget=budget,
         budget_source=source,
         predicted_peak=choice.predicted_peak,
-        compiled_peak=program.peak,
         base=None if choice.model is None else choice.model.base,
         per_lane=None if choice.model is None else choice.model.per_lane,
         measured={int(k): None if v is None else int(v) for k, v in choice.measured.items()},
@@ -286,12 +302,11 @@ def choose_program(compiler: Compiler, chunk_size, memory_budget,
     return program, record
 
 
-def _explicit_program(compiler: Compiler, chunk_size: int | None, memory_budget,
+def _explicit_program(compiler: Compiler, chunk_size: int, memory_budget,
                       history: list[dict]) -> tuple[Program, dict]:
     """The program for a chunk the user chose, unless its compiled peak cannot fit."""
     program = compiler.recovering_program(chunk_size, history)
-    record = dict(mode="fixed", requested_chunk_size=chunk_size,
-                  chunk_size=program.settings.chunk_size, compiled_peak=program.peak)
+    record = dict(mode="fixed")
     if program.peak is None:
         logger.warning("chunk_size=%s cannot be checked against the device's memory: backend "
                        "%r gives no compiled memory analysis", chunk_size, jax.default_backend())
@@ -317,6 +332,5 @@ def _explicit_program(compiler: Compiler, chunk_size: int | None, memory_budget,
                         reason="compiled peak over the limit",
                         error=f"{too_big}; chunk_size='auto' chooses {choice.chunk_size}"))
     program = compiler.recovering_program(choice.chunk_size, history)
-    record.update(chunk_size=choice.chunk_size, compiled_peak=program.peak, budget=budget,
-                  budget_source=budget_source)
+    record.update(budget=budget, budget_source=budget_source)
     return program, record

@@ -8,13 +8,13 @@ Pure functions on NamedTuple states. Each iteration:
    the live points with ``loglike > L*``;
 3. each chain (under ``num_inner_steps='auto'``) tries ellipsoid jumps from one
    ellipsoid around the live points, or one per cluster of them
-   (:func:`slicens.jumps.jump_ellipsoids`),
-   then takes constrained slice steps (:mod:`slicens.slice_mcmc`) whose directions are
+   (:func:`slicens.core.jumps.jump_ellipsoids`),
+   then takes constrained slice steps (:mod:`slicens.core.slice_mcmc`) whose directions are
    shaped by the covariance of the live points (of the current point's cluster), factored
    once per iteration;
 4. chain ``i``'s last point replaces the ``i``-th dead point, with birth contour ``L*``.
 
-Every batch of particles goes through :func:`slicens.chunking.lane_map`, at most
+Every batch of particles goes through :func:`slicens.core.chunking.lane_map`, at most
 ``chunk_size`` particles evaluated at a time, on one of two schedules:
 
 - ``"lanes"`` (default): ``chunk_size`` lanes that each drive one chain and take the
@@ -34,9 +34,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from slicens import ellipsoids, evidence, jumps, slice_mcmc
-from slicens.chunking import LaneStats, WorkItem, lane_map
-from slicens.memory import CompiledMemory, compiled_memory
+from slicens.core import ellipsoids, evidence, jumps, slice_mcmc
+from slicens.core.chunking import SCHEDULES, Execution, LaneStats, WorkItem, lane_map
 
 __all__ = [
     "NSState",
@@ -46,20 +45,18 @@ __all__ = [
     "step",
     "covariance_factor",
     "live_summary",
-    "iteration_memory",
 ]
 
 
 class Settings(NamedTuple):
-    """Static settings of the kernel (hashable: they key the compiled functions)."""
+    """Static settings of the algorithm (hashable: they key the compiled functions). How
+    its particle batches are evaluated is apart (:class:`slicens.core.chunking.Execution`)."""
 
     n_live: int
     num_delete: int
     num_inner_steps: int
-    chunk_size: int | None
     max_expansions: int
     max_shrinkage: int
-    schedule: str = "lanes"
     max_jumps: int = 0
     adaptive: bool = False
     jump_until_accepted: bool = False
@@ -67,8 +64,6 @@ class Settings(NamedTuple):
     keep_per_chain: int = 0
     max_clusters: int = 1
 
-
-SCHEDULES = ("lanes", "chunked")
 
 
 class NSState(NamedTuple):
@@ -90,7 +85,7 @@ class NSState(NamedTuple):
         the steps adapt.
     split: shape=(), dtype=bool. Whether the last iteration's jumps drew from one
         ellipsoid per cluster; with ``jump_miss`` it decides whether the next iteration
-        clusters the live points at all (:data:`CLUSTER_ABOVE_MISS`).
+        clusters the live points at all (:data:`slicens.core.jumps.CLUSTER_ABOVE_MISS`).
     """
 
     positions: jax.Array
@@ -127,7 +122,8 @@ class StepInfo(NamedTuple):
     inner_steps: shape=(), int32. Slice steps each chain took this iteration.
     n_jumped: shape=(), int32. Chains whose ellipsoid jump was accepted.
     n_clusters: shape=(), int32. Ellipsoids the jumps and slice directions used: one per
-        cluster of the live points where they split (:func:`slicens.jumps.jump_ellipsoids`), else 1.
+        cluster of the live points where they split
+        (:func:`slicens.core.jumps.jump_ellipsoids`), else 1.
     logZ: shape=(), float. Running log evidence after the iteration.
     logZ_live: shape=(), float. Evidence still held by the live points.
     plateau: shape=(), bool. No live point lies above the next contour, so no further
@@ -219,16 +215,15 @@ def _evaluation_item() -> WorkItem:
     return WorkItem(start, lambda s: s[0], advance, lambda s: s[3])
 
 
-def _schedule(item: WorkItem, evaluate: Callable, jobs, settings: Settings):
+def _schedule(item: WorkItem, evaluate: Callable, jobs, execution: Execution):
     """Run all jobs' items to completion on the configured schedule.
 
     Returns ``(final states, LaneStats)``.
     """
-    if settings.schedule not in SCHEDULES:
-        raise ValueError(f"schedule must be one of {SCHEDULES}, got {settings.schedule!r}")
-    return lane_map(
-        item, evaluate, jobs, settings.chunk_size, whole_chunks=settings.schedule == "chunked"
-    )
+    if execution.schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}, got {execution.schedule!r}")
+    return lane_map(item, evaluate, jobs, execution.chunk_size,
+                    whole_chunks=execution.schedule == "chunked")
 
 
 def _sanitize(loglike):
@@ -246,11 +241,12 @@ def live_summary(state: NSState, num_delete: int):
     return logZ_live, plateau
 
 
-def init(rng_key, loglike_fn: Callable, prior, settings: Settings) -> tuple[NSState, StepInfo]:
+def init(rng_key, loglike_fn: Callable, prior, settings: Settings,
+         execution: Execution) -> tuple[NSState, StepInfo]:
     """Draw ``n_live`` points from the prior and evaluate them, chunk by chunk."""
     positions = prior.sample(rng_key, settings.n_live)
     (_, raw_loglike, logprior, _), lanes = _schedule(
-        _evaluation_item(), _evaluator(loglike_fn, prior), positions, settings
+        _evaluation_item(), _evaluator(loglike_fn, prior), positions, execution
     )
     dtype = positions.dtype
     state = NSState(
@@ -301,46 +297,8 @@ def covariance_factor(positions):
     return jnp.linalg.cholesky(cov + jitter * jnp.eye(cov.shape[0], dtype=cov.dtype))
 
 
-#: The live points are clustered (:func:`slicens.jumps.jump_ellipsoids`) only while more
-#: than this fraction of recent chains missed their ellipsoid jump, or the last iteration
-#: split.
-#: Where jumps from the single ellipsoid mostly succeed it already bounds the contour
-#: well and moves chains between modes in proportion to their volume, and the
-#: clustering, ~24 ms per iteration at n_live 500 on a CPU, would be spent for nothing
-#: (measured at n_live 500: 84-98% of chains jump on the 5-d Gaussian, which never
-#: splits; 36-76% in the iterations before the 5-d mixture splits, 54-84% before the
-#: egg-box does).
-CLUSTER_ABOVE_MISS = 0.25
-
-
-def _running_miss(previous, jumped, settings: Settings):
-    """Fraction of chains without an accepted jump, averaged over ~``n_live`` chains."""
-    weight = min(1.0, settings.num_delete / settings.n_live)
-    miss = 1.0 - jnp.mean(jumped.astype(previous.dtype))
-    return previous + weight * (miss - previous)
-
-
-def adapted_steps(jump_miss, settings: Settings):
-    """Slice steps that leave the chains as independent of their starts as the full
-    ``num_inner_steps`` would if no chain jumped, and at least a third of them.
-
-    A chain that jumped holds a draw independent of its start; the slice steps then
-    carry it beyond the ellipsoid. Each slice step removes about ``3 / num_inner_steps``
-    of the log-correlation of a chain that did not (``num_inner_steps = 3 dim``: one
-    direction of ``dim`` per step), so a fraction ``f`` of such chains needs
-    ``num_inner_steps * (1 - ln(1 / f) / 3)`` steps. The floor of a third (``dim``
-    steps) is measured, not derived: without it, where nearly every chain jumps and
-    takes one slice step, the correlated 10-d Gaussian at n_live 500 kept a start-to-end
-    rank correlation of 0.02-0.03 and logZ came out +0.3 to +0.6 nats high (2 seeds);
-    with it, rho 0.001-0.002 and a mean bias of -0.04 over 10 seeds.
-    """
-    full = settings.num_inner_steps
-    miss = jnp.maximum(jump_miss, 1e-12)
-    steps = jnp.ceil(full * (1.0 + jnp.log(miss) / 3.0))
-    return jnp.clip(steps, -(-full // 3), full).astype(jnp.int32)
-
-
-def step(rng_key, state: NSState, loglike_fn: Callable, prior, settings: Settings):
+def step(rng_key, state: NSState, loglike_fn: Callable, prior, settings: Settings,
+         execution: Execution):
     """One nested-sampling iteration. Returns ``(new_state, StepInfo)``."""
     k = settings.num_delete
     order = jnp.argsort(state.loglike, stable=True)
@@ -357,7 +315,7 @@ def step(rng_key, state: NSState, loglike_fn: Callable, prior, settings: Setting
     factor = covariance_factor(state.positions)
     chain_keys = jax.vmap(lambda i: jax.random.fold_in(chain_key, i))(jnp.arange(k))
     if settings.max_jumps:
-        cluster = state.split | (state.jump_miss > CLUSTER_ABOVE_MISS)
+        cluster = state.split | (state.jump_miss > jumps.CLUSTER_ABOVE_MISS)
         shapes, start_inside = jumps.jump_ellipsoids(state.positions, factor, starts,
                                                settings.max_clusters, cluster)
         radii, num_jumps = shapes.radius, jnp.where(start_inside, settings.max_jumps, 0)
@@ -377,13 +335,14 @@ def step(rng_key, state: NSState, loglike_fn: Callable, prior, settings: Setting
         chain_item(contour, settings, prior, shapes._replace(radius=None)),
         _evaluator(loglike_fn, prior),
         (starts_data, plans),
-        settings,
+        execution,
     )
 
     dead_loglike = state.loglike[dead]
     logX, logZ, logW2 = evidence.update(state.logX, state.logZ, state.logW2, dead_loglike,
                                         settings.n_live)
-    jump_miss = _running_miss(state.jump_miss, chains.jumped, settings)
+    jump_miss = jumps.running_miss(state.jump_miss, chains.jumped, settings.num_delete,
+                                   settings.n_live)
     n_regions = jnp.sum(radii[0] > 0).astype(jnp.int32)  # ellipsoids the jumps used
     new_state = NSState(
         positions=state.positions.at[dead].set(chains.position),
@@ -394,7 +353,7 @@ def step(rng_key, state: NSState, loglike_fn: Callable, prior, settings: Setting
         logX=logX,
         logZ=logZ,
         logW2=logW2,
-        inner_steps=adapted_steps(jump_miss, settings) if settings.adaptive
+        inner_steps=jumps.adapted_steps(jump_miss, settings.num_inner_steps) if settings.adaptive
         else state.inner_steps,
         jump_miss=jump_miss,
         split=n_regions > 1,
@@ -422,18 +381,3 @@ def step(rng_key, state: NSState, loglike_fn: Callable, prior, settings: Setting
         plateau=plateau,
     )
     return new_state, info
-
-
-def iteration_memory(loglike_fn: Callable, prior, settings: Settings, dtype) -> CompiledMemory:
-    """XLA's compiled memory analysis of one iteration (compile only, nothing runs).
-
-    ``dtype`` is the floating dtype of the state (the prior's samples use JAX's default).
-    """
-    key = jax.random.key(0)
-    state = jax.eval_shape(lambda k: init(k, loglike_fn, prior, settings)[0], key)
-    state = jax.tree.map(
-        lambda a: jax.ShapeDtypeStruct(a.shape, dtype if jnp.issubdtype(a.dtype, jnp.floating)
-                                       else a.dtype),
-        state,
-    )
-    return compiled_memory(lambda s: step(key, s, loglike_fn, prior, settings), state)
