@@ -107,10 +107,10 @@ def run(
         ``memory_budget``; it compiles the iteration at ``num_delete`` and, only if that
         does not fit, once more at 2 to fit the memory line (a size whose compilation
         runs out of device memory counts as not fitting). ``None`` evaluates each batch
-        at once (``result.memory["chunk_size"]`` then reports ``n_live``). An integer (or ``None``) whose compiled peak exceeds ``memory_budget``,
-        or without one the device's free memory, is not started: the run warns and takes
-        the chunk ``"auto"`` chooses (``result.memory["history"]``). Results do not
-        depend on it.
+        at once (``result.memory["chunk_size"]`` then reports ``n_live``). An integer
+        (or ``None``) whose compiled peak exceeds ``memory_budget``, or without one the
+        device's free memory, is not started: the run warns and takes the chunk
+        ``"auto"`` chooses (``result.memory["history"]``). Results do not depend on it.
     memory_budget
         Bytes, a size string (``"6GB"``; binary units, 1 GB = 2**30 bytes) or a
         percentage of free memory (``"80%"``). For ``chunk_size="auto"`` the budget the
