@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import slicens
+from slicens.core import blocks
 from slicens.host.compiled import Compiler
 from slicens.host.memory import MemoryModel, choose_chunk_size, parse_budget
 from slicens.host.settings import resolve
@@ -84,7 +85,10 @@ def mapping_compiler():
         loglike, MAPPING_PRIOR, n_live=64, num_delete=16, num_inner_steps=4,
         chunk_size="auto", memory_budget=None, schedule="lanes", max_expansions=10,
         max_shrinkage=100)
-    return loglike, Compiler(loglike, prior, settings, "lanes", capacity=4)
+    # the capacity probe_memory and run use: the programs the probes compile are shared
+    capacity = blocks.block_capacity(settings.num_delete, prior.dim,
+                                     keep_per_chain=settings.keep_per_chain)
+    return loglike, Compiler(loglike, prior, settings, "lanes", capacity)
 
 
 @pytest.mark.parametrize("gigabytes", [1, 2, 4])
@@ -236,9 +240,15 @@ def test_a_backend_without_memory_analysis_is_said(monkeypatch, caplog):
     import slicens.host.compiled
 
     monkeypatch.setattr(slicens.host.compiled, "memory_of", lambda compiled: None)
+
+    def loglike(x):  # a new function: no program cached with a real memory analysis
+        return -jnp.sum(x**2)
+
     with pytest.raises(RuntimeError, match="needs XLA's compiled memory analysis.*integer"):
-        slicens.run(lambda x: -jnp.sum(x**2), PRIOR, **RUN)  # a new function: no cached program
+        slicens.run(loglike, PRIOR, **RUN)
     caplog.set_level("WARNING", logger="slicens")
-    out = slicens.run(lambda x: -jnp.sum(x**2), PRIOR, chunk_size=4, **RUN)
-    assert out.memory["compiled_peak"] is None and out.memory["chunk_size"] == 4
+    # the whole batch: the block auto compiled above, and found without analysis
+    out = slicens.run(loglike, PRIOR, chunk_size=RUN["num_delete"], **RUN)
+    assert out.memory["compiled_peak"] is None
+    assert out.memory["chunk_size"] == RUN["num_delete"]
     assert any("cannot be checked" in r.getMessage() for r in caplog.records)
