@@ -8,7 +8,7 @@ import pytest
 
 import slicens
 from slicens.host import modes
-from slicens.host.run import _warn_if_modes_depleted
+from slicens.host.finalise import _warn_if_modes_depleted
 from slicens.problems import weighted_mixture
 
 pytestmark = pytest.mark.timeout(600)
