@@ -4,8 +4,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?= -m "not slow"
-# Tests run in parallel processes, a test file per process at a time (its module-scoped
-# runs and compiled programs stay shared); compilation, single-threaded in XLA, dominates.
+# Tests run in parallel processes, a group of test files per process at a time (their shared
+# runs and compiled programs stay shared: tests/conftest.py); compilation dominates.
 PYTEST_WORKERS ?= 2
 PYTEST := -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 

@@ -4,26 +4,16 @@ Tolerances are tied to the sampler's own error: |logZ - truth| < 3 logZ_err. Pos
 moments are checked against tolerances scaled by the posterior width and the ESS.
 """
 
-import functools
-
 import numpy as np
 import pytest
 
-import slicens
-from slicens.problems import correlated_gaussian, gaussian, mixture
+from tests import shared
 
 SEEDS = (0, 1, 2)
-#: Built once, so that runs of one problem share its compiled programs.
-PROBLEMS = {
-    "gaussian_2d": gaussian(2),
-    "gaussian_5d": gaussian(5),
-    "gaussian_10d": gaussian(10),
-    "correlated_10d": correlated_gaussian(10),
-    "mixture_2d": mixture(2),
-}
 #: ``make test`` checks these at one seed; the battery of every problem at every seed is
 #: marked slow (``make test-slow``; CI runs both).
 QUICK = ("correlated_10d", "gaussian_5d", "mixture_2d")
+PROBLEMS = shared.NAMES
 
 
 def _cases():
@@ -33,17 +23,10 @@ def _cases():
     return quick + battery
 
 
-@functools.cache
-def run(name, seed):
-    """One run per problem and seed, shared by every test that asks for it."""
-    problem = PROBLEMS[name]
-    return slicens.run(problem.loglike, problem.prior, n_live=200, num_delete=20, seed=seed)
-
-
 @pytest.fixture(params=_cases())
 def problem_runs(request):
     name, seeds = request.param
-    return PROBLEMS[name], seeds, [run(name, seed) for seed in seeds]
+    return shared.problem(name), seeds, [shared.converged(name, seed) for seed in seeds]
 
 
 def test_logz_within_three_sigma(problem_runs):
@@ -61,7 +44,7 @@ def test_logz_within_three_sigma(problem_runs):
 @pytest.mark.parametrize("name", sorted(PROBLEMS))
 def test_logz_error_is_calibrated_across_seeds(name):
     """The seeds' scatter is consistent with the reported errors (no over-confidence)."""
-    problem, runs = PROBLEMS[name], [run(name, seed) for seed in SEEDS]
+    problem, runs = shared.problem(name), [shared.converged(name, seed) for seed in SEEDS]
     z = np.array([(r.logZ - problem.logZ) / r.logZ_err for r in runs])
     assert np.sqrt(np.mean(z**2)) < 2.5, z
 
@@ -81,8 +64,8 @@ def test_posterior_moments(problem_runs):
 
 
 def test_correlations_recovered():
-    problem = PROBLEMS["correlated_10d"]
-    result = run("correlated_10d", seed=7)
+    problem = shared.problem("correlated_10d")
+    result = shared.converged("correlated_10d", seed=7)
     sd_true = np.sqrt(np.diag(problem.cov))
     corr_true = problem.cov / np.outer(sd_true, sd_true)
     cov = result.posterior_cov()

@@ -3,27 +3,27 @@
 import numpy as np
 
 import slicens
-from slicens.problems import gaussian
+from tests import shared
+
+NAMES = ["x0", "x1", "x2", "x3", "x4"]
 
 
 def test_to_anesthetic_agrees_on_logz_and_means():
-    problem = gaussian(3)
-    result = slicens.run(problem.loglike, problem.prior, n_live=200, num_delete=20, seed=4)
+    result = shared.converged("gaussian_5d", seed=0)
     samples = result.to_anesthetic()
-    assert list(samples.columns.get_level_values(0)[:3]) == ["x0", "x1", "x2"]
+    assert list(samples.columns.get_level_values(0)[:5]) == NAMES
     draws = samples.logZ(400)
     combined = np.hypot(result.logZ_err, draws.std())
     assert abs(draws.mean() - result.logZ) < 3 * combined
     assert abs(draws.std() - result.logZ_err) < 0.3 * result.logZ_err
-    means = samples[["x0", "x1", "x2"]].mean().to_numpy()
+    means = samples[NAMES].mean().to_numpy()
     np.testing.assert_allclose(means, result.posterior_mean(), atol=3 * 0.3 / np.sqrt(result.ess))
 
 
 def test_equal_weight_samples_match_weighted_moments():
-    problem = gaussian(2)
-    result = slicens.run(problem.loglike, problem.prior, n_live=200, num_delete=20, seed=5)
+    result = shared.converged("gaussian_5d", seed=0)
     draws = result.equal_weight_samples(4000, seed=1)
-    assert draws.shape == (4000, 2)
+    assert draws.shape == (4000, 5)
     np.testing.assert_allclose(draws.mean(axis=0), result.posterior_mean(), atol=0.02)
     assert 0 < result.ess <= result.positions.shape[0]
     assert result.information > 0
@@ -48,6 +48,6 @@ def test_boosted_posterior_goes_to_anesthetic_as_weighted_samples(small_result):
     positions, weights = small_result.posterior_samples(boost=True)
     assert len(samples) == positions.shape[0] > small_result.positions.shape[0]
     np.testing.assert_allclose(samples.get_weights(), weights)
-    np.testing.assert_allclose(samples[["x0", "x1"]].mean().to_numpy(),
+    np.testing.assert_allclose(samples[list(small_result.names)].mean().to_numpy(),
                                small_result.posterior_mean(boost=True), rtol=1e-10)
     assert samples.get_label("x0") == "x0"

@@ -11,6 +11,7 @@ from slicens.host.compiled import Compiler
 from slicens.host.memory import MemoryModel, choose_chunk_size, parse_budget
 from slicens.host.settings import resolve
 from slicens.problems.mapping import MAPPING_PRIOR, mapping_matrix_loglike
+from tests import shared
 
 GiB = 2**30
 
@@ -80,7 +81,7 @@ def test_budget_below_one_lane_raises_with_the_need():
 
 @pytest.fixture(scope="module")
 def mapping_compiler():
-    loglike = mapping_matrix_loglike(20_000, 1_000)
+    loglike = shared.mapping_loglike()  # and its programs, shared with tests/test_memory.py
     prior, settings, _, _ = resolve(
         loglike, MAPPING_PRIOR, n_live=64, num_delete=16, num_inner_steps=4,
         chunk_size="auto", memory_budget=None, schedule="lanes", max_expansions=10,
@@ -91,7 +92,8 @@ def mapping_compiler():
     return loglike, Compiler(loglike, prior, settings, "lanes", capacity)
 
 
-@pytest.mark.parametrize("gigabytes", [1, 2, 4])
+@pytest.mark.parametrize("gigabytes", [1, pytest.param(2, marks=pytest.mark.slow),
+                                       pytest.param(4, marks=pytest.mark.slow)])
 def test_chosen_chunk_fills_the_budget(mapping_compiler, gigabytes):
     """The compiled peak of the chosen chunk is <= the budget and >= 70% of it."""
     loglike, compiler = mapping_compiler

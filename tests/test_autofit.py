@@ -149,6 +149,7 @@ def test_slicens_result_survives_pyautofit_cleanup(fitted):
     assert (Path(search.paths.output_path) / "slicens" / "checkpoint.ckpt").exists()
 
 
+@pytest.mark.slow  # two more fits; resuming slicens.run itself is tested in test_checkpoint
 def test_run_stopped_by_a_budget_is_not_completed_and_continues(fitted, caplog):
     _, complete = fitted
     search, partial = fit(NSS(name="budget", max_evals=3000, **SETTINGS),

@@ -56,17 +56,16 @@ def killed_at_write(path: Path, write: int, torn: bool = False) -> int:
 
 @pytest.mark.timeout(900)
 def test_resume_after_sigkill_and_truncation_is_exact(reference, tmp_path):
-    """Killed at chosen checkpoint writes (the first, which holds the initialisation; one
-    mid-run; one torn halfway), then a truncated tail: the resumed run is identical."""
+    """Killed at chosen checkpoint writes (the first, which holds the initialisation; then,
+    resumed, mid-run, torn halfway through a write), then a truncated tail: the resumed
+    run is identical. (Each kill is a process that imports and compiles: two, not more.)"""
     expected, final_size = reference
     path = tmp_path / "run.ckpt"
     killed_at_write(path, 1)
     sizes = [path.stat().st_size]
-    killed_at_write(path, 3)
+    killed_at_write(path, 3, torn=True)
     sizes.append(path.stat().st_size)
-    killed_at_write(path, 2, torn=True)
-    sizes.append(path.stat().st_size)
-    assert sizes[0] < sizes[1] < sizes[2] < final_size, (sizes, final_size)  # mid-run
+    assert sizes[0] < sizes[1] < final_size, (sizes, final_size)  # mid-run
     with open(path, "r+b") as file:  # and a torn last write
         file.truncate(path.stat().st_size - 7)
     assert_identical(run(path), expected)
@@ -237,12 +236,12 @@ def run_with(loglike, path, **overrides):
     return slicens.run(loglike, PROBLEM.prior, checkpoint=path, **dict(SETTINGS, **overrides))
 
 
-def test_rows_from_an_older_checkpoint_get_zero_clusters(small_result):
+def test_rows_from_an_older_checkpoint_get_zero_clusters():
     """A checkpoint written before clusters were recorded lacks ``n_clusters``: its rows
     load with zeros there (0: not recorded), not with an error."""
     from slicens.host import loop
 
-    iterations = small_result.n_iterations
+    iterations = 7
     rows = loop.rows_from_arrays({
         "inner_steps": np.full(iterations, 5, np.int32),
         **{name: np.zeros(iterations) for name in kernel_row_names() if name != "n_clusters"},

@@ -7,7 +7,6 @@ from scipy.integrate import quad
 
 import slicens
 from slicens.priors import Normal, Uniform
-from slicens.problems import gaussian
 
 
 def test_nan_half_space_halves_the_evidence():
@@ -57,17 +56,6 @@ def test_partial_plateau_terminates():
         assert r.termination in ("plateau", "dlogz")
         assert abs(r.logZ - truth) < 3 * r.logZ_err, (seed, r.logZ, truth, r.logZ_err)
         np.testing.assert_allclose(r.modes.mass, [1.0])  # tied births: one mode
-
-
-def test_max_evals_and_max_iterations_stop_the_run():
-    problem = gaussian(3)
-    r = slicens.run(problem.loglike, problem.prior, n_live=50, num_delete=5, max_evals=2000)
-    assert r.termination == "max_evals"
-    assert r.n_evals >= 2000
-    r = slicens.run(problem.loglike, problem.prior, n_live=50, num_delete=5, max_iterations=3)
-    assert r.termination == "max_iterations"
-    assert r.n_iterations == 3
-    assert r.positions.shape == (3 * 5 + 50, 3)
 
 
 def test_custom_prior_pair():

@@ -13,11 +13,13 @@ from slicens.core import blocks
 from slicens.host.compiled import Compiler
 from slicens.host.memory import compiled_memory
 from slicens.host.settings import resolve
-from slicens.problems.mapping import MAPPING_PRIOR, mapping_matrix_loglike
+from slicens.problems.mapping import MAPPING_PRIOR
+from tests import shared
 
 N_PIXELS, N_SOURCE = 20_000, 1_000
 N_LIVE, NUM_DELETE = 64, 16
-LOGLIKE = mapping_matrix_loglike(N_PIXELS, N_SOURCE)
+# the likelihood object tests/test_auto_chunk.py compiles too (same settings: shared programs)
+LOGLIKE = shared.mapping_loglike()
 
 
 def run_temps(chunk_size, n_live=N_LIVE, num_delete=NUM_DELETE):

@@ -13,29 +13,30 @@ import pytest
 
 import slicens
 from slicens.core.evidence import insertion_test, start_correlation_test
-from slicens.problems import correlated_gaussian
+from tests import shared
 
-PROBLEM = correlated_gaussian(10)
+PROBLEM = shared.problem("correlated_10d")
+N_LIVE, NUM_DELETE = shared.STANDARD["n_live"], shared.STANDARD["num_delete"]
 
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_warns_with_one_inner_step(seed):
     with pytest.warns(RuntimeWarning, match="do not mix.*num_inner_steps \\(now 1\\)"):
         result = slicens.run(PROBLEM.loglike, PROBLEM.prior, num_inner_steps=1, seed=seed,
-                             progress=False)
+                             progress=False, **shared.STANDARD)
     start = result.start_correlation_test
     assert start["pvalue"] < 1e-3 and start["rho"] > 0.3
 
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_quiet_with_the_default(seed):
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", RuntimeWarning)
-        result = slicens.run(PROBLEM.loglike, PROBLEM.prior, seed=seed, progress=False)
+    result = shared.converged("correlated_10d", seed)  # the run of tests/test_analytic.py
+    assert not [w for w in shared.warnings_of("correlated_10d", seed)
+                if issubclass(w.category, RuntimeWarning)]
     assert result.insertion_test["pvalue"] > 1e-3 and result.start_correlation_test["pvalue"] > 1e-3
-    n_ranks = 500 - 50 + 1
+    n_ranks = N_LIVE - NUM_DELETE + 1
     assert result.insertion_ranks.min() >= 0 and result.insertion_ranks.max() < n_ranks
-    assert result.insertion_test["n"] == result.n_iterations * 50
+    assert result.insertion_test["n"] == result.n_iterations * NUM_DELETE
 
 
 def test_insertion_test_calibrated_on_uniform_ranks():

@@ -47,7 +47,7 @@ def assert_same_run(a, b):
 
 
 @pytest.mark.parametrize("at_iteration", [0, 5])
-def test_recovered_run_equals_run_with_smaller_chunk(monkeypatch, at_iteration):
+def test_recovered_run_equals_run_with_smaller_chunk(monkeypatch, run_at, at_iteration):
     hook, fired = inject_once(at_iteration)
     monkeypatch.setattr(loop_module, "_before_dispatch", hook)
     recovered = slicens.run(loglike, PROBLEM.prior, chunk_size=8, **SETTINGS)
@@ -57,8 +57,7 @@ def test_recovered_run_equals_run_with_smaller_chunk(monkeypatch, at_iteration):
     [event] = recovered.memory["history"]
     assert event["chunk_size"] == 4 and event["iteration"] == fired[0][0]
     assert event["stage"] == "running" and "RESOURCE_EXHAUSTED" in event["error"]
-    smaller = slicens.run(loglike, PROBLEM.prior, chunk_size=4, **SETTINGS)
-    assert_same_run(recovered, smaller)
+    assert_same_run(recovered, run_at(4))
 
 
 def out_of_memory(*_):
@@ -84,11 +83,10 @@ def test_other_errors_are_not_retried(monkeypatch):
         slicens.run(loglike, PROBLEM.prior, chunk_size=4, **SETTINGS)
 
 
-def test_no_history_without_errors():
-    """Without the hook (normal use) a run records no recovery and keeps its chunk."""
-    assert loop_module._before_dispatch is None
-    out = slicens.run(lambda x: -jnp.sum(x**2), [slicens.Uniform(-1, 1)] * 2, n_live=20,
-                      num_delete=4, max_iterations=3)
+def test_no_history_without_errors(run_at):
+    """Without the hooks (normal use) a run records no recovery and keeps its chunk."""
+    assert loop_module._before_dispatch is None and compiled_module._before_compile is None
+    out = run_at(4)
     assert out.memory["history"] == [] and out.memory["chunk_size"] == 4
 
 

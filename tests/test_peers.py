@@ -21,10 +21,11 @@ def _compare(loglike, prior, *, n_live, num_delete, num_inner_steps, seeds):
         assert abs(ours.logZ - peer.logZ) < 3 * combined, (seed, ours.logZ, peer.logZ, combined)
 
 
-def test_gaussian_5d_agrees_with_blackjax():
+@pytest.mark.parametrize("seeds", [(0,), pytest.param((1, 2), marks=pytest.mark.slow)])
+def test_gaussian_5d_agrees_with_blackjax(seeds):
     problem = gaussian(5)
     _compare(problem.loglike, problem.prior, n_live=200, num_delete=20, num_inner_steps=15,
-             seeds=(0, 1))
+             seeds=seeds)
 
 
 @pytest.mark.slow  # 2 minutes on 2 cores: blackjax compiles its own lens program
