@@ -14,7 +14,8 @@ PYTEST := -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 PYTHON312 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) \
                          $(shell command -v python3.12 2>/dev/null))
 VENV312 ?= .venv312
-PY312_TESTS ?= tests/test_platform.py tests/test_autofit.py tests/test_checkpoint.py
+PY312_TESTS ?= tests/test_platform.py tests/test_autofit.py tests/test_checkpoint.py \
+               tests/test_devices.py
 
 .PHONY: demo test test-all test-slow test-py312 lint bench clean
 

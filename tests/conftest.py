@@ -13,7 +13,8 @@ jax.config.update("jax_numpy_rank_promotion", "raise")
 #: order, so the longest go first and the short ones fill in at the end instead of one
 #: long file running alone.
 LONGEST_FIRST = ("test_auto_chunk", "test_memory", "test_analytic", "test_mixing",
-                 "test_anesthetic", "test_termination", "test_invariance", "test_hostile",
+                 "test_anesthetic", "test_termination", "test_invariance", "test_devices",
+                 "test_hostile",
                  "test_checkpoint", "test_autofit", "test_oom", "test_slice_mcmc",
                  "test_cli", "test_clusters", "test_peers", "test_readme", "test_modes",
                  "test_adaptive")

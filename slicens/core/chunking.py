@@ -6,6 +6,10 @@ nothing about nested or slice sampling: it runs generic work items (small state 
 that need one evaluation at a time, :class:`WorkItem`) on a fixed number of lanes, so
 every batched evaluation has the same shape and at most ``chunk_size`` points.
 
+With several devices, :func:`shard_lanes` runs ``lane_map`` on each of them (JAX's
+``shard_map`` over a one-dimensional mesh), the jobs dealt out in turn, so each device
+holds ``chunk_size`` lanes and every job's result is the one a single device computes.
+
 Pure and jittable: how many lanes to use is decided elsewhere (:mod:`slicens.host.memory`).
 """
 
@@ -16,8 +20,10 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, PartitionSpec
 
-__all__ = ["WorkItem", "LaneStats", "Execution", "SCHEDULES", "lane_map"]
+__all__ = ["WorkItem", "LaneStats", "Execution", "SCHEDULES", "lane_map", "shard_lanes"]
 
 
 #: How the lanes take jobs: "lanes" refills each lane as soon as its item finishes;
@@ -29,14 +35,17 @@ class Execution(NamedTuple):
     """How batches of particles are evaluated, apart from what is computed (the kernel's
     ``Settings``): results do not depend on it.
 
-    chunk_size: the most particles evaluated at once, a positive integer (every batch of
-        a run, the ``n_live`` initial points as each iteration's chains, uses
-        ``min(chunk_size, batch)`` lanes).
+    chunk_size: the most particles evaluated at once on each device, a positive integer
+        (every batch of a run, the ``n_live`` initial points as each iteration's chains,
+        uses ``min(chunk_size, jobs per device)`` lanes on each device).
     schedule: one of :data:`SCHEDULES`.
+    devices: the devices the lanes are sharded over (:func:`shard_lanes`); empty or one
+        device: no sharding, the program of one device.
     """
 
     chunk_size: int
     schedule: str = "lanes"
+    devices: tuple = ()
 
 
 class WorkItem(NamedTuple):
@@ -121,7 +130,8 @@ class _Lanes(NamedTuple):
 
 
 def lane_map(
-    item: WorkItem, evaluate: Callable, jobs, n_lanes: int, *, whole_chunks: bool = False
+    item: WorkItem, evaluate: Callable, jobs, n_lanes: int, *, whole_chunks: bool = False,
+    n_valid=None,
 ):
     """Run every job's item to completion on ``n_lanes`` lanes that never wait.
 
@@ -147,6 +157,9 @@ def lane_map(
         schedule, a chunked map of whole items where each chunk of ``n_lanes`` jobs runs
         until its slowest item finishes. It shares this function's evaluation code, so
         both schedules evaluate every point with the same compiled program.
+    n_valid
+        Optional (may be traced): only the first ``n_valid`` jobs run; the rest are
+        padding, never started, and their outputs stay zero.
 
     Returns
     -------
@@ -159,6 +172,7 @@ def lane_map(
     if isinstance(n_lanes, bool) or not isinstance(n_lanes, int) or n_lanes < 1:
         raise ValueError(f"n_lanes must be a positive integer, got n_lanes={n_lanes!r}")
     width = min(n_lanes, n_jobs)
+    end = n_jobs if n_valid is None else n_valid  # where the queue ends
     output = jax.vmap(item.output if item.output is not None else (lambda state: state))
 
     def take(job_index):
@@ -175,14 +189,14 @@ def lane_map(
         # (whole_chunks) all together once every lane is free.
         wanted = jnp.all(job >= n_jobs) & (job >= n_jobs) if whole_chunks else finished
         new_job = next_job + jnp.cumsum(wanted, dtype=jnp.int32) - 1
-        refill = wanted & (new_job < n_jobs)
+        refill = wanted & (new_job < end)
         state = _select_lanes(refill, take(jnp.minimum(new_job, n_jobs - 1)), state)
         job = jnp.where(refill, new_job, job)
         return state, job, next_job + jnp.sum(refill, dtype=jnp.int32), outputs
 
     def tick(lanes: _Lanes) -> _Lanes:
         active = lanes.job < n_jobs
-        queued = lanes.next_job < n_jobs
+        queued = lanes.next_job < end
         state = lanes.state
         if item.settle is not None:  # one call site: new and advanced items alike
             state = _select_lanes(active, jax.vmap(item.settle)(state), state)
@@ -209,13 +223,58 @@ def lane_map(
 
     first = take(jnp.arange(width))
     zero = jnp.zeros((), jnp.int32)
+    job, next_job = jnp.arange(width, dtype=jnp.int32), jnp.int32(width)
+    if n_valid is not None:  # lanes past the queue's end start free
+        job = jnp.where(job < end, job, n_jobs)
+        next_job = jnp.minimum(next_job, end)
     lanes = _Lanes(
         state=first,
-        job=jnp.arange(width, dtype=jnp.int32),
-        next_job=jnp.int32(width),
+        job=job,
+        next_job=next_job,
         outputs=jax.tree.map(lambda a: jnp.zeros((n_jobs,) + a.shape[1:], a.dtype),
                              output(first)),
         stats=LaneStats(zero, zero, zero, zero, zero),
     )
     lanes = jax.lax.while_loop(lambda lanes: jnp.any(lanes.job < n_jobs), tick, lanes)
     return lanes.outputs, lanes.stats
+
+
+#: The mesh axis the lanes are sharded over.
+AXIS = "devices"
+
+
+def shard_lanes(item: WorkItem, evaluate: Callable, jobs, n_lanes: int, devices: tuple, *,
+                whole_chunks: bool = False):
+    """:func:`lane_map` on each of ``devices`` with ``n_lanes`` lanes, job ``j`` on device
+    ``j % len(devices)``.
+
+    The jobs are dealt out in turn (device ``d`` runs jobs ``d, d + D, d + 2D, ...``), so
+    every device gets a share of the early and the late jobs; a device left one job short
+    runs a padding job's slot empty (``n_valid``). Each job's output is the one
+    :func:`lane_map` gives on one device (it depends on the job only); the
+    :class:`LaneStats` are summed over the devices, but ``ticks``, the batched
+    evaluations the slowest device performed, is their maximum.
+    """
+    n_jobs = jax.tree.leaves(jobs)[0].shape[0]
+    n_devices = len(devices)
+    per_device = -(-n_jobs // n_devices)
+    slot = np.arange(per_device * n_devices)  # device-major: device d holds slots d * per..
+    job_at = (slot % per_device) * n_devices + slot // per_device
+    present = job_at < n_jobs
+    n_valid = present.reshape(n_devices, per_device).sum(axis=1).astype(np.int32)
+    dealt = jax.tree.map(lambda a: a[np.where(present, job_at, 0)], jobs)
+
+    def on_device(local_jobs, local_valid):
+        outputs, stats = lane_map(item, evaluate, local_jobs, n_lanes,
+                                  whole_chunks=whole_chunks, n_valid=local_valid[0])
+        total = jax.tree.map(lambda s: jax.lax.psum(s, AXIS), stats)
+        return outputs, total._replace(ticks=jax.lax.pmax(stats.ticks, AXIS))
+
+    mesh = Mesh(np.asarray(devices), (AXIS,))
+    outputs, stats = jax.shard_map(
+        on_device, mesh=mesh, in_specs=(PartitionSpec(AXIS), PartitionSpec(AXIS)),
+        out_specs=(PartitionSpec(AXIS), PartitionSpec()), check_vma=False,
+    )(dealt, jnp.asarray(n_valid))
+    job = np.arange(n_jobs)
+    slot_of_job = (job % n_devices) * per_device + job // n_devices
+    return jax.tree.map(lambda a: a[slot_of_job], outputs), stats

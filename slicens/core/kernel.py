@@ -35,7 +35,7 @@ import jax
 import jax.numpy as jnp
 
 from slicens.core import ellipsoids, evidence, jumps, slice_mcmc
-from slicens.core.chunking import SCHEDULES, Execution, LaneStats, WorkItem, lane_map
+from slicens.core.chunking import SCHEDULES, Execution, LaneStats, WorkItem, lane_map, shard_lanes
 
 __all__ = [
     "NSState",
@@ -222,8 +222,11 @@ def _schedule(item: WorkItem, evaluate: Callable, jobs, execution: Execution):
     """
     if execution.schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {SCHEDULES}, got {execution.schedule!r}")
-    return lane_map(item, evaluate, jobs, execution.chunk_size,
-                    whole_chunks=execution.schedule == "chunked")
+    whole_chunks = execution.schedule == "chunked"
+    if len(execution.devices) > 1:
+        return shard_lanes(item, evaluate, jobs, execution.chunk_size, execution.devices,
+                           whole_chunks=whole_chunks)
+    return lane_map(item, evaluate, jobs, execution.chunk_size, whole_chunks=whole_chunks)
 
 
 def _sanitize(loglike):

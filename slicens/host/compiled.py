@@ -155,10 +155,11 @@ class Compiler:
     """
 
     def __init__(self, loglike, prior, settings: kernel.Settings, schedule: str, capacity: int,
-                 need_init: bool = True):
+                 need_init: bool = True, devices: tuple = ()):
         self.loglike, self.prior, self.settings, self.capacity = (
             loglike, prior, settings, capacity)
         self.schedule = schedule
+        self.devices = devices  # sharded over these (none or one: one device's program)
         self.need_init = need_init  # False once initialised (or resuming): skip compiling it
         self.seconds = 0.0
         self.compilations: list[dict] = []
@@ -217,15 +218,24 @@ class Compiler:
             except Exception as exc:
                 if not is_out_of_memory(exc):
                     raise
-                chunk = halved_chunk(chunk, self.settings.num_delete, iteration, "compiling",
+                chunk = halved_chunk(chunk, self.batch("block"), iteration, "compiling",
                                      exc, history)
 
+    @property
+    def n_devices(self) -> int:
+        return max(1, len(self.devices))
+
+    def batch(self, program: str) -> int:
+        """The jobs of ``program`` each device runs: ``n_live`` evaluations for init,
+        ``num_delete`` chains for a block, dealt out over the devices."""
+        jobs = self.settings.n_live if program == "init" else self.settings.num_delete
+        return -(-jobs // self.n_devices)
+
     def _lanes(self, chunk: int, program: str) -> Execution:
-        """The execution ``program`` compiles for ``chunk``: a chunk above its batch
-        (``n_live`` for init, ``num_delete`` for a block) is that batch, so chunks that
-        give the same lanes share one compiled program."""
-        batch = self.settings.n_live if program == "init" else self.settings.num_delete
-        return Execution(min(chunk, batch), self.schedule)
+        """The execution ``program`` compiles for ``chunk`` lanes per device: a chunk
+        above its batch per device is that batch, so chunks that give the same lanes
+        share one compiled program."""
+        return Execution(min(chunk, self.batch(program)), self.schedule, self.devices)
 
     def program(self, chunk: int) -> Program:
         init = init_memory = None
@@ -239,17 +249,17 @@ class Compiler:
             if (record["program"], record["chunk_size"], record["purpose"]) == (
                     "block", chunk, "memory probe"):
                 record["purpose"] = "memory probe and run"
-        return Program(self.settings, Execution(chunk, self.schedule), init, block, init_memory,
-                       block_memory)
+        return Program(self.settings, Execution(chunk, self.schedule, self.devices), init,
+                       block, init_memory, block_memory)
 
 
-def halved_chunk(chunk: int, num_delete: int, iteration: int, stage: str,
+def halved_chunk(chunk: int, chains: int, iteration: int, stage: str,
                  exc: BaseException, history: list[dict]) -> int:
     """The chunk after an out-of-memory error at ``chunk`` (logged and appended to
-    ``history``): half the lanes of an iteration's batch of ``num_delete`` chains (a
-    chunk above it, as the ``n_live`` of ``chunk_size=None``, counts as ``num_delete``);
+    ``history``): half the lanes of an iteration's batch of ``chains`` per device (a
+    chunk above it, as the ``n_live`` of ``chunk_size=None``, counts as ``chains``);
     raises at chunk 1, where there is nothing left to halve."""
-    chunk = min(chunk, num_delete)
+    chunk = min(chunk, chains)
     if chunk == 1:
         raise RuntimeError(
             f"out of device memory {stage} at iteration {iteration} with chunk_size=1: one "
@@ -278,9 +288,9 @@ def choose_program(compiler: Compiler, chunk_size: int | str, memory_budget,
     """
     if chunk_size != "auto":
         return _explicit_program(compiler, chunk_size, memory_budget, history)
-    num_delete = compiler.settings.num_delete
-    budget, source = resolve_budget(memory_budget)
-    choice = choose_chunk_size(compiler.block_peak, budget, num_delete)
+    chains = compiler.batch("block")  # an iteration's chains on each device
+    budget, source = resolve_budget(memory_budget, devices=compiler.devices)
+    choice = choose_chunk_size(compiler.block_peak, budget, chains)
     program = compiler.recovering_program(choice.chunk_size, history)
     record = dict(
         mode="auto",
@@ -292,8 +302,8 @@ def choose_program(compiler: Compiler, chunk_size: int | str, memory_budget,
         measured={int(k): None if v is None else int(v) for k, v in choice.measured.items()},
     )
     logger.info(
-        "slicens chose chunk_size=%d (of %d chains per iteration): compiled peak %s, "
-        "budget %s (%s)", choice.chunk_size, num_delete, format_bytes(program.peak),
+        "slicens chose chunk_size=%d (of %d chains per iteration and device): compiled peak %s, "
+        "budget %s (%s)", choice.chunk_size, chains, format_bytes(program.peak),
         format_bytes(budget), source)
     if program.peak > budget:  # the line fit missed: say so rather than hide it
         logger.warning("the compiled peak %s at chunk_size=%d exceeds the memory budget %s "
@@ -313,16 +323,16 @@ def _explicit_program(compiler: Compiler, chunk_size: int, memory_budget,
         return program, record
     # The chunk is the user's choice: only what certainly cannot fit (all the free
     # memory, not auto's default share of it) is refused.
-    limit, source = resolve_budget(memory_budget, default="100%")
+    limit, source = resolve_budget(memory_budget, default="100%", devices=compiler.devices)
     record.update(limit=limit, limit_source=source)
     if program.peak <= limit:
         return program, record
     # Known not to fit before anything ran: take what chunk_size="auto" chooses.
-    budget, budget_source = resolve_budget(memory_budget)
+    budget, budget_source = resolve_budget(memory_budget, devices=compiler.devices)
     too_big = (f"chunk_size={chunk_size} compiles to a peak of {format_bytes(program.peak)}, "
                f"more than {format_bytes(limit)}, the {source}")
     try:
-        choice = choose_chunk_size(compiler.block_peak, budget, compiler.settings.num_delete)
+        choice = choose_chunk_size(compiler.block_peak, budget, compiler.batch("block"))
     except ValueError as exc:
         raise ValueError(f"{too_big}, and no smaller chunk fits either: {exc}") from None
     logger.warning("%s; running with chunk_size=%d instead, the chunk chunk_size='auto' "

@@ -286,7 +286,7 @@ class Runner:
             except Exception as exc:
                 if not is_out_of_memory(exc):
                     raise
-                chunk = halved_chunk(self.chunk_size, self.program.settings.num_delete,
+                chunk = halved_chunk(self.chunk_size, self.compiler.batch("block"),
                                      iteration, "running", exc, self.history)
                 self.program = self.compiler.recovering_program(chunk, self.history,
                                                                 iteration)

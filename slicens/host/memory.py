@@ -94,7 +94,12 @@ def free_memory(device=None) -> tuple[int, str]:
     CPU: the operating system's available RAM (``MemAvailable`` in ``/proc/meminfo``, or
     ``sysconf(SC_AVPHYS_PAGES)``). Raises if neither is known, asking for an explicit
     budget in bytes.
+
+    ``device`` may be a tuple of devices (a sharded run): the least any of them has free,
+    where the devices of one process share the host's RAM (CPU devices), its share.
     """
+    if isinstance(device, tuple) and device:
+        return _free_on_each(device)
     device = jax.devices()[0] if device is None else device
     stats = device.memory_stats() if hasattr(device, "memory_stats") else None
     if stats and "bytes_limit" in stats:
@@ -114,6 +119,15 @@ def free_memory(device=None) -> tuple[int, str]:
             f"cannot tell how much memory is free on {device}; pass memory_budget in bytes "
             "or as a string such as '6GB'"
         ) from None
+
+
+def _free_on_each(devices: tuple) -> tuple[int, str]:
+    local = [d for d in devices if d.process_index == jax.process_index()]
+    figures = [free_memory(d) for d in local]
+    free, where = min(figures)
+    if all(d.platform == "cpu" for d in local):  # one host RAM, shared by these devices
+        return free // len(local), f"{where}, shared by {len(local)} CPU devices"
+    return free, f"{where}, the least of {len(local)} devices"
 
 
 def parse_budget(budget, free: Callable[[], int] | None = None) -> int:
@@ -277,11 +291,16 @@ def format_bytes(n: int) -> str:
     return f"{n:.2f} TiB"
 
 
-def resolve_budget(memory_budget, default: str = DEFAULT_BUDGET) -> tuple[int, str]:
-    """A run's budget in bytes and where it came from: ``memory_budget`` if given, else
-    ``default`` (a percentage) of the free memory."""
+def resolve_budget(memory_budget, default: str = DEFAULT_BUDGET,
+                   devices: tuple = ()) -> tuple[int, str]:
+    """A run's budget in bytes per device and where it came from: ``memory_budget`` if
+    given, else ``default`` (a percentage) of the free memory (of the device with least
+    free of ``devices``, when the run is sharded)."""
+    def free_of():
+        return free_memory(devices or None)[0]
+
     if memory_budget is not None:
-        return parse_budget(memory_budget), f"memory_budget={memory_budget!r}"
-    free, where = free_memory()
+        return parse_budget(memory_budget, free=free_of), f"memory_budget={memory_budget!r}"
+    free, where = free_memory(devices or None)
     return (parse_budget(default, free=lambda: free),
             f"default {default} of {format_bytes(free)} free ({where})")

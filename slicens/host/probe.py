@@ -15,7 +15,12 @@ from slicens.host.memory import (
     format_bytes,
     resolve_budget,
 )
-from slicens.host.settings import DEFAULT_MAX_SHRINKAGE, DEFAULT_N_LIVE, resolve
+from slicens.host.settings import (
+    DEFAULT_MAX_SHRINKAGE,
+    DEFAULT_N_LIVE,
+    resolve,
+    resolve_devices,
+)
 
 __all__ = ["MemoryProbe", "probe_memory"]
 
@@ -70,7 +75,7 @@ def probe_memory(loglike: Callable, prior, *, n_live: int = DEFAULT_N_LIVE,
                  num_delete: int | None = None, num_inner_steps: int | str | None = "auto",
                  memory_budget=None, chunk_sizes=None, schedule: str = "lanes",
                  max_expansions: int | None = None,
-                 max_shrinkage: int = DEFAULT_MAX_SHRINKAGE) -> MemoryProbe:
+                 max_shrinkage: int = DEFAULT_MAX_SHRINKAGE, devices=None) -> MemoryProbe:
     """Predict the compiled peak memory of :func:`slicens.run` for each chunk size.
 
     Compiles the run's iteration block at ``num_delete`` and at 2 chains (never runs the
@@ -78,7 +83,9 @@ def probe_memory(loglike: Callable, prior, *, n_live: int = DEFAULT_N_LIVE,
     (default: powers of two up to ``num_delete``, and ``num_delete``). A size whose
     compilation runs out of device memory is reported as not fitting (and the line is
     fitted through the largest size below it that compiles). The other arguments are
-    those of :func:`slicens.run`; ``print(probe)`` shows the table.
+    those of :func:`slicens.run`; ``print(probe)`` shows the table. With several
+    ``devices`` the chunk sizes, peaks and budget are per device, and the batch is an
+    iteration's chains on each device.
     """
     prior, settings, _, _ = resolve(
         loglike, prior, n_live=n_live, num_delete=num_delete, num_inner_steps=num_inner_steps,
@@ -86,9 +93,10 @@ def probe_memory(loglike: Callable, prior, *, n_live: int = DEFAULT_N_LIVE,
         max_expansions=max_expansions, max_shrinkage=max_shrinkage)
     capacity = blocks.block_capacity(settings.num_delete, prior.dim,
                                      keep_per_chain=settings.keep_per_chain)
-    compiler = Compiler(loglike, prior, settings, schedule, capacity)
-    budget, source = resolve_budget(memory_budget)
-    batch = settings.num_delete
+    compiler = Compiler(loglike, prior, settings, schedule, capacity,
+                        devices=resolve_devices(devices))
+    budget, source = resolve_budget(memory_budget, devices=compiler.devices)
+    batch = compiler.batch("block")
     _, model = fit_memory_line(compiler.block_peak, batch)
     try:
         chosen = choose_chunk_size(compiler.block_peak, budget, batch).chunk_size

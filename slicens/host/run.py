@@ -34,6 +34,7 @@ from slicens.host.settings import (
     check_positive,
     default_num_inner_steps,
     resolve,
+    resolve_devices,
 )
 
 __all__ = ["run", "default_num_inner_steps"]
@@ -50,6 +51,7 @@ def run(
     chunk_size: int | str | None = "auto",
     memory_budget: int | str | None = None,
     schedule: str = "lanes",
+    devices=None,
     seed: int = 0,
     dlogz: float = DEFAULT_DLOGZ,
     max_evals: int | None = None,
@@ -111,6 +113,14 @@ def run(
         the next queued chain as soon as its chain finishes, so no lane waits;
         ``"chunked"`` runs chunks of whole chains, each until its slowest chain finishes
         (the reference). Results do not depend on it.
+    devices
+        The devices the particles are sharded over: ``None`` (the default) every device
+        of JAX's default backend (``jax.devices()``), an integer ``n`` the first ``n`` of
+        them, or a list of ``jax.Device``. Each device runs ``chunk_size`` lanes on its
+        share of each batch (chain ``i`` on device ``i % len(devices)``), so memory per
+        device is that of one device's run and throughput grows with the devices; with
+        several, ``chunk_size`` and ``memory_budget`` are per device. One device compiles
+        the single-device program. Results do not depend on it.
     seed
         Seed of the run. Default is 0.
     dlogz
@@ -180,6 +190,7 @@ def run(
         loglike, prior, n_live=n_live, num_delete=num_delete, num_inner_steps=num_inner_steps,
         chunk_size=chunk_size, memory_budget=memory_budget, schedule=schedule,
         max_expansions=max_expansions, max_shrinkage=max_shrinkage)
+    devices = resolve_devices(devices)
     check_int("seed", seed, 0)
     check_int("max_evals", max_evals, 1, allow_none=True)
     check_int("max_iterations", max_iterations, 1, allow_none=True)
@@ -212,7 +223,8 @@ def run(
     capacity = blocks.block_capacity(settings.num_delete, prior.dim,
                                      keep_per_chain=settings.keep_per_chain)
     resuming = loaded is not None and loaded.snapshot is not None
-    compiler = Compiler(loglike, prior, settings, schedule, capacity, need_init=not resuming)
+    compiler = Compiler(loglike, prior, settings, schedule, capacity, need_init=not resuming,
+                        devices=devices)
     history: list[dict] = []  # out-of-memory recoveries, from choosing the program on
     program, memory = choose_program(compiler, chunk, memory_budget, history)
     loop = Loop(Runner(compiler, program, history),
@@ -230,7 +242,8 @@ def run(
                        termination, "" if store is None else
                        f"; calling again with checkpoint={str(store.path)!r} continues it")
 
-    memory.update(requested_chunk_size=chunk_size, chunk_size=loop.runner.chunk_size,
+    memory.update(devices=[str(d) for d in devices] or [str(jax.devices()[0])],
+                  requested_chunk_size=chunk_size, chunk_size=loop.runner.chunk_size,
                   compiled_peak=loop.runner.program.peak, history=loop.runner.history)
     run_settings["resumed_at_iteration"] = loop.resumed_from
     finished = dict(

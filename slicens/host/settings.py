@@ -16,8 +16,8 @@ from slicens.host.memory import parse_budget
 from slicens.priors import as_prior
 
 __all__ = ["default_num_inner_steps", "default_max_jumps", "default_max_clusters", "resolve",
-           "check_int", "check_positive", "DEFAULT_N_LIVE", "DEFAULT_MAX_SHRINKAGE",
-           "DEFAULT_DLOGZ", "DEFAULT_CHECKPOINT_EVERY"]
+           "resolve_devices", "check_int", "check_positive", "DEFAULT_N_LIVE",
+           "DEFAULT_MAX_SHRINKAGE", "DEFAULT_DLOGZ", "DEFAULT_CHECKPOINT_EVERY"]
 
 logger = logging.getLogger("slicens")
 
@@ -145,6 +145,41 @@ def check_positive(name: str, value, *, allow_none: bool = False,
     if not ok:
         kind = "non-negative" if allow_zero else "positive"
         raise ValueError(f"{name} must be a {kind} number, got {name}={value!r}")
+
+
+def resolve_devices(devices) -> tuple:
+    """The devices a run shards its lanes over, from ``run``'s ``devices`` argument.
+
+    ``None``: every device of JAX's default backend (``jax.devices()``); an integer
+    ``n``: the first ``n`` of them; a sequence of ``jax.Device``: those, in that order.
+    One device gives the empty tuple: no sharding, the program a single device runs.
+    Several JAX processes (``jax.distributed.initialize()``) are refused, by name.
+    """
+    if jax.process_count() > 1:
+        raise NotImplementedError(
+            f"slicens does not run under several JAX processes yet (jax.process_count() = "
+            f"{jax.process_count()}): each process would write checkpoints, results and "
+            f"progress; run one process that sees every device")
+    available = jax.devices()
+    if devices is None:
+        chosen = tuple(available)
+    elif isinstance(devices, numbers.Integral) and not isinstance(devices, bool):
+        if not 1 <= devices <= len(available):
+            raise ValueError(f"devices must be between 1 and the {len(available)} devices "
+                             f"of the {jax.default_backend()!r} backend, got devices={devices}")
+        chosen = tuple(available[:devices])
+    elif isinstance(devices, (list, tuple)) and devices and all(
+            isinstance(d, jax.Device) for d in devices):
+        chosen = tuple(devices)
+        if len(set(chosen)) < len(chosen):
+            raise ValueError(f"devices must not repeat a device, got devices={list(devices)}")
+        platforms = {d.platform for d in chosen}
+        if len(platforms) > 1:
+            raise ValueError(f"devices must be of one platform, got devices={list(devices)}")
+    else:
+        raise TypeError(f"devices must be None, a positive integer or a non-empty list of "
+                        f"jax.Device, got devices={devices!r}")
+    return chosen if len(chosen) > 1 else ()
 
 
 def resolve(loglike, prior, *, n_live, num_delete, num_inner_steps, chunk_size, memory_budget,
