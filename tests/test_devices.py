@@ -72,6 +72,7 @@ def test_lens_on_1_2_and_4_devices_takes_the_same_path(tmp_path):
                                        rtol=1e-12, atol=0, err_msg=field)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_each_device_compiles_the_memory_of_its_own_lanes(tmp_path):
     """At 2 lanes per device, each device's compiled working set is one device's at 2

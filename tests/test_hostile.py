@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from scipy.integrate import quad
 
 import slicens
@@ -58,21 +59,31 @@ def test_partial_plateau_terminates():
         np.testing.assert_allclose(r.modes.mass, [1.0])  # tied births: one mode
 
 
+S0, S1 = 1.0, 0.5  # prior and likelihood widths
+
+
+def _normal_loglike(x):
+    return jax.scipy.stats.norm.logpdf(x[0], 0.3, S1)
+
+
+#: Normal prior N(0, S0), Normal likelihood N(0.3, S1): Z is a Normal density.
+NORMAL_TRUTH = float(jax.scipy.stats.norm.logpdf(0.3, 0.0, np.hypot(S0, S1)))
+
+
 def test_custom_prior_pair():
     """A (sample, log_density) pair: Normal prior, Normal likelihood, analytic Z."""
-    s0, s1 = 1.0, 0.5  # prior and likelihood widths
 
     def sample(key, n):
-        return s0 * jax.random.normal(key, (n, 1))
+        return S0 * jax.random.normal(key, (n, 1))
 
     def log_density(x):
-        return jax.scipy.stats.norm.logpdf(x[0], 0.0, s0)
+        return jax.scipy.stats.norm.logpdf(x[0], 0.0, S0)
 
-    def loglike(x):
-        return jax.scipy.stats.norm.logpdf(x[0], 0.3, s1)
+    r = slicens.run(_normal_loglike, (sample, log_density), n_live=200, num_delete=20, seed=1)
+    assert abs(r.logZ - NORMAL_TRUTH) < 3 * r.logZ_err
 
-    truth = float(jax.scipy.stats.norm.logpdf(0.3, 0.0, np.hypot(s0, s1)))
-    r = slicens.run(loglike, (sample, log_density), n_live=200, num_delete=20, seed=1)
-    assert abs(r.logZ - truth) < 3 * r.logZ_err
-    r2 = slicens.run(loglike, [Normal(0.0, s0)], n_live=200, num_delete=20, seed=1)
-    assert abs(r2.logZ - truth) < 3 * r2.logZ_err
+
+@pytest.mark.slow  # the same evidence with the built-in prior (its sampling: test_slice_mcmc)
+def test_builtin_normal_prior():
+    r = slicens.run(_normal_loglike, [Normal(0.0, S0)], n_live=200, num_delete=20, seed=1)
+    assert abs(r.logZ - NORMAL_TRUTH) < 3 * r.logZ_err

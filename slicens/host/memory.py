@@ -296,11 +296,12 @@ def resolve_budget(memory_budget, default: str = DEFAULT_BUDGET,
     """A run's budget in bytes per device and where it came from: ``memory_budget`` if
     given, else ``default`` (a percentage) of the free memory (of the device with least
     free of ``devices``, when the run is sharded)."""
-    def free_of():
-        return free_memory(devices or None)[0]
+    def free_and_where():
+        return free_memory(devices) if devices else free_memory()
 
     if memory_budget is not None:
-        return parse_budget(memory_budget, free=free_of), f"memory_budget={memory_budget!r}"
-    free, where = free_memory(devices or None)
+        return (parse_budget(memory_budget, free=lambda: free_and_where()[0]),
+                f"memory_budget={memory_budget!r}")
+    free, where = free_and_where()
     return (parse_budget(default, free=lambda: free),
             f"default {default} of {format_bytes(free)} free ({where})")
