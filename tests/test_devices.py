@@ -45,6 +45,8 @@ def test_gaussian_identical_on_1_and_4_devices(tmp_path):
     runs = sharded_runs(tmp_path, "gaussian", 1, 4)
     assert [int(runs[f"{d}.devices"]) for d in (1, 4)] == [1, 4]
     assert_identical(runs, "1", "4")
+    # one device that is not JAX's first would silently run on the first: refused
+    assert "devices names one device, TFRT_CPU_1" in str(runs["refused_single_other_device"])
 
 
 @pytest.mark.slow

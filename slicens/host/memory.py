@@ -28,6 +28,7 @@ __all__ = [
     "fit_memory_line",
     "parse_budget",
     "free_memory",
+    "free_memory_per_device",
     "DEFAULT_BUDGET",
     "resolve_budget",
     "format_bytes",
@@ -94,12 +95,7 @@ def free_memory(device=None) -> tuple[int, str]:
     CPU: the operating system's available RAM (``MemAvailable`` in ``/proc/meminfo``, or
     ``sysconf(SC_AVPHYS_PAGES)``). Raises if neither is known, asking for an explicit
     budget in bytes.
-
-    ``device`` may be a tuple of devices (a sharded run): the least any of them has free,
-    where the devices of one process share the host's RAM (CPU devices), its share.
     """
-    if isinstance(device, tuple) and device:
-        return _free_on_each(device)
     device = jax.devices()[0] if device is None else device
     stats = device.memory_stats() if hasattr(device, "memory_stats") else None
     if stats and "bytes_limit" in stats:
@@ -121,13 +117,13 @@ def free_memory(device=None) -> tuple[int, str]:
         ) from None
 
 
-def _free_on_each(devices: tuple) -> tuple[int, str]:
-    local = [d for d in devices if d.process_index == jax.process_index()]
-    figures = [free_memory(d) for d in local]
-    free, where = min(figures)
-    if all(d.platform == "cpu" for d in local):  # one host RAM, shared by these devices
-        return free // len(local), f"{where}, shared by {len(local)} CPU devices"
-    return free, f"{where}, the least of {len(local)} devices"
+def free_memory_per_device(devices: tuple) -> tuple[int, str]:
+    """As :func:`free_memory`, for a run sharded over ``devices``: the least any of them
+    has free, or, for CPU devices (which share the host's RAM), each one's share."""
+    free, where = min(free_memory(d) for d in devices)
+    if all(d.platform == "cpu" for d in devices):
+        return free // len(devices), f"{where}, shared by {len(devices)} CPU devices"
+    return free, f"{where}, the least of {len(devices)} devices"
 
 
 def parse_budget(budget, free: Callable[[], int] | None = None) -> int:
@@ -297,7 +293,7 @@ def resolve_budget(memory_budget, default: str = DEFAULT_BUDGET,
     given, else ``default`` (a percentage) of the free memory (of the device with least
     free of ``devices``, when the run is sharded)."""
     def free_and_where():
-        return free_memory(devices) if devices else free_memory()
+        return free_memory_per_device(devices) if devices else free_memory()
 
     if memory_budget is not None:
         return (parse_budget(memory_budget, free=lambda: free_and_where()[0]),

@@ -152,7 +152,8 @@ def resolve_devices(devices) -> tuple:
 
     ``None``: every device of JAX's default backend (``jax.devices()``); an integer
     ``n``: the first ``n`` of them; a sequence of ``jax.Device``: those, in that order.
-    One device gives the empty tuple: no sharding, the program a single device runs.
+    One device gives the empty tuple: no sharding, the program a single device runs (on
+    JAX's first device: a single other device is refused, by name).
     Several JAX processes (``jax.distributed.initialize()``) are refused, by name.
     """
     if jax.process_count() > 1:
@@ -179,6 +180,12 @@ def resolve_devices(devices) -> tuple:
     else:
         raise TypeError(f"devices must be None, a positive integer or a non-empty list of "
                         f"jax.Device, got devices={devices!r}")
+    if len(chosen) == 1 and chosen[0] != available[0]:
+        # The single-device programs run where JAX places them: on its first device.
+        raise ValueError(f"devices names one device, {chosen[0]}, that is not JAX's first "
+                         f"({available[0]}); pass it with another, or make it the first "
+                         f"(CUDA_VISIBLE_DEVICES, jax.default_device), got "
+                         f"devices={list(devices)}")
     return chosen if len(chosen) > 1 else ()
 
 

@@ -4,8 +4,10 @@
 The process forces 4 host devices (``--xla_force_host_platform_device_count=4``), so the
 test process itself keeps one. For each device count it runs ``PROBLEM`` (``gaussian`` or
 ``lens``) and saves the dead points, log-likelihoods, logZ and counts under
-``{devices}.{field}``; ``--resume-from D`` also runs on ``D`` devices to iteration 3 with
-a checkpoint and finishes it on each device count (``resumed{devices}.{field}``).
+``{devices}.{field}``, and the error for a single device other than the first
+(``refused_single_other_device``); ``--resume-from D`` also runs on ``D`` devices to
+iteration 3 with a checkpoint and finishes it on each device count
+(``resumed{devices}.{field}``).
 ``PROBLEM = memory`` instead compiles (without running) a mapping-matrix likelihood's
 programs at 2 lanes per device and saves their temp bytes per device
 (``{devices}.init_temp``, ``{devices}.block_temp``).
@@ -67,6 +69,15 @@ def compiled_temps(devices: int, chunk: int = 2) -> dict:
             f"{devices}.block_temp": program.block_memory.temp}
 
 
+def refusal(devices) -> str:
+    """The error ``run`` gives for ``devices`` ("" if none)."""
+    try:
+        slicens.run(lambda x: -x[0] ** 2, [slicens.Uniform(0, 1)], devices=devices)
+    except ValueError as exc:
+        return str(exc)
+    return ""
+
+
 def main(argv):
     out, problem_name, rest = argv[0], argv[1], argv[2:]
     if problem_name == "memory":
@@ -82,7 +93,7 @@ def main(argv):
         resume_from, rest = int(rest[at + 1]), rest[:at] + rest[at + 2:]
     problem = gaussian(5) if problem_name == "gaussian" else lens_problem("tiny")
     kwargs = settings(problem_name)
-    saved = {}
+    saved = {"refused_single_other_device": refusal([jax.devices()[1]])}
     for devices in map(int, rest):
         result = slicens.run(problem.loglike, problem.prior, devices=devices, **kwargs)
         saved.update(fields(result, str(devices)))
