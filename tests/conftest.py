@@ -14,10 +14,9 @@ jax.config.update("jax_numpy_rank_promotion", "raise")
 #: long file running alone.
 LONGEST_FIRST = ("test_auto_chunk", "test_memory", "test_analytic", "test_mixing",
                  "test_anesthetic", "test_termination", "test_invariance", "test_devices",
-                 "test_hostile",
-                 "test_checkpoint", "test_autofit", "test_oom", "test_slice_mcmc",
-                 "test_cli", "test_clusters", "test_peers", "test_readme", "test_modes",
-                 "test_adaptive")
+                 "test_hostile", "test_checkpoint", "test_autofit", "test_oom",
+                 "test_slice_mcmc", "test_cli", "test_clusters", "test_peers", "test_readme",
+                 "test_modes", "test_adaptive")
 
 #: Test files that share problems, runs and compiled programs (tests/shared.py) run in the
 #: same process (the scheduler below); every other file is a group of its own.
