@@ -93,7 +93,8 @@ def main(argv):
         resume_from, rest = int(rest[at + 1]), rest[:at] + rest[at + 2:]
     problem = gaussian(5) if problem_name == "gaussian" else lens_problem("tiny")
     kwargs = settings(problem_name)
-    saved = {"refused_single_other_device": refusal([jax.devices()[1]])}
+    saved = {"refused_single_other_device": refusal([jax.devices()[1]]),
+             "other_device": str(jax.devices()[1])}
     for devices in map(int, rest):
         result = slicens.run(problem.loglike, problem.prior, devices=devices, **kwargs)
         saved.update(fields(result, str(devices)))
