@@ -1,11 +1,14 @@
-"""Lanes sharded over several devices (``run(devices=...)``): the same run bit for bit.
+"""Lanes sharded over several devices (``run(devices=...)``) and over several JAX
+processes (``jax.distributed``): the same run bit for bit.
 
-The runs happen in a subprocess that forces 4 virtual CPU devices
-(tests/scripts/sharded_runs.py), so this process keeps its one device. Virtual devices
-share the machine's cores: these tests show correctness, not speed
+The runs happen in subprocesses that force virtual CPU devices
+(tests/scripts/sharded_runs.py: one process of 4; tests/scripts/process_runs.py: one
+process of several, CPU collectives over gloo), so this process keeps its one device.
+Virtual devices share the machine's cores: these tests show correctness, not speed
 (benchmarks/multi_device.py measures throughput).
 """
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -16,9 +19,11 @@ import pytest
 
 import slicens
 from slicens.core import chunking
+from slicens.host.checkpoint import Checkpoint
 from slicens.host.settings import resolve_devices
 
 SCRIPT = Path(__file__).parent / "scripts" / "sharded_runs.py"
+PROCESS_SCRIPT = Path(__file__).parent / "scripts" / "process_runs.py"
 
 
 def sharded_runs(tmp_path, problem: str, *devices, resume_from=None) -> dict:
@@ -32,31 +37,83 @@ def sharded_runs(tmp_path, problem: str, *devices, resume_from=None) -> dict:
         return dict(saved)
 
 
-def assert_identical(runs: dict, a: str, b: str):
-    for field in ("positions", "loglike", "loglike_birth", "logZ", "logZ_err", "n_evals",
-                  "n_iterations"):
-        np.testing.assert_array_equal(runs[f"{a}.{field}"], runs[f"{b}.{field}"],
-                                      err_msg=f"{field}: {a} vs {b}")
+FIELDS = ("positions", "loglike", "loglike_birth", "logZ", "logZ_err", "n_evals",
+          "n_iterations")
+
+
+def run_of(runs: dict, prefix: str) -> dict:
+    """The fields of the run ``sharded_runs`` saved under ``prefix``."""
+    return {field: runs[f"{prefix}.{field}"] for field in FIELDS}
+
+
+def assert_identical(a: dict, b: dict, what: str):
+    for field in FIELDS:
+        np.testing.assert_array_equal(a[field], b[field], err_msg=f"{field}: {what}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_processes(out: Path, n_processes: int, devices: int, checkpoint: Path,
+                    max_iterations=None) -> list:
+    """Start the ``n_processes`` processes of one run (``jax.distributed`` when more than
+    one; ``devices`` CPU devices each) of tests/scripts/process_runs.py."""
+    port = free_port()
+    tail = [] if max_iterations is None else [str(max_iterations)]
+    return [subprocess.Popen([sys.executable, str(PROCESS_SCRIPT), str(out), str(p),
+                              str(n_processes), str(port), str(devices), str(checkpoint), *tail],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            for p in range(n_processes)]
+
+
+def finished(children: list, out: Path) -> list[dict]:
+    """Each process's saved result, once all have exited (all are killed if one hangs)."""
+    try:
+        logs = [child.communicate(timeout=600)[0] for child in children]
+    finally:
+        for child in children:
+            child.kill()
+    for child, log in zip(children, logs, strict=True):
+        assert child.returncode == 0, log[-3000:]
+    results = []
+    for p in range(len(children)):
+        with np.load(f"{out}.{p}.npz") as saved:
+            results.append(dict(saved))
+    return results
 
 
 @pytest.mark.timeout(900)
-def test_gaussian_identical_on_1_and_4_devices(tmp_path):
-    """10 chains per iteration on 4 devices: 3, 3, 2 and 2 (padded) per device."""
+def test_gaussian_identical_on_1_and_4_devices_and_on_2_processes(tmp_path):
+    """10 chains per iteration on 4 devices: 3, 3, 2 and 2 (padded) per device; and the
+    same run by two processes (jax.distributed, one device each), of which only process 0
+    writes the checkpoint."""
+    pair = start_processes(tmp_path / "pair", 2, 1, tmp_path / "pair.ckpt")  # meanwhile:
     runs = sharded_runs(tmp_path, "gaussian", 1, 4)
     assert [int(runs[f"{d}.devices"]) for d in (1, 4)] == [1, 4]
-    assert_identical(runs, "1", "4")
+    assert_identical(run_of(runs, "1"), run_of(runs, "4"), "1 vs 4 devices")
     # one device that is not JAX's first would silently run on the first: refused
     message = str(runs["refused_single_other_device"])
     assert f"devices names one device, {runs['other_device']}," in message, message
+
+    first, second = finished(pair, tmp_path / "pair")
+    assert int(first["devices"]) == int(second["devices"]) == 2
+    single = run_of(runs, "1")
+    assert_identical(single, first, "process 0 of 2")
+    assert_identical(single, second, "process 1 of 2")
+    assert int(first["writes"]) >= 3 and int(second["writes"]) == 0  # create, append, finish
+    _, stored = Checkpoint.open(tmp_path / "pair.ckpt")
+    assert stored.finished["counts"]["n_evals"] == int(single["n_evals"])
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_gaussian_on_2_devices_and_resumed_from_4_on_1_and_2(tmp_path):
     runs = sharded_runs(tmp_path, "gaussian", 1, 2, resume_from=4)
-    assert_identical(runs, "1", "2")
-    assert_identical(runs, "1", "resumed1")
-    assert_identical(runs, "1", "resumed2")
+    for other in ("2", "resumed1", "resumed2"):
+        assert_identical(run_of(runs, "1"), run_of(runs, other), f"1 vs {other}")
 
 
 @pytest.mark.slow
@@ -101,3 +158,20 @@ def test_bad_devices_are_named(devices, error):
         resolve_devices(devices)
     with pytest.raises(error, match="devices"):
         slicens.run(lambda x: -x[0] ** 2, [slicens.Uniform(0, 1)], devices=devices)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_a_run_continues_on_another_number_of_processes_and_devices(tmp_path):
+    """2 processes of 2 devices stop at iteration 3 and one process of one device
+    finishes; one process stops and 2 processes of one device finish: both are the
+    uninterrupted run."""
+    reference, = finished(start_processes(tmp_path / "ref", 1, 1, tmp_path / "ref.ckpt"),
+                          tmp_path / "ref")
+    for before, after, name in ((2, 1, "two_to_one"), (1, 2, "one_to_two")):
+        checkpoint = tmp_path / f"{name}.ckpt"
+        finished(start_processes(tmp_path / f"{name}_a", before, 2 if before > 1 else 1,
+                                 checkpoint, max_iterations=3), tmp_path / f"{name}_a")
+        for result in finished(start_processes(tmp_path / f"{name}_b", after, 1, checkpoint),
+                               tmp_path / f"{name}_b"):
+            assert_identical(reference, result, name)

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 
 from slicens.core import blocks, kernel
 from slicens.core.chunking import Execution
+from slicens.host import processes
 from slicens.host.memory import (
     CompiledMemory,
     choose_chunk_size,
@@ -287,7 +288,24 @@ def choose_program(compiler: Compiler, chunk_size: int | str, memory_budget,
     ``chunk_size="auto"`` chooses instead, with a warning and a ``history`` entry.
     """
     if chunk_size != "auto":
-        return _explicit_program(compiler, chunk_size, memory_budget, history)
+        program, record = _explicit_program(compiler, chunk_size, memory_budget, history)
+    else:
+        program, record = _auto_program(compiler, memory_budget, history)
+    return _agreed(compiler, program, history), record
+
+
+def _agreed(compiler: Compiler, program: Program, history: list[dict]) -> Program:
+    """The program at the least chunk of any process (one with several JAX processes):
+    each chose from its own devices' memory and compilations, but all must run one."""
+    while True:  # every process sees the same gathered chunks, so all loop alike
+        chunks = processes.gathered(program.execution.chunk_size)
+        if chunks.min() == chunks.max():
+            return program
+        program = compiler.recovering_program(int(chunks.min()), history)
+
+
+def _auto_program(compiler: Compiler, memory_budget, history: list[dict]) -> tuple[Program, dict]:
+    """The program ``chunk_size="auto"`` chooses."""
     chains = compiler.batch("block")  # an iteration's chains on each device
     budget, source = resolve_budget(memory_budget, devices=compiler.devices)
     choice = choose_chunk_size(compiler.block_peak, budget, chains)

@@ -19,6 +19,7 @@ import numpy as np
 
 from slicens.core import blocks, evidence, kernel
 from slicens.core.chunking import LaneStats
+from slicens.host import processes
 from slicens.host.checkpoint import Checkpoint, Loaded
 from slicens.host.compiled import (
     INT32_MAX,
@@ -83,15 +84,13 @@ class Loop:
         restore_tally(self.tally, loaded.snapshot)
         self.resumed_from = self.tally.n_iterations
         self.evals_before = self.tally.n_evals
-        logger.info("resuming from %s at iteration %d (%d evaluations done)",
-                    self.store.path, self.tally.n_iterations, self.tally.n_evals)
         return state
 
     def iterate(self, loop_key, state):
         """Dispatch blocks until a criterion is met. Returns ``(state, termination)``."""
         steps, capacity = 1, self.runner.compiler.capacity
         while True:
-            termination = self._host_termination(state)
+            termination, steps = self._agreed(self._host_termination(state), steps)
             if termination is not None:
                 return state, termination
             max_steps = min(steps, capacity, self.criteria.max_iterations
@@ -158,6 +157,15 @@ class Loop:
             evals_per_second=(self.tally.n_evals - self.evals_before) / max(elapsed, 1e-9),
             chunk_size=self.runner.chunk_size, elapsed=elapsed))
 
+    def _agreed(self, termination: str | None, steps: int) -> tuple[str | None, int]:
+        """Process 0's ``termination`` and dispatch length on every process: both depend
+        on a clock, and processes that dispatched differently would never meet in their
+        collectives (:mod:`slicens.host.processes`)."""
+        if not processes.several():
+            return termination, steps
+        code, steps = processes.from_writer([_HOST_TERMINATIONS.index(termination), steps])
+        return _HOST_TERMINATIONS[code], int(steps)
+
     def _host_termination(self, state) -> str | None:
         """Criteria checked between dispatches (the device checks plateau, dlogz, min_ess
         and max_evals after every iteration)."""
@@ -170,6 +178,10 @@ class Loop:
                 and time.perf_counter() - self.start >= criteria.max_time):
             return "max_time"
         return None
+
+
+#: What :meth:`Loop._host_termination` returns, numbered for :meth:`Loop._agreed`.
+_HOST_TERMINATIONS = (None, "max_evals", "max_iterations", "max_time")
 
 
 # --- what a checkpoint holds ------------------------------------------------------------
@@ -286,6 +298,13 @@ class Runner:
             except Exception as exc:
                 if not is_out_of_memory(exc):
                     raise
+                if processes.several():  # the others wait in collectives: no joint retry
+                    raise RuntimeError(
+                        f"out of device memory at iteration {iteration} with chunk_size="
+                        f"{self.chunk_size}, under {jax.process_count()} JAX processes, "
+                        f"which cannot retry together: run again with a smaller "
+                        f"chunk_size or memory_budget (a checkpoint continues the run)"
+                    ) from exc
                 chunk = halved_chunk(self.chunk_size, self.compiler.batch("block"),
                                      iteration, "running", exc, self.history)
                 self.program = self.compiler.recovering_program(chunk, self.history,

@@ -18,6 +18,8 @@ from typing import NamedTuple
 
 import jax
 
+from slicens.host import processes
+
 __all__ = [
     "CompiledMemory",
     "compiled_memory",
@@ -119,11 +121,17 @@ def free_memory(device=None) -> tuple[int, str]:
 
 def free_memory_per_device(devices: tuple) -> tuple[int, str]:
     """As :func:`free_memory`, for a run sharded over ``devices``: the least any of them
-    has free, or, for CPU devices (which share the host's RAM), each one's share."""
-    free, where = min(free_memory(d) for d in devices)
-    if all(d.platform == "cpu" for d in devices):
-        return free // len(devices), f"{where}, shared by {len(devices)} CPU devices"
-    return free, f"{where}, the least of {len(devices)} devices"
+    has free, or, for CPU devices (which share their host's RAM), each one's share.
+    Under several processes each reads its own devices and all take the least."""
+    mine = processes.local(devices)
+    free, where = min(free_memory(d) for d in mine)
+    if all(d.platform == "cpu" for d in mine):
+        free, where = free // len(mine), f"{where}, shared by {len(mine)} CPU devices"
+    else:
+        where = f"{where}, the least of {len(devices)} devices"
+    if processes.several():
+        free, where = processes.least(free), f"{where}, the least of every process"
+    return free, where
 
 
 def parse_budget(budget, free: Callable[[], int] | None = None) -> int:

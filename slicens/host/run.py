@@ -9,8 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import jax
+import numpy as np
 
 from slicens.core import blocks, kernel
+from slicens.host import processes
 from slicens.host.checkpoint import Checkpoint, CheckpointError, Loaded, differences, identity
 from slicens.host.compiled import Compiler, choose_program
 from slicens.host.finalise import finalise
@@ -204,7 +206,7 @@ def run(
     check_positive("checkpoint_every", checkpoint_every, allow_none=False, allow_zero=True)
     if resume not in (None, True, False):
         raise ValueError(f"resume must be None, True or False, got resume={resume!r}")
-    display = make_display(progress)
+    display = make_display(progress if processes.is_writer() else False)
     warn_if_hazardous()
 
     run_settings = dict(settings._asdict(), schedule=schedule, memory_budget=memory_budget,
@@ -217,7 +219,7 @@ def run(
         store, loaded = _open_checkpoint(Path(checkpoint), resume, run_identity)
         if loaded is not None and loaded.finished is not None:
             display.close()
-            return _stored_result(loaded, prior, seed, store.path)
+            return _stored_result(loaded, prior, seed, Path(checkpoint))
         run_settings["checkpoint"] = str(checkpoint)
 
     capacity = blocks.block_capacity(settings.num_delete, prior.dim,
@@ -233,14 +235,16 @@ def run(
     init_key, loop_key = jax.random.split(jax.random.key(seed))
     if resuming:
         state = loop.start_from(loaded)
+        logger.info("resuming from %s at iteration %d (%d evaluations done)", checkpoint,
+                    loop.tally.n_iterations, loop.tally.n_evals)
     else:
         state = loop.start_fresh(init_key)
     state, termination = loop.iterate(loop_key, state)
     converged = termination in blocks.CONVERGED
     if not converged:
         logger.warning("slicens stopped by %s before the dlogz criterion was met%s",
-                       termination, "" if store is None else
-                       f"; calling again with checkpoint={str(store.path)!r} continues it")
+                       termination, "" if checkpoint is None else
+                       f"; calling again with checkpoint={str(checkpoint)!r} continues it")
 
     memory.update(devices=[str(d) for d in devices] or [str(jax.devices()[0])],
                   requested_chunk_size=chunk_size, chunk_size=loop.runner.chunk_size,
@@ -275,11 +279,21 @@ def _identity(loglike, prior, settings: kernel.Settings, seed: int, likelihood_i
 
 def _open_checkpoint(path: Path, resume, run_identity: dict):
     """``(store, loaded)`` for ``path``: a new checkpoint, or an existing one checked
-    against this run and ``resume``."""
-    if not path.exists():
+    against this run and ``resume``.
+
+    Under several processes every process reads the checkpoint (it must lie on a
+    filesystem they all see: checked) and process 0 alone writes it, once all have read
+    it; ``store`` is None on the others."""
+    seen = processes.gathered(path.exists())
+    if len(set(seen)) > 1:
+        raise CheckpointError(
+            f"checkpoint {path} exists for processes {np.flatnonzero(seen).tolist()} and not "
+            f"for the others: put it on a filesystem every process sees")
+    if not seen[0]:
         if resume is True:
             logger.info("no checkpoint at %s yet: starting a new run", path)
-        return Checkpoint.create(path, run_identity), None
+        # gathered() was the barrier: every process has looked before process 0 creates it
+        return (Checkpoint.create(path, run_identity) if processes.is_writer() else None), None
     if resume is False:
         raise FileExistsError(f"checkpoint {path} exists and resume=False; remove it or pass "
                               "resume=None to continue an unfinished run")
@@ -296,7 +310,8 @@ def _open_checkpoint(path: Path, resume, run_identity: dict):
     if loaded.finished is not None and resume is not True:
         raise FileExistsError(f"checkpoint {path} holds a finished run; pass resume=True to "
                               "return its stored result, or remove the file to run again")
-    return store, loaded
+    processes.barrier("slicens: checkpoint read")  # before process 0 writes to it
+    return (store if processes.is_writer() else None), loaded
 
 
 def _stored_result(loaded: Loaded, prior, seed: int, path: Path) -> Result:

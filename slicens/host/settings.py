@@ -153,14 +153,10 @@ def resolve_devices(devices) -> tuple:
     ``None``: every device of JAX's default backend (``jax.devices()``); an integer
     ``n``: the first ``n`` of them; a sequence of ``jax.Device``: those, in that order.
     One device gives the empty tuple: no sharding, the program a single device runs (on
-    JAX's first device: a single other device is refused, by name).
-    Several JAX processes (``jax.distributed.initialize()``) are refused, by name.
+    JAX's first device: a single other device is refused, by name). Under several JAX
+    processes (``jax.distributed.initialize()``) ``jax.devices()`` lists every process's
+    devices, and each process must drive at least one of those chosen.
     """
-    if jax.process_count() > 1:
-        raise NotImplementedError(
-            f"slicens does not run under several JAX processes yet (jax.process_count() = "
-            f"{jax.process_count()}): each process would write checkpoints, results and "
-            f"progress; run one process that sees every device")
     available = jax.devices()
     if devices is None:
         chosen = tuple(available)
@@ -180,6 +176,11 @@ def resolve_devices(devices) -> tuple:
     else:
         raise TypeError(f"devices must be None, a positive integer or a non-empty list of "
                         f"jax.Device, got devices={devices!r}")
+    idle = sorted(set(range(jax.process_count())) - {d.process_index for d in chosen})
+    if idle:  # a process none of whose devices run would wait for ever in the collectives
+        raise ValueError(f"devices must include a device of each of the {jax.process_count()} "
+                         f"JAX processes; process(es) {idle} drive none of "
+                         f"devices={_named(devices)}")
     if len(chosen) == 1 and chosen[0] != available[0]:
         # The single-device programs run where JAX places them: on its first device.
         raise ValueError(f"devices names one device, {chosen[0]}, that is not JAX's first "
@@ -187,6 +188,10 @@ def resolve_devices(devices) -> tuple:
                          f"(CUDA_VISIBLE_DEVICES, jax.default_device), got "
                          f"devices={list(devices)}")
     return chosen if len(chosen) > 1 else ()
+
+
+def _named(devices):
+    return list(devices) if isinstance(devices, (list, tuple)) else devices
 
 
 def resolve(loglike, prior, *, n_live, num_delete, num_inner_steps, chunk_size, memory_budget,
