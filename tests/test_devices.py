@@ -58,11 +58,12 @@ def free_port() -> int:
 
 
 def start_processes(out: Path, n_processes: int, devices: int, checkpoint: Path,
-                    max_iterations=None) -> list:
+                    **overrides) -> list:
     """Start the ``n_processes`` processes of one run (``jax.distributed`` when more than
-    one; ``devices`` CPU devices each) of tests/scripts/process_runs.py."""
+    one; ``devices`` CPU devices each) of tests/scripts/process_runs.py; ``overrides``
+    are settings of ``run``."""
     port = free_port()
-    tail = [] if max_iterations is None else [str(max_iterations)]
+    tail = [f"{name}={value}" for name, value in overrides.items()]
     return [subprocess.Popen([sys.executable, str(PROCESS_SCRIPT), str(out), str(p),
                               str(n_processes), str(port), str(devices), str(checkpoint), *tail],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -163,15 +164,23 @@ def test_bad_devices_are_named(devices, error):
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_a_run_continues_on_another_number_of_processes_and_devices(tmp_path):
-    """2 processes of 2 devices stop at iteration 3 and one process of one device
-    finishes; one process stops and 2 processes of one device finish: both are the
-    uninterrupted run."""
+    """2 processes of 2 devices stop at ``max_time`` (process 0's clock decides for both)
+    and one process of one device finishes; one process stops at iteration 3 and 2
+    processes of one device finish, choosing ``chunk_size="auto"`` together: both are
+    the uninterrupted run."""
     reference, = finished(start_processes(tmp_path / "ref", 1, 1, tmp_path / "ref.ckpt"),
                           tmp_path / "ref")
-    for before, after, name in ((2, 1, "two_to_one"), (1, 2, "one_to_two")):
+    cases = (("two_to_one", 2, 2, dict(max_time=0.1), 1, {}),
+             ("one_to_two", 1, 1, dict(max_iterations=3), 2, dict(chunk_size="auto")))
+    for name, before, devices, stop, after, finish in cases:
         checkpoint = tmp_path / f"{name}.ckpt"
-        finished(start_processes(tmp_path / f"{name}_a", before, 2 if before > 1 else 1,
-                                 checkpoint, max_iterations=3), tmp_path / f"{name}_a")
-        for result in finished(start_processes(tmp_path / f"{name}_b", after, 1, checkpoint),
-                               tmp_path / f"{name}_b"):
+        stopped = finished(start_processes(tmp_path / f"{name}_a", before, devices,
+                                           checkpoint, **stop), tmp_path / f"{name}_a")
+        assert {str(r["termination"]) for r in stopped} == set(stop), name
+        assert len({int(r["n_iterations"]) for r in stopped}) == 1, name  # the same stop
+        assert int(stopped[0]["n_iterations"]) < int(reference["n_iterations"]), name
+        resumed = finished(start_processes(tmp_path / f"{name}_b", after, 1, checkpoint,
+                                           **finish), tmp_path / f"{name}_b")
+        assert len({int(r["chunk_size"]) for r in resumed}) == 1, name
+        for result in resumed:
             assert_identical(reference, result, name)
