@@ -8,6 +8,7 @@ Virtual devices share the machine's cores: these tests show correctness, not spe
 (benchmarks/multi_device.py measures throughput).
 """
 
+import os
 import socket
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from slicens.host.settings import resolve_devices
 
 SCRIPT = Path(__file__).parent / "scripts" / "sharded_runs.py"
 PROCESS_SCRIPT = Path(__file__).parent / "scripts" / "process_runs.py"
+EXAMPLE = Path(__file__).parents[1] / "examples" / "multi_process.py"
 
 
 def sharded_runs(tmp_path, problem: str, *devices, resume_from=None) -> dict:
@@ -70,8 +72,9 @@ def start_processes(out: Path, n_processes: int, devices: int, checkpoint: Path,
             for p in range(n_processes)]
 
 
-def finished(children: list, out: Path) -> list[dict]:
-    """Each process's saved result, once all have exited (all are killed if one hangs)."""
+def waited(children: list) -> list[str]:
+    """Each process's output, once all have exited successfully (all are killed if one
+    hangs)."""
     try:
         logs = [child.communicate(timeout=600)[0] for child in children]
     finally:
@@ -79,6 +82,12 @@ def finished(children: list, out: Path) -> list[dict]:
             child.kill()
     for child, log in zip(children, logs, strict=True):
         assert child.returncode == 0, log[-3000:]
+    return logs
+
+
+def finished(children: list, out: Path) -> list[dict]:
+    """Each process's saved result, once all have exited."""
+    waited(children)
     results = []
     for p in range(len(children)):
         with np.load(f"{out}.{p}.npz") as saved:
@@ -184,3 +193,21 @@ def test_a_run_continues_on_another_number_of_processes_and_devices(tmp_path):
         assert len({int(r["chunk_size"]) for r in resumed}) == 1, name
         for result in resumed:
             assert_identical(reference, result, name)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_the_multi_process_example_runs_as_its_docstring_says(tmp_path):
+    port, env = free_port(), dict(os.environ,
+                                  XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    children = [subprocess.Popen(
+        [sys.executable, str(EXAMPLE), "--coordinator", f"127.0.0.1:{port}",
+         "--num-processes", "2", "--process-id", str(p), "--scale", "tiny", "--n-live", "40",
+         "--max-iterations", "2", "--out", str(tmp_path / "multi")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        for p in range(2)]
+    first, second = waited(children)
+    assert "2 processes, 4 devices" in first and "logZ =" in first, first[-2000:]
+    assert "logZ =" not in second, second[-2000:]  # process 0 alone reports and writes
+    result = slicens.load(tmp_path / "multi.npz")
+    assert result.n_iterations == 2 and result.termination == "max_iterations"

@@ -122,7 +122,11 @@ def run(
         share of each batch (chain ``i`` on device ``i % len(devices)``), so memory per
         device is that of one device's run and throughput grows with the devices; with
         several, ``chunk_size`` and ``memory_budget`` are per device. One device compiles
-        the single-device program. Results do not depend on it.
+        the single-device program. Results do not depend on it. Under several JAX
+        processes (``jax.distributed.initialize()``) ``jax.devices()`` lists every
+        process's devices and each process must drive one of those chosen; every process
+        makes the same call and gets the same result, and process 0 alone writes the
+        checkpoint and progress (README, "Several processes and hosts").
     seed
         Seed of the run. Default is 0.
     dlogz
