@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from slicens.core.chunking import WorkItem, lane_map
+from slicens.core.chunking import WorkItem, _constants_inlined, lane_map
 from slicens.host.memory import compiled_memory
 
 # A work item that needs ``n`` evaluations of ``x -> x**2`` at points start, start+1, ...
@@ -103,3 +103,21 @@ def test_lanes_bound_temporary_memory():
     one = 512 * 512 * 8
     assert temp[1] < 3 * one
     assert temp[16] > 10 * one
+
+
+def test_closed_over_arrays_are_bound_as_constants_where_called():
+    """What shard_lanes relies on for bit-identity (inside shard_map the closed-over
+    arrays would otherwise become the device program's arguments): the NumPy and JAX
+    arrays are bound in place, the PRNG key (no NumPy dtype) stays closed over."""
+    data, offset, key = np.arange(5.0), jnp.ones(5), jax.random.key(1)
+
+    def fn(x):
+        return x * data / 3.0 + offset + jax.random.normal(key, (5,))
+
+    inlined = _constants_inlined(fn, jax.ShapeDtypeStruct((5,), jnp.float64))
+    x = jnp.linspace(0.0, 1.0, 5)
+    np.testing.assert_array_equal(jax.jit(inlined)(x), jax.jit(fn)(x))
+    traced = jax.make_jaxpr(inlined)(x)
+    bound = [eqn for eqn in traced.eqns if eqn.primitive.name == "slicens_inline_constant"]
+    assert len(bound) == 2
+    assert [c.dtype for c in traced.consts] == [key.dtype]

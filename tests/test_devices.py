@@ -22,6 +22,7 @@ import slicens
 from slicens.core import chunking
 from slicens.host.checkpoint import Checkpoint
 from slicens.host.settings import resolve_devices
+from tests.scripts.device_problems import FIELDS
 
 SCRIPT = Path(__file__).parent / "scripts" / "sharded_runs.py"
 PROCESS_SCRIPT = Path(__file__).parent / "scripts" / "process_runs.py"
@@ -39,8 +40,6 @@ def sharded_runs(tmp_path, problem: str, *devices, resume_from=None) -> dict:
         return dict(saved)
 
 
-FIELDS = ("positions", "loglike", "loglike_birth", "logZ", "logZ_err", "n_evals",
-          "n_iterations")
 
 
 def run_of(runs: dict, prefix: str) -> dict:
@@ -99,7 +98,9 @@ def finished(children: list, out: Path) -> list[dict]:
 def test_gaussian_identical_on_1_and_4_devices_and_on_2_processes(tmp_path):
     """10 chains per iteration on 4 devices: 3, 3, 2 and 2 (padded) per device; and the
     same run by two processes (jax.distributed, one device each), of which only process 0
-    writes the checkpoint."""
+    writes the checkpoint. The Gaussian divides an array it closes over by a constant
+    (device_problems.py): without chunking._constants_inlined, XLA rounds that
+    differently on 4 devices and the log-likelihoods differ."""
     pair = start_processes(tmp_path / "pair", 2, 1, tmp_path / "pair.ckpt")  # meanwhile:
     runs = sharded_runs(tmp_path, "gaussian", 1, 4)
     assert [int(runs[f"{d}.devices"]) for d in (1, 4)] == [1, 4]
@@ -128,18 +129,13 @@ def test_gaussian_on_2_devices_and_resumed_from_4_on_1_and_2(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_lens_on_1_2_and_4_devices_takes_the_same_path(tmp_path):
-    """Same dead points, counts and logZ; log-likelihoods equal up to the last bits XLA's
-    SPMD partitioner changes in the likelihood's compiled program (README, "Several
-    devices")."""
+def test_lens_identical_on_1_2_and_4_devices(tmp_path):
+    """The tiny (dense) lens closes over its data and divides it by a constant
+    (``data / noise**2``): identical only because shard_lanes keeps such arrays
+    constants in each device's program (chunking._constants_inlined)."""
     runs = sharded_runs(tmp_path, "lens", 1, 2, 4)
     for devices in ("2", "4"):
-        for field in ("positions", "n_evals", "n_iterations"):
-            np.testing.assert_array_equal(runs[f"1.{field}"], runs[f"{devices}.{field}"],
-                                          err_msg=field)
-        for field in ("loglike", "loglike_birth", "logZ"):
-            np.testing.assert_allclose(runs[f"{devices}.{field}"], runs[f"1.{field}"],
-                                       rtol=1e-12, atol=0, err_msg=field)
+        assert_identical(run_of(runs, "1"), run_of(runs, devices), f"1 vs {devices} devices")
 
 
 @pytest.mark.slow
@@ -176,23 +172,30 @@ def test_a_run_continues_on_another_number_of_processes_and_devices(tmp_path):
     """2 processes of 2 devices stop at ``max_time`` (process 0's clock decides for both)
     and one process of one device finishes; one process stops at iteration 3 and 2
     processes of one device finish, choosing ``chunk_size="auto"`` together: both are
-    the uninterrupted run."""
-    reference, = finished(start_processes(tmp_path / "ref", 1, 1, tmp_path / "ref.ckpt"),
-                          tmp_path / "ref")
-    cases = (("two_to_one", 2, 2, dict(max_time=0.1), 1, {}),
-             ("one_to_two", 1, 1, dict(max_iterations=3), 2, dict(chunk_size="auto")))
-    for name, before, devices, stop, after, finish in cases:
+    the uninterrupted run at the same lanes per device (5 for the second: auto's chunk,
+    capped at the 5 chains each device gets; at another width the Gaussian's reductions
+    may round differently, measured on jax 0.11.2 between 2 and 5)."""
+    uninterrupted = {chunk: start_processes(tmp_path / f"ref{chunk}", 1, 1,
+                                            tmp_path / f"ref{chunk}.ckpt", chunk_size=chunk)
+                     for chunk in (2, 5)}
+    reference = {chunk: finished(children, tmp_path / f"ref{chunk}")[0]
+                 for chunk, children in uninterrupted.items()}
+    cases = (("two_to_one", 2, 2, dict(max_time=0.1), 1, {}, 2),
+             ("one_to_two", 1, 1, dict(max_iterations=3, chunk_size=5), 2,
+              dict(chunk_size="auto"), 5))
+    for name, before, devices, stop, after, finish, lanes in cases:
         checkpoint = tmp_path / f"{name}.ckpt"
         stopped = finished(start_processes(tmp_path / f"{name}_a", before, devices,
                                            checkpoint, **stop), tmp_path / f"{name}_a")
-        assert {str(r["termination"]) for r in stopped} == set(stop), name
+        stopped_by = {"max_time"} if "max_time" in stop else {"max_iterations"}
+        assert {str(r["termination"]) for r in stopped} == stopped_by, name
         assert len({int(r["n_iterations"]) for r in stopped}) == 1, name  # the same stop
-        assert int(stopped[0]["n_iterations"]) < int(reference["n_iterations"]), name
+        assert int(stopped[0]["n_iterations"]) < int(reference[lanes]["n_iterations"]), name
         resumed = finished(start_processes(tmp_path / f"{name}_b", after, 1, checkpoint,
                                            **finish), tmp_path / f"{name}_b")
-        assert len({int(r["chunk_size"]) for r in resumed}) == 1, name
+        assert {int(r["chunk_size"]) for r in resumed} == {lanes}, name
         for result in resumed:
-            assert_identical(reference, result, name)
+            assert_identical(reference[lanes], result, name)
 
 
 @pytest.mark.slow

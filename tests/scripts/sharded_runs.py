@@ -2,12 +2,12 @@
 ``python sharded_runs.py OUT.npz PROBLEM DEVICES [DEVICES ...] [--resume-from D]``.
 
 The process forces 4 host devices (``--xla_force_host_platform_device_count=4``), so the
-test process itself keeps one. For each device count it runs ``PROBLEM`` (``gaussian`` or
-``lens``) and saves the dead points, log-likelihoods, logZ and counts under
-``{devices}.{field}``, and the error for a single device other than the first
-(``refused_single_other_device``); ``--resume-from D`` also runs on ``D`` devices to
-iteration 3 with a checkpoint and finishes it on each device count
-(``resumed{devices}.{field}``).
+test process itself keeps one. For each device count it runs ``PROBLEM`` (``gaussian``,
+device_problems.py's shifted Gaussian, or ``lens``, the tiny lens) and saves the dead
+points, log-likelihoods, logZ and counts under ``{devices}.{field}``, and the error for
+a single device other than the first (``refused_single_other_device``);
+``--resume-from D`` also runs on ``D`` devices to iteration 3 with a checkpoint and
+finishes it on each device count (``resumed{devices}.{field}``).
 ``PROBLEM = memory`` instead compiles (without running) a mapping-matrix likelihood's
 programs at 2 lanes per device and saves their temp bytes per device
 (``{devices}.init_temp``, ``{devices}.block_temp``).
@@ -25,11 +25,10 @@ import numpy as np  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 
-import slicens  # noqa: E402
-from slicens.problems import gaussian, lens_problem  # noqa: E402
+from device_problems import FIELDS, shifted_gaussian  # noqa: E402
 
-FIELDS = ("positions", "loglike", "loglike_birth", "logZ", "logZ_err", "n_evals",
-          "n_iterations")
+import slicens  # noqa: E402
+from slicens.problems import lens_problem  # noqa: E402
 
 
 def settings(problem_name: str) -> dict:
@@ -91,18 +90,22 @@ def main(argv):
     if "--resume-from" in rest:
         at = rest.index("--resume-from")
         resume_from, rest = int(rest[at + 1]), rest[:at] + rest[at + 2:]
-    problem = gaussian(5) if problem_name == "gaussian" else lens_problem("tiny")
+    if problem_name == "gaussian":
+        loglike, prior = shifted_gaussian()
+    else:
+        lens = lens_problem("tiny")
+        loglike, prior = lens.loglike, lens.prior
     kwargs = settings(problem_name)
     saved = {"refused_single_other_device": refusal([jax.devices()[1]]),
              "other_device": str(jax.devices()[1])}
     for devices in map(int, rest):
-        result = slicens.run(problem.loglike, problem.prior, devices=devices, **kwargs)
+        result = slicens.run(loglike, prior, devices=devices, **kwargs)
         saved.update(fields(result, str(devices)))
         if resume_from is not None:
             path = f"{out}.{devices}.ckpt"
-            slicens.run(problem.loglike, problem.prior, devices=resume_from, checkpoint=path,
+            slicens.run(loglike, prior, devices=resume_from, checkpoint=path,
                         **dict(kwargs, max_iterations=3))
-            resumed = slicens.run(problem.loglike, problem.prior, devices=devices,
+            resumed = slicens.run(loglike, prior, devices=devices,
                                   checkpoint=path, **kwargs)
             saved.update(fields(resumed, f"resumed{devices}"))
     np.savez(out, **saved)
