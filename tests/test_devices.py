@@ -15,13 +15,15 @@ import sys
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import slicens
-from slicens.core import chunking
+from slicens.core import chunking, kernel
 from slicens.host.checkpoint import Checkpoint
-from slicens.host.settings import resolve_devices
+from slicens.host.settings import resolve, resolve_devices
+from slicens.problems import gaussian
 from tests.scripts.device_problems import FIELDS
 
 SCRIPT = Path(__file__).parent / "scripts" / "sharded_runs.py"
@@ -149,6 +151,44 @@ def test_each_device_compiles_the_memory_of_its_own_lanes(tmp_path):
         for devices in (2, 4):
             assert abs(temps[f"{devices}.{program}_temp"] - one) <= 0.1 * one, temps
         assert temps[f"one_device_1.{program}_temp"] > 3 * one, temps
+
+
+def test_a_devices_share_of_chains_alone_gives_the_same_chains(monkeypatch):
+    """An iteration's 10 chains in one lane_map, and dealt as two devices deal them (jobs
+    0, 2, ... and 1, 3, ...) to two lane_maps of 5, at 5 lanes: the same chains bit for
+    bit. In this process, on one device: what sharding changes inside a device is its
+    lane_map's job count, and XLA compiled the chains' multiply-adds differently for 10
+    jobs and for 5 (jax 0.11.2 on AVX-512, before slice_mcmc._multiply_add)."""
+    problem = gaussian(5)
+    prior, settings, _, _ = resolve(
+        problem.loglike, problem.prior, n_live=40, num_delete=10, num_inner_steps=None,
+        chunk_size=5, memory_budget=None, schedule="lanes", max_expansions=None,
+        max_shrinkage=100)
+    lanes = chunking.Execution(5, "lanes", ())
+    state, _ = jax.jit(lambda key: kernel.init(key, problem.loglike, prior, settings, lanes))(
+        jax.random.key(3))
+
+    def stepped():
+        return jax.jit(lambda key: kernel.step(key, state, problem.loglike, prior, settings,
+                                               lanes))(jax.random.key(4))[0]
+
+    together = stepped()
+
+    def dealt_to_two(item, evaluate, jobs, execution):
+        def share(device):  # jobs device, device + 2, ...
+            return jax.tree.map(lambda a: a[device::2], jobs)
+
+        (first, stats), (second, _) = (chunking.lane_map(item, evaluate, share(device),
+                                                         execution.chunk_size)
+                                       for device in (0, 1))
+        return jax.tree.map(lambda a, b: jnp.stack([a, b], 1).reshape((-1,) + a.shape[1:]),
+                            first, second), stats  # job j back in place j
+
+    monkeypatch.setattr(kernel, "_schedule", dealt_to_two)
+    apart = stepped()
+    for field in ("positions", "loglike", "logprior"):
+        np.testing.assert_array_equal(getattr(together, field), getattr(apart, field),
+                                      err_msg=field)
 
 
 def test_one_device_compiles_the_single_device_program():
