@@ -42,8 +42,6 @@ def sharded_runs(tmp_path, problem: str, *devices, resume_from=None) -> dict:
         return dict(saved)
 
 
-
-
 def run_of(runs: dict, prefix: str) -> dict:
     """The fields of the run ``sharded_runs`` saved under ``prefix``."""
     return {field: runs[f"{prefix}.{field}"] for field in FIELDS}
