@@ -15,9 +15,9 @@ PYTHON312 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12
                          $(shell command -v python3.12 2>/dev/null))
 VENV312 ?= .venv312
 PY312_TESTS ?= tests/test_platform.py tests/test_autofit.py tests/test_checkpoint.py \
-               tests/test_devices.py
+               tests/test_devices.py tests/test_jax_config.py
 
-.PHONY: demo test test-all test-slow test-py312 lint bench clean
+.PHONY: demo test test-all test-slow test-py312 test-py312-all lint bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ $(VENV312)/bin/.installed: pyproject.toml
 
 test-py312: $(VENV312)/bin/.installed
 	$(VENV312)/bin/python $(PYTEST) $(PYTEST_ARGS) $(PY312_TESTS)
+
+# the same files with their slow tests too (lens bit-identity on 1, 2 and 4 devices,
+# resume across device and process counts, Nautilus on the PyAutoFit model): CI runs this
+test-py312-all: PYTEST_ARGS =
+test-py312-all: test-py312
 
 lint: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet ruff

@@ -1,7 +1,9 @@
-"""Posterior mass per mode: slicens against exact nested sampling, seed by seed.
+"""Posterior mass per mode: slicens against exact nested sampling, seed by seed; and
+what the clustering costs where it finds one mode.
 
     python benchmarks/mode_weights.py [--seeds 20] [--n-live 500] [--problems ...]
                                       [--num-inner-steps auto]
+    python benchmarks/mode_weights.py --cost [--cost-iterations 40] [--cost-repeats 6]
 
 "Exact" nested sampling replaces each dead point by an independent draw from the prior
 above the contour (rejection from bounding balls around the modes, guaranteed to hold
@@ -17,6 +19,15 @@ the errors are honest), and evaluations. Then what ``slicens.host.modes.find_mod
 how many modes it found, the mean reported mass error, the standard deviation over
 seeds and modes of (mass - true weight) / mass_err (1 when the errors are honest), the
 fraction of those beyond 3, and how many modes it flagged as depleted.
+
+``--cost``: the 30-d correlated Gaussian (one mode, where most ellipsoid jumps miss, so
+the live points are clustered whenever allowed) at n_live 1000, seed 0, for a fixed
+number of iterations, at the defaults and with the clusters off
+(``default_max_clusters`` patched to 1), alternately in one process, six times each:
+the sampling seconds per iteration (median; wall clock and the process's CPU time, which a
+busy virtual machine disturbs less) and what the clusters add. A third setting keeps the
+union's slots but never clusters: what the slots alone cost. All take the same
+evaluations (the clusters never split there), checked.
 """
 
 import argparse
@@ -197,13 +208,61 @@ def report(name, sampler, runs, truth, reference_logZ):
     return sd
 
 
+def cost_of_clusters(iterations: int, repeats: int) -> None:
+    """Seconds per iteration with and without clusters on the 30-d correlated Gaussian."""
+    from slicens.core import jumps
+    from slicens.host import settings
+    from slicens.problems import correlated_gaussian
+
+    problem, default = correlated_gaussian(30), settings.default_max_clusters
+
+    def never_clustered(x):  # another likelihood object: its own programs, traced with
+        return problem.loglike(x)  # the clustering switched off (below)
+
+    configs = {  # (max_clusters, likelihood, clustering allowed)
+        "defaults": (default, problem.loglike, True),
+        "clusters off (max_clusters 1)": (lambda n_live, dim: 1, problem.loglike, True),
+        "slots kept, never clustered": (default, never_clustered, False),
+    }
+    print(f"30-d correlated Gaussian, n_live 1000, {iterations} iterations, seed 0, "
+          f"{repeats} alternating repeats, jax {jax.__version__}")
+    wall, cpu, evals = ({label: [] for label in configs} for _ in range(3))
+    above = jumps.CLUSTER_ABOVE_MISS
+    for _ in range(repeats):
+        for label, (max_clusters, loglike, clustering) in configs.items():
+            settings.default_max_clusters = max_clusters
+            jumps.CLUSTER_ABOVE_MISS = above if clustering else 2.0  # read when traced
+            start = time.process_time()
+            r = slicens.run(loglike, problem.prior, n_live=1000, seed=0,
+                            max_iterations=iterations, progress=False)
+            cpu[label].append((time.process_time() - start - r.compile_time) / r.n_iterations)
+            wall[label].append(r.sampling_time / r.n_iterations)
+            evals[label].append(r.n_evals)
+    settings.default_max_clusters, jumps.CLUSTER_ABOVE_MISS = default, above
+    assert len({e for v in evals.values() for e in v}) == 1, evals  # the same chains
+    base = "clusters off (max_clusters 1)"
+    print("| setting | wall s per iteration (median) | CPU s per iteration (median) | "
+          "wall over clusters off | evaluations |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for label in configs:
+        w, c = np.median(wall[label]), np.median(cpu[label])
+        print(f"| {label} | {w:.3f} | {c:.3f} | "
+              f"{w / np.median(wall[base]) - 1:+.1%} | {evals[label][0]:,} |")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--n-live", type=int, default=500)
     parser.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=list(PROBLEMS))
     parser.add_argument("--num-inner-steps", default="auto")
+    parser.add_argument("--cost", action="store_true",
+                        help="only the cost of clustering on the 30-d correlated Gaussian")
+    parser.add_argument("--cost-iterations", type=int, default=40)
+    parser.add_argument("--cost-repeats", type=int, default=6)
     args = parser.parse_args()
+    if args.cost:
+        return cost_of_clusters(args.cost_iterations, args.cost_repeats)
     steps = args.num_inner_steps if args.num_inner_steps == "auto" else int(args.num_inner_steps)
     num_delete = args.n_live // 10
     print(f"n_live {args.n_live}, num_delete {num_delete}, seeds {args.seeds}, "

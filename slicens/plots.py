@@ -81,15 +81,16 @@ def diagnostics(result: Result, path=None):
                             label="clusters")
         steps_axis.set(ylabel="slice steps per chain, clusters", ylim=(0, None))
         steps_axis.legend(loc="upper right", fontsize="small")
-    n_ranks = int(result.settings["n_live"]) - int(result.settings["num_delete"]) + 1
     ranks = result.insertion_ranks
+    n_ranks = (result.insertion_rank_counts if result.insertion_rank_counts.size == ranks.size
+               else int(result.settings["n_live"]) - int(result.settings["num_delete"]) + 1)
     if ranks.size:
-        bins = min(20, n_ranks)
-        ax_r.hist(ranks, bins=bins, range=(0, n_ranks), color="C1", alpha=0.8)
+        bins = int(min(20, np.max(n_ranks)))
+        ax_r.hist((ranks + 0.5) / n_ranks, bins=bins, range=(0, 1), color="C1", alpha=0.8)
         ax_r.axhline(ranks.size / bins, color="k", lw=1, ls="--", label="uniform")
         ax_r.legend()
     test, memory = result.insertion_test, result.start_correlation_test
-    ax_r.set(xlabel="insertion rank among survivors", ylabel="count",
+    ax_r.set(xlabel="insertion rank among survivors (fraction)", ylabel="count",
              title=f"insertion test p = {test.get('pvalue', float('nan')):.2g}, "
                    f"start-end rho = {memory.get('rho', float('nan')):.2f}")
     figure.suptitle(f"logZ = {result.logZ:.3f} +/- {result.logZ_err:.3f}, "

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -163,6 +164,44 @@ def test_other_dimension_is_refused(tmp_path):
                     **dict(SETTINGS, n_live=300))
 
 
+def test_other_prior_or_dtype_is_refused(tmp_path):
+    """A wider prior box, and the same box drawn in float32 (a (sample, log_density)
+    pair), are other runs: each difference is named."""
+    path = tmp_path / "run.ckpt"
+    run(path, max_iterations=2)
+    wider = [slicens.Uniform(-4.0, 4.0)] * PROBLEM.dim
+    with pytest.raises(CheckpointError, match="prior: checkpoint has") as error:
+        slicens.run(PROBLEM.loglike, wider, checkpoint=path, resume=True, **SETTINGS)
+    assert "Uniform(low=-4.0" in str(error.value) and "dtype:" not in str(error.value)
+
+    def sample(key, n):
+        return jax.random.uniform(key, (n, PROBLEM.dim), jnp.float32, -3.0, 3.0)
+
+    def log_density(x):
+        return jnp.where(jnp.all(jnp.abs(x) <= 3.0), -PROBLEM.dim * jnp.log(6.0), -jnp.inf)
+
+    with pytest.raises(CheckpointError,
+                       match="dtype: checkpoint has 'float64', this call has 'float32'"):
+        slicens.run(PROBLEM.loglike, (sample, log_density), checkpoint=path, resume=True,
+                    **SETTINGS)
+
+
+def test_a_checkpoint_some_processes_cannot_see_is_refused(tmp_path, monkeypatch):
+    """Under several processes every one must see the checkpoint; here process 0 does and
+    a second does not (the all-gather of ``path.exists()`` stubbed), so the run stops
+    before either reads or writes it."""
+    from slicens.host import run as run_module
+
+    path = tmp_path / "run.ckpt"
+    path.write_bytes(b"process 0's file")
+    monkeypatch.setattr(run_module.processes, "gathered",
+                        lambda value: np.array([value, not value]))
+    with pytest.raises(CheckpointError, match=r"exists for processes \[0\] and not for the "
+                                              r"others: put it on a filesystem every"):
+        run(path)
+    assert path.read_bytes() == b"process 0's file"
+
+
 @pytest.mark.parametrize("damage", [b"not a checkpoint", b""])
 def test_foreign_file_is_a_clear_error(tmp_path, damage):
     path = tmp_path / "run.ckpt"
@@ -236,20 +275,25 @@ def run_with(loglike, path, **overrides):
     return slicens.run(loglike, PROBLEM.prior, checkpoint=path, **dict(SETTINGS, **overrides))
 
 
-def test_rows_from_an_older_checkpoint_get_zero_clusters():
-    """A checkpoint written before clusters were recorded lacks ``n_clusters``: its rows
-    load with zeros there (0: not recorded), not with an error."""
-    from slicens.host import loop
+def test_rows_from_an_older_checkpoint_get_zero_clusters_and_rank_counts():
+    """A checkpoint written before clusters and rank counts were recorded lacks
+    ``n_clusters`` and ``rank_count``: its rows load with zeros there (0: not recorded;
+    for the ranks, finalise then counts every survivor, as those runs ranked), not with
+    an error."""
+    from slicens.host import finalise, loop
 
-    iterations = 7
+    iterations, added = 7, ("n_clusters", "rank_count")
     rows = loop.rows_from_arrays({
         "inner_steps": np.full(iterations, 5, np.int32),
-        **{name: np.zeros(iterations) for name in kernel_row_names() if name != "n_clusters"},
+        **{name: np.zeros(iterations) for name in kernel_row_names() if name not in added},
         **{f"lanes.{name}": np.zeros(iterations, np.int64)
            for name in slicens.core.chunking.LaneStats._fields},
     })
-    np.testing.assert_array_equal(rows.n_clusters, np.zeros(iterations, np.int32))
+    for name in added:
+        np.testing.assert_array_equal(getattr(rows, name), np.zeros(iterations, np.int32))
     np.testing.assert_array_equal(rows.inner_steps, 5)
+    counts = finalise._rank_counts([rows], dict(n_live=50, num_delete=5))
+    np.testing.assert_array_equal(counts, np.full(iterations * 5, 46))
 
 
 def kernel_row_names():
@@ -259,11 +303,14 @@ def kernel_row_names():
 
 
 def test_state_from_an_older_checkpoint_has_not_split():
-    """A snapshot written before ``NSState.split`` existed resumes as a run that did not
-    split (its next iteration clusters where jumps miss), not with an error."""
+    """A snapshot written before ``NSState.split`` and ``cluster_wait`` existed resumes as
+    a run that did not split and does not wait (its next iteration clusters where jumps
+    miss), not with an error."""
     from slicens.core import kernel
     from slicens.host import loop
 
-    fields = {name: np.zeros(()) for name in kernel.NSState._fields if name != "split"}
+    added = ("split", "cluster_wait")
+    fields = {name: np.zeros(()) for name in kernel.NSState._fields if name not in added}
     state = loop.state_from_arrays({f"state.{name}": value for name, value in fields.items()})
     assert state.split.dtype == bool and not bool(state.split)
+    assert state.cluster_wait.dtype == np.int32 and int(state.cluster_wait) == 0

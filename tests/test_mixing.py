@@ -7,12 +7,14 @@ default number of steps it must stay quiet.
 
 import warnings
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import slicens
 from slicens.core.evidence import insertion_test, start_correlation_test
+from slicens.core.ranks import survivor_ranks
 from tests import shared
 
 PROBLEM = shared.problem("correlated_10d")
@@ -26,6 +28,20 @@ def test_warns_with_one_inner_step(seed):
                              progress=False, **shared.STANDARD)
     start = result.start_correlation_test
     assert start["pvalue"] < 1e-3 and start["rho"] > 0.3
+
+
+def test_warns_with_one_inner_step_and_a_nan_region():
+    """Ties at -inf (the NaN region's points) do not silence the tests: only survivors
+    above the contour are ranked. Fails where any tie turned the warnings off."""
+
+    def with_nan_region(x):  # NaN over the lowest tenth of the box in x0
+        return jnp.where(x[0] < -4.0, jnp.nan, PROBLEM.loglike(x))
+
+    with pytest.warns(RuntimeWarning, match="do not mix.*num_inner_steps \\(now 1\\)"):
+        result = slicens.run(with_nan_region, PROBLEM.prior, num_inner_steps=1, seed=0,
+                             progress=False, **shared.STANDARD)
+    assert np.sum(result.loglike == -np.inf) >= 2  # tied log-likelihoods
+    assert result.start_correlation_test["rho"] > 0.3
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -49,6 +65,27 @@ def test_insertion_test_detects_bias():
     rng = np.random.default_rng(1)
     biased = np.minimum(rng.integers(0, 101, 5000) + 5, 100)
     assert insertion_test(biased, 101).pvalue < 1e-6
+
+
+def test_ranks_with_ties_are_uniform_above_the_contour():
+    """Survivors and new points on four discrete levels, the contour at the lowest: ranked
+    among the survivors above the contour, ties broken at random, the ranks are uniform;
+    plain ranks among all survivors are not."""
+    rng = np.random.default_rng(3)
+    levels = rng.choice(4, size=(300, 60), p=[0.4, 0.3, 0.2, 0.1]).astype(np.float64)
+    survivors = jnp.asarray(np.sort(levels, axis=1))
+    above = rng.choice([1.0, 2.0, 3.0], size=(300, 5), p=[0.5, 1 / 3, 1 / 6])  # L > 0
+    keys = jax.random.split(jax.random.key(0), 300)
+    ranks = jax.vmap(lambda k, s, new: survivor_ranks(k, s, 0.0, new, s[-5:]))(
+        keys, survivors, jnp.asarray(above))
+    counts = np.repeat(np.asarray(ranks["rank_count"]), 5)
+    np.testing.assert_array_equal(np.asarray(ranks["rank_count"]),
+                                  np.sum(levels > 0, axis=1) + 1)
+    assert insertion_test(np.ravel(ranks["insertion_rank"]), counts).pvalue > 0.01
+    start = np.ravel(ranks["start_rank"])  # the top five survivors, among the others
+    assert start.min() >= 0 and np.all(start <= counts - 2)
+    plain = np.ravel(jax.vmap(jnp.searchsorted)(survivors, jnp.asarray(above)))
+    assert insertion_test(plain, 61).pvalue < 1e-6
 
 
 def test_start_correlation_test_on_independent_and_copied_ranks():

@@ -1,4 +1,6 @@
-"""slicens and blackjax.nss agree on logZ within their combined errors."""
+"""slicens and blackjax.nss agree on logZ within their combined errors: slicens at its
+defaults (``num_inner_steps="auto"``: jumps, clusters, adapted steps) and at blackjax's
+own fixed number of slice steps."""
 
 import numpy as np
 import pytest
@@ -6,29 +8,43 @@ import pytest
 import slicens
 from slicens.priors import as_prior
 from slicens.problems import gaussian
+from tests import shared
 
 from .blackjax_peer import run_blackjax_nss
 
-
-def _compare(loglike, prior, *, n_live, num_delete, num_inner_steps, seeds):
-    for seed in seeds:
-        ours = slicens.run(loglike, prior, n_live=n_live, num_delete=num_delete,
-                           num_inner_steps=num_inner_steps, seed=seed)
-        peer = run_blackjax_nss(loglike, as_prior(prior), n_live=n_live,
-                                num_delete=num_delete, num_inner_steps=num_inner_steps,
-                                seed=seed)
-        combined = np.hypot(ours.logZ_err, peer.logZ_err)
-        assert abs(ours.logZ - peer.logZ) < 3 * combined, (seed, ours.logZ, peer.logZ, combined)
+#: blackjax.nss takes a fixed number of slice steps; 3 x dim, slicens's fixed default.
+PEER_STEPS = 15
 
 
-@pytest.mark.parametrize("seeds", [(0,), pytest.param((1, 2), marks=pytest.mark.slow)])
-def test_gaussian_5d_agrees_with_blackjax(seeds):
+def _agree(ours, peer, seed):
+    combined = np.hypot(ours.logZ_err, peer.logZ_err)
+    assert abs(ours.logZ - peer.logZ) < 3 * combined, (seed, ours.logZ, peer.logZ, combined)
+
+
+def _peer(loglike, prior, seed, **settings):
+    return run_blackjax_nss(loglike, as_prior(prior), seed=seed, **settings)
+
+
+@pytest.mark.parametrize("seed", [0, pytest.param(1, marks=pytest.mark.slow),
+                                  pytest.param(2, marks=pytest.mark.slow)])
+def test_gaussian_5d_at_the_defaults_agrees_with_blackjax(seed):
+    problem = shared.problem("gaussian_5d")
+    ours = shared.converged("gaussian_5d", seed)  # slicens's defaults, n_live 200
+    assert ours.settings["adaptive"]  # num_inner_steps="auto"
+    _agree(ours, _peer(problem.loglike, problem.prior, seed, num_inner_steps=PEER_STEPS,
+                       **shared.STANDARD), seed)
+
+
+@pytest.mark.slow
+def test_gaussian_5d_at_fixed_steps_agrees_with_blackjax():
     problem = gaussian(5)
-    _compare(problem.loglike, problem.prior, n_live=200, num_delete=20, num_inner_steps=15,
-             seeds=seeds)
+    settings = dict(n_live=200, num_delete=20, num_inner_steps=PEER_STEPS)
+    ours = slicens.run(problem.loglike, problem.prior, seed=0, progress=False, **settings)
+    _agree(ours, _peer(problem.loglike, problem.prior, 0, **settings), 0)
 
 
 @pytest.mark.slow  # 2 minutes on 2 cores: blackjax compiles its own lens program
 def test_tiny_lens_agrees_with_blackjax(tiny_lens):
-    _compare(tiny_lens.loglike, tiny_lens.prior, n_live=50, num_delete=10, num_inner_steps=14,
-             seeds=(0,))
+    settings = dict(n_live=50, num_delete=10, num_inner_steps=14)
+    ours = slicens.run(tiny_lens.loglike, tiny_lens.prior, seed=0, progress=False, **settings)
+    _agree(ours, _peer(tiny_lens.loglike, tiny_lens.prior, 0, **settings), 0)

@@ -9,6 +9,7 @@ from pathlib import Path
 import jaxlib
 import pytest
 
+import slicens
 from slicens.host.platform import cholesky_deadlock_hazard, compiler_options
 
 SCRIPT = Path(__file__).parent / "scripts" / "lens_many_chains.py"
@@ -32,6 +33,21 @@ def test_safe_environments_are_quiet(version, backend, cores):
 def test_installed_jaxlib_is_outside_the_hazard():
     """The package's requirements must keep this environment off jaxlib 0.10.0-0.10.2."""
     assert cholesky_deadlock_hazard(jaxlib.__version__, backend="cpu", cores=2) is None
+
+
+def test_run_warns_on_a_hazardous_jaxlib(monkeypatch, tmp_path):
+    """``run`` itself warns on jaxlib 0.10.x on a multi-core CPU (the version and the
+    core count stubbed; the run then stops at once on an existing checkpoint)."""
+    from slicens.host import platform
+
+    monkeypatch.setattr(jaxlib, "__version__", "0.10.1")
+    monkeypatch.setattr(platform, "_usable_cores", lambda: 2)
+    existing = tmp_path / "run.ckpt"
+    existing.write_bytes(b"")
+    with pytest.warns(RuntimeWarning, match="jaxlib 0.10.1 on a 2-core CPU can deadlock"):
+        with pytest.raises(FileExistsError):
+            slicens.run(lambda x: -x[0] ** 2, [slicens.Uniform(0, 1)], n_live=20,
+                        checkpoint=existing, resume=False, progress=False)
 
 
 @pytest.mark.timeout(300)

@@ -50,14 +50,21 @@ def test_not_a_result_file(tmp_path):
 
 
 def test_a_file_from_before_adaptive_steps_loads(small_result, tmp_path):
-    """Files written before num_inner_steps='auto' lack the per-iteration steps and jumps."""
+    """Files written before num_inner_steps='auto' lack the per-iteration steps and jumps,
+    and before tied ranks were ranked above the contour the rank counts; the diagnostics
+    figure then takes every rank among all survivors, as those runs did."""
+    from slicens import plots
+
     path = small_result.save(tmp_path / "new.npz")
+    lacking = ("inner_steps_per_iteration", "jumps_per_iteration", "insertion_rank_counts")
     with np.load(path) as data:
-        older = {k: data[k] for k in data.files
-                 if k not in ("inner_steps_per_iteration", "jumps_per_iteration")}
+        older = {k: data[k] for k in data.files if k not in lacking}
     np.savez(tmp_path / "old.npz", **older)
     loaded = slicens.load(tmp_path / "old.npz")
     assert loaded.inner_steps_per_iteration.size == 0 and loaded.logZ == small_result.logZ
+    assert loaded.insertion_rank_counts.size == 0
+    plots.diagnostics(loaded, tmp_path / "old.png")
+    assert (tmp_path / "old.png").stat().st_size > 0
 
 
 def test_a_file_from_before_the_rename_of_memory_test_loads(small_result, tmp_path):

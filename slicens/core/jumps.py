@@ -15,8 +15,10 @@ import jax.numpy as jnp
 
 from slicens.core import clusters, ellipsoids
 
-__all__ = ["JUMP_VOLUME_ENLARGEMENT", "CLUSTER_ABOVE_MISS", "jump_ellipsoids", "cluster_shapes",
-           "running_miss", "adapted_steps"]
+__all__ = ["JUMP_VOLUME_ENLARGEMENT", "CLUSTER_ABOVE_MISS", "CLUSTER_AGAIN_ABOVE",
+           "jump_ellipsoids", "cluster_shapes",
+           "cluster_decision", "cluster_interval", "next_cluster_wait", "running_miss",
+           "adapted_steps"]
 
 #: Volume of the jump ellipsoid over that of the smallest one (of the live covariance's
 #: shape) holding every live point: the live points under-cover the contour a little.
@@ -71,8 +73,9 @@ def jump_ellipsoids(positions, factor, starts, max_clusters: int = 1,
     the mean and covariance (the cross-validated radius), enlarged by
     :data:`JUMP_VOLUME_ENLARGEMENT` in volume. Returns ``(ellipsoids, start_inside)``:
     ``1 + max_clusters`` slots (slot 0: the single ellipsoid; unused slots have radius 0)
-    whose ``radius`` has one row per start (centres and factors are shared), and whether
-    each start lies inside its own union (a start outside cannot jump).
+    whose ``radius`` has one row per start (centres and factors are shared) and whose
+    ``split`` says whether the clusters are used, and whether each start lies inside its
+    own union (a start outside cannot jump).
 
     Why cross-validated: the live points sit closer to their own mean and covariance
     than new points of the contour do (by a factor that grows with dim / n_live), so
@@ -96,6 +99,7 @@ def jump_ellipsoids(positions, factor, starts, max_clusters: int = 1,
     centres, factors = centre[None], factor[None]
     inverses = ellipsoids.inverse_factor(factors)
     r2 = (r2_single * enlarge)[:, None]
+    split = None  # one slot
     if max_clusters > 1:
         def clustered(_):
             return _cluster_ellipsoids(positions, factor, starts, max_clusters,
@@ -114,7 +118,7 @@ def jump_ellipsoids(positions, factor, starts, max_clusters: int = 1,
         inverses = jnp.concatenate([inverses, c_inverse])
         r2 = jnp.concatenate([jnp.where(split, 0.0, r2), c_r2], axis=1)
     radius = jnp.sqrt(r2)
-    union = ellipsoids.Ellipsoids(centres, factors, radius, inverses)
+    union = ellipsoids.Ellipsoids(centres, factors, radius, inverses, split)
     start_inside = jax.vmap(
         lambda x, r: union._replace(radius=r).contains(x))(positions[starts], radius)
     return union, start_inside
@@ -167,6 +171,54 @@ def _cluster_ellipsoids(positions, factor, starts, max_clusters: int, r2_single_
 #: splits; 36-76% in the iterations before the 5-d mixture splits, 54-84% before the
 #: egg-box does).
 CLUSTER_ABOVE_MISS = 0.25
+
+
+def cluster_interval(n_live: int, num_delete: int) -> int:
+    """Iterations between two clusterings of live points that do not split: the
+    ``n_live // num_delete`` iterations of one e-fold of compression (``n_live``
+    deaths).
+
+    Where the contour is not shaped like one ellipsoid but has one mode (a Gaussian in
+    30 dimensions, where most jumps miss) every clustering finds one component. It costs
+    ``n_live^2 dim``: measured at n_live 1000, dim 30 (2-core CPU), 55-90 ms against
+    about 145 ms for the rest of an iteration. Once per e-fold (10 iterations there) that
+    is 4-6% of an iteration; modes that separate are found at most one e-fold late (the
+    mode benchmarks did not change: BENCHMARKS.md, "Mass per mode").
+    """
+    return max(1, n_live // num_delete)
+
+
+#: Rise of the running jump miss since the last clustering that found one component
+#: that makes the next iteration cluster again before its wait is over: modes drawing
+#: apart leave the single ellipsoid emptier, so more jumps miss (measured on a 3-d
+#: four-mode mixture at n_live 200: the miss climbs from about 0.15 to 0.4 in the 15
+#: iterations before the split), while on one mode in 30 dimensions it only falls.
+CLUSTER_AGAIN_ABOVE = 0.05
+
+
+def cluster_decision(state):
+    """Whether this iteration clusters the live points (``state``: a
+    :class:`slicens.core.kernel.NSState`): where the last one split, or where recent
+    jumps mostly missed and either the wait since the last clustering that found one
+    component is over (:func:`cluster_interval`) or more jumps miss than then (by
+    :data:`CLUSTER_AGAIN_ABOVE`; ``cluster_miss``, the miss at that clustering)."""
+    miss = state.jump_miss
+    due = (state.cluster_wait <= 0) | (miss > state.cluster_miss + CLUSTER_AGAIN_ABOVE)
+    return state.split | ((miss > CLUSTER_ABOVE_MISS) & due)
+
+
+def next_cluster_wait(clustered, split, state, n_live: int, num_delete: int) -> dict:
+    """The next iteration's ``cluster_wait`` and ``cluster_miss`` (fields of
+    :class:`slicens.core.kernel.NSState`) from this one's ``state``, whether it
+    ``clustered`` and whether its live points ``split``: after a clustering that found
+    one component, a full interval and the miss it saw; else one iteration less to wait
+    (never below 0) and the same miss."""
+    found_one = clustered & ~split
+    rest = cluster_interval(n_live, num_delete) - 1
+    wait = jnp.where(found_one, rest, jnp.maximum(state.cluster_wait - 1, 0))
+    miss = jnp.where(found_one, state.jump_miss, state.cluster_miss)
+    return dict(cluster_wait=wait.astype(jnp.int32),
+                cluster_miss=miss.astype(state.cluster_miss.dtype))
 
 
 def running_miss(previous, jumped, num_delete: int, n_live: int):

@@ -34,7 +34,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from slicens.core import ellipsoids, evidence, jumps, slice_mcmc
+from slicens.core import ellipsoids, evidence, jumps, ranks, slice_mcmc
 from slicens.core.chunking import SCHEDULES, Execution, LaneStats, WorkItem, lane_map, shard_lanes
 
 __all__ = [
@@ -86,6 +86,10 @@ class NSState(NamedTuple):
     split: shape=(), dtype=bool. Whether the last iteration's jumps drew from one
         ellipsoid per cluster; with ``jump_miss`` it decides whether the next iteration
         clusters the live points at all (:data:`slicens.core.jumps.CLUSTER_ABOVE_MISS`).
+    cluster_wait: shape=(), dtype=int32. Iterations left before the live points may be
+        clustered again after a clustering that found no split, and
+    cluster_miss: shape=(), dtype=float. ``jump_miss`` at that clustering: more misses
+        than then cluster again sooner (:func:`slicens.core.jumps.cluster_decision`).
     """
 
     positions: jax.Array
@@ -99,6 +103,8 @@ class NSState(NamedTuple):
     inner_steps: jax.Array
     jump_miss: jax.Array
     split: jax.Array
+    cluster_wait: jax.Array
+    cluster_miss: jax.Array
 
 
 class StepInfo(NamedTuple):
@@ -107,10 +113,14 @@ class StepInfo(NamedTuple):
     positions, loglike, loglike_birth, prior_draw: shape=(num_delete, ...). The dead
         points, sorted by log-likelihood (empty, shape (0, ...), for the initialisation).
     insertion_rank: shape=(num_delete,), int32. Rank of each new point's log-likelihood
-        among the ``n_live - num_delete`` survivors (0 to n_live - num_delete): uniform
-        when the chains sample the constrained prior (the insertion-order test).
-    start_rank: shape=(num_delete,), int32. The same rank of each chain's start point:
+        among the survivors above the contour (0 to ``rank_count - 1``), ties broken at
+        random (:func:`slicens.core.ranks.survivor_ranks`): uniform when the chains
+        sample the constrained prior (the insertion-order test).
+    start_rank: shape=(num_delete,), int32. The same rank of each chain's start point
+        among the other survivors above the contour (0 to ``rank_count - 2``):
         independent of ``insertion_rank`` when the chains forget where they started.
+    rank_count: shape=(), int32. The ranks a new point can take: one more than the
+        survivors above the contour (``n_live - num_delete + 1`` without ties).
     kept_positions: shape=(num_delete, keep_per_chain, dim). Intermediate points of the
         chains (draws from the constrained prior), for the boosted posterior.
     kept_loglike: shape=(num_delete, keep_per_chain). Their log-likelihoods, NaN where a
@@ -136,6 +146,7 @@ class StepInfo(NamedTuple):
     prior_draw: jax.Array
     insertion_rank: jax.Array
     start_rank: jax.Array
+    rank_count: jax.Array
     kept_positions: jax.Array
     kept_loglike: jax.Array
     lanes: LaneStats
@@ -264,6 +275,8 @@ def init(rng_key, loglike_fn: Callable, prior, settings: Settings,
         inner_steps=jnp.int32(settings.num_inner_steps),
         jump_miss=jnp.ones((), dtype),
         split=jnp.zeros((), bool),
+        cluster_wait=jnp.zeros((), jnp.int32),
+        cluster_miss=jnp.zeros((), dtype),
     )
     logZ_live, plateau = live_summary(state, settings.num_delete)
     empty = jnp.zeros((0,), dtype)
@@ -274,6 +287,7 @@ def init(rng_key, loglike_fn: Callable, prior, settings: Settings,
         prior_draw=jnp.zeros((0,), bool),
         insertion_rank=jnp.zeros((0,), jnp.int32),
         start_rank=jnp.zeros((0,), jnp.int32),
+        rank_count=jnp.int32(settings.n_live - settings.num_delete + 1),
         kept_positions=jnp.zeros((0, settings.keep_per_chain, positions.shape[1]), dtype),
         kept_loglike=jnp.zeros((0, settings.keep_per_chain), dtype),
         lanes=lanes,
@@ -311,19 +325,17 @@ def step(rng_key, state: NSState, loglike_fn: Callable, prior, settings: Setting
     start_key, chain_key = jax.random.split(rng_key)
     survivor = jnp.zeros(settings.n_live, bool).at[order[k:]].set(True)
     eligible = survivor & (state.loglike > contour)
-    starts = jax.random.choice(
-        start_key, settings.n_live, (k,), p=eligible / jnp.sum(eligible)
-    )
+    starts = jax.random.choice(start_key, settings.n_live, (k,), p=eligible / jnp.sum(eligible))
 
     factor = covariance_factor(state.positions)
     chain_keys = jax.vmap(lambda i: jax.random.fold_in(chain_key, i))(jnp.arange(k))
     if settings.max_jumps:
-        cluster = state.split | (state.jump_miss > jumps.CLUSTER_ABOVE_MISS)
+        cluster = jumps.cluster_decision(state)
         shapes, start_inside = jumps.jump_ellipsoids(state.positions, factor, starts,
                                                settings.max_clusters, cluster)
         radii, num_jumps = shapes.radius, jnp.where(start_inside, settings.max_jumps, 0)
     else:
-        shapes = ellipsoids.single_region(factor)
+        shapes, cluster = ellipsoids.single_region(factor), jnp.zeros((), bool)
         radii, num_jumps = jnp.ones((k, 1), factor.dtype), jnp.zeros(k, jnp.int32)
 
     def plan(key, radius, num_jumps):
@@ -333,9 +345,11 @@ def step(rng_key, state: NSState, loglike_fn: Callable, prior, settings: Setting
             until_accepted=settings.jump_until_accepted, bracket_width=settings.bracket_width)
 
     plans = jax.vmap(plan)(chain_keys, radii, num_jumps)
+    n_regions = jnp.sum(radii[0] > 0).astype(jnp.int32)  # ellipsoids the jumps used
     starts_data = (state.positions[starts], state.loglike[starts], state.logprior[starts])
     chains, lanes = _schedule(
-        chain_item(contour, settings, prior, shapes._replace(radius=None)),
+        chain_item(contour, settings, prior,
+                   shapes._replace(radius=None)),
         _evaluator(loglike_fn, prior),
         (starts_data, plans),
         execution,
@@ -346,7 +360,6 @@ def step(rng_key, state: NSState, loglike_fn: Callable, prior, settings: Setting
                                         settings.n_live)
     jump_miss = jumps.running_miss(state.jump_miss, chains.jumped, settings.num_delete,
                                    settings.n_live)
-    n_regions = jnp.sum(radii[0] > 0).astype(jnp.int32)  # ellipsoids the jumps used
     new_state = NSState(
         positions=state.positions.at[dead].set(chains.position),
         loglike=state.loglike.at[dead].set(chains.loglike),
@@ -360,6 +373,8 @@ def step(rng_key, state: NSState, loglike_fn: Callable, prior, settings: Setting
         else state.inner_steps,
         jump_miss=jump_miss,
         split=n_regions > 1,
+        **jumps.next_cluster_wait(cluster, n_regions > 1, state, settings.n_live,
+                                  settings.num_delete),
     )
     logZ_live, plateau = live_summary(new_state, k)
     info = StepInfo(
@@ -367,10 +382,9 @@ def step(rng_key, state: NSState, loglike_fn: Callable, prior, settings: Setting
         loglike=dead_loglike,
         loglike_birth=state.loglike_birth[dead],
         prior_draw=state.prior_draw[dead],
-        insertion_rank=jnp.searchsorted(state.loglike[order[k:]], chains.loglike).astype(
-            jnp.int32),
-        start_rank=jnp.searchsorted(state.loglike[order[k:]], state.loglike[starts]).astype(
-            jnp.int32),
+        **ranks.survivor_ranks(jax.random.fold_in(rng_key, ranks.RANK_STREAM),
+                               state.loglike[order[k:]], contour, chains.loglike,
+                               state.loglike[starts]),
         kept_positions=chains.kept_position,
         kept_loglike=chains.kept_loglike,
         lanes=lanes,

@@ -40,7 +40,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from slicens.core.ellipsoids import Ellipsoids, region_of
+from slicens.core.ellipsoids import Ellipsoids, region_direction, region_of
 from slicens.core.slice_plan import SlicePlan, make_plan
 
 __all__ = [
@@ -155,7 +155,7 @@ def _begin_step(state: ChainState, plan: SlicePlan, shapes: Ellipsoids,
     started = state._replace(
         # an explicit product and sum, not a dot: a dot compiles differently for one lane
         # than for several, and the path must not depend on the batch width
-        direction=jnp.sum(shapes.factor[state.region] * plan.direction[step][None, :], axis=1),
+        direction=region_direction(shapes, state.region, plan.direction[step]),
         left=left,
         right=left + 1.0,
         level=state.logprior + plan.log_u_level[step],

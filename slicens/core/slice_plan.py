@@ -123,7 +123,21 @@ def _jump_proposals(key, ellipsoids: Ellipsoids | None, max_jumps: int, dim: int
         k_radius, (max_jumps, 1), dtype) ** (1 / dim)
     points = ellipsoids.centre[pick] + jnp.einsum("jab,jb->ja", ellipsoids.factor[pick],
                                                   radius * z)
-    cover = jax.vmap(ellipsoids.cover)(points)
+    cover = _cover(ellipsoids, points)
     kept = jax.random.uniform(k_keep, (max_jumps,), dtype) * jnp.maximum(cover, 1) < 1.0
     log_u = jnp.log(jax.random.uniform(k_test, (max_jumps,), dtype))
     return points, jnp.where(kept, log_u, jnp.inf)
+
+
+def _cover(ellipsoids: Ellipsoids, points):
+    """How many of the ellipsoids hold each of ``points``: 1 where only slot 0 is used
+    (``ellipsoids.split`` False: every point drawn lies in it, and a point that rounding
+    puts just outside is kept all the same), without the ``K`` distances."""
+    def count():
+        return jax.vmap(ellipsoids.cover)(points)
+
+    if ellipsoids.split is None:
+        return count()
+    return jax.lax.cond(ellipsoids.split, count,
+                        lambda: jnp.ones(points.shape[0], jnp.int32))
+

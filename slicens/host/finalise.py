@@ -3,7 +3,6 @@ statistics, the mixing tests and the warnings they raise, the chains' kept point
 
 from __future__ import annotations
 
-import logging
 import warnings
 
 import jax
@@ -13,8 +12,6 @@ from slicens.core import evidence
 from slicens.host.results import Result
 
 __all__ = ["finalise", "MIXING_ALARM", "START_CORRELATION_ALARM"]
-
-logger = logging.getLogger("slicens")
 
 #: ``run`` warns that the chains do not mix when a mixing test's p-value is below this
 #: and, for the start-to-end rank correlation, the correlation is at least
@@ -67,6 +64,16 @@ def _kept_points(dead, dim: int) -> dict:
     return dict(kept_positions=positions[used], kept_loglike=loglike[used])
 
 
+def _rank_counts(dead, settings) -> np.ndarray:
+    """The ranks each insertion could take (``StepInfo.rank_count``, one per iteration,
+    repeated for its chains). Rows from checkpoints written before it existed hold 0:
+    their ranks are among all ``n_live - num_delete`` survivors."""
+    every_survivor = settings["n_live"] - settings["num_delete"] + 1
+    counts = [np.repeat(np.where(np.asarray(d.rank_count) > 0, d.rank_count, every_survivor),
+                        settings["num_delete"]) for d in dead]
+    return np.concatenate([np.zeros(0, np.int64)] + counts).astype(np.int64)
+
+
 def _per_iteration(dead, field, dtype) -> np.ndarray:
     return np.concatenate([np.zeros(0, dtype)] + [np.asarray(field(d), dtype) for d in dead])
 
@@ -83,14 +90,10 @@ def finalise(dead, state, prior, *, seed, settings, counts, termination, timing,
     stats = evidence.statistics(loglike, n_live_at_death, np.random.default_rng(seed))
     ranks = np.concatenate([np.zeros(0, np.int32)] + [d.insertion_rank for d in dead])
     start_ranks = np.concatenate([np.zeros(0, np.int32)] + [d.start_rank for d in dead])
-    n_ranks = settings["n_live"] - settings["num_delete"] + 1
-    insertion = evidence.insertion_test(ranks, n_ranks)
-    start_correlation = evidence.start_correlation_test(start_ranks, ranks)
-    if np.unique(loglike).size < loglike.size:  # ties: ranks are not uniform by design
-        logger.info("tied log-likelihoods (a plateau): the mixing tests are not meaningful "
-                    "and raise no warning")
-    else:
-        _warn_if_not_mixing(insertion, start_correlation, settings["num_inner_steps"])
+    rank_counts = _rank_counts(dead, settings)
+    insertion = evidence.insertion_test(ranks, rank_counts)
+    start_correlation = evidence.start_correlation_test(start_ranks, ranks, rank_counts)
+    _warn_if_not_mixing(insertion, start_correlation, settings["num_inner_steps"])
     import slicens
 
     result = Result(
@@ -102,6 +105,7 @@ def finalise(dead, state, prior, *, seed, settings, counts, termination, timing,
         n_live_at_death=n_live_at_death,
         log_weights=stats.log_weights,
         insertion_ranks=ranks,
+        insertion_rank_counts=rank_counts,
         start_ranks=start_ranks,
         insertion_test=insertion._asdict(),
         start_correlation_test=start_correlation._asdict(),

@@ -194,8 +194,9 @@ def rows_to_arrays(rows: kernel.StepInfo) -> dict[str, np.ndarray]:
 
 
 #: Per-iteration rows added after checkpoints were first written, each with a row of the
-#: same shape that those checkpoints hold: older files resume with zeros there.
-_ADDED_ROWS = {"n_clusters": "inner_steps"}
+#: same shape that those checkpoints hold: older files resume with zeros there (a
+#: ``rank_count`` of 0: ranked among all survivors, as those runs were).
+_ADDED_ROWS = {"n_clusters": "inner_steps", "rank_count": "inner_steps"}
 
 
 def rows_from_arrays(arrays: dict[str, np.ndarray]) -> kernel.StepInfo:
@@ -215,8 +216,9 @@ def state_to_arrays(state: kernel.NSState, tally: Tally) -> dict:
 
 
 #: State fields that snapshots written before they existed lack, with the value such a
-#: run had: it never split (so the next iteration clusters if jumps miss).
-_ADDED_STATE = {"split": False}
+#: run had: it never split and never waited to cluster (so the next iteration clusters
+#: if jumps miss).
+_ADDED_STATE = {"split": False, "cluster_wait": np.int32(0), "cluster_miss": 0.0}
 
 
 def state_from_arrays(arrays: dict) -> kernel.NSState:

@@ -21,10 +21,12 @@ __all__ = ["Result", "load", "jsonable"]
 FILE_FORMAT = 1
 _ARRAYS = ("positions", "loglike", "loglike_birth", "n_live_at_death", "log_weights",
            "insertion_ranks", "start_ranks", "evals_per_iteration", "inner_steps_per_iteration",
-           "jumps_per_iteration", "kept_positions", "kept_loglike", "clusters_per_iteration")
-#: Arrays that files written before ``num_inner_steps="auto"`` lack; they load as empty.
+           "jumps_per_iteration", "kept_positions", "kept_loglike", "clusters_per_iteration",
+           "insertion_rank_counts")
+#: Arrays that files written before ``num_inner_steps="auto"`` (or before tied ranks were
+#: ranked above the contour) lack; they load as empty.
 _ADDED_ARRAYS = ("inner_steps_per_iteration", "jumps_per_iteration", "kept_positions",
-                 "kept_loglike", "clusters_per_iteration")
+                 "kept_loglike", "clusters_per_iteration", "insertion_rank_counts")
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,8 +70,11 @@ class Result:
         continues when called again).
     wall_time
         Seconds from the call to ``run`` to the end of sampling, compilation included.
-    insertion_ranks
-        Rank of each new point among the survivors it joined (0 to n_live - num_delete).
+    insertion_ranks, insertion_rank_counts
+        Rank of each new point among the survivors above the contour it was born at
+        (ties broken at random), and how many ranks it could take (``n_live - num_delete
+        + 1`` where no survivor ties at the contour; empty in files written before it
+        was recorded, whose ranks are among all survivors).
     insertion_test
         ``zscore``, ``pvalue`` and ``n`` of the Mann-Whitney-Wilcoxon test that the ranks
         are uniform (:func:`slicens.core.evidence.insertion_test`); a small p-value means the
@@ -143,6 +148,7 @@ class Result:
     labels: tuple[str, ...]
     insertion_ranks: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     start_ranks: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    insertion_rank_counts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     insertion_test: dict[str, float] = field(default_factory=dict)
     start_correlation_test: dict[str, float] = field(default_factory=dict)
     evals_per_iteration: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
