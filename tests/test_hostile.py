@@ -7,7 +7,7 @@ import pytest
 from scipy.integrate import quad
 
 import slicens
-from slicens.priors import Normal, Uniform
+from slicens.priors import Normal, Uniform, as_prior
 
 
 def test_nan_half_space_halves_the_evidence():
@@ -82,7 +82,8 @@ def _normal_log_density(x):
 
 
 def _within_three_sigma(prior):
-    for seed in SEEDS:  # one prior object for every seed: the programs compile once
+    prior = as_prior(prior)  # one prior object for every seed: the programs compile once
+    for seed in SEEDS:
         r = slicens.run(_normal_loglike, prior, n_live=200, num_delete=20, seed=seed,
                         progress=False)
         assert abs(r.logZ - NORMAL_TRUTH) < 3 * r.logZ_err, (seed, r.logZ, r.logZ_err)
