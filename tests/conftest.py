@@ -25,7 +25,6 @@ SHARED_GROUPS = {
     "test_analytic": "converged", "test_mixing": "converged",
     "test_anesthetic": "converged", "test_termination": "converged",
     "test_plots": "converged", "test_results_io": "converged",  # small_result
-    "test_peers": "converged",
 }
 
 

@@ -29,7 +29,8 @@ def _peer(loglike, prior, seed, **settings):
                                   pytest.param(2, marks=pytest.mark.slow)])
 def test_gaussian_5d_at_the_defaults_agrees_with_blackjax(seed):
     problem = shared.problem("gaussian_5d")
-    ours = shared.converged("gaussian_5d", seed)  # slicens's defaults, n_live 200
+    ours = shared.converged("gaussian_5d", seed)  # slicens's defaults, n_live 200 (in this
+    # file's own test process: in the shared group it lengthened the longest one)
     assert ours.settings["adaptive"]  # num_inner_steps="auto"
     _agree(ours, _peer(problem.loglike, problem.prior, seed, num_inner_steps=PEER_STEPS,
                        **shared.STANDARD), seed)
