@@ -99,8 +99,10 @@ def region_direction(shapes: Ellipsoids, region, unit):
     """``factor[region] @ unit``, the direction a slice step of ``region`` takes, as a
     product and a sum (the same arithmetic at every batch width). Where
     ``shapes.split`` is False only slot 0 is used: its factor is taken as it is, not
-    gathered per chain (inside the lanes a gather of a ``dim x dim`` factor per lane
-    and evaluation cost more than the distances, measured in 30 dimensions)."""
+    gathered per chain. Measured with ``kernel.step`` alone (30 dimensions, n_live 1000,
+    17 slots, no clustering; medians of 7): 17% slower than one slot with the gather,
+    4% without it; whole runs on this noisy 2-core machine could not separate the
+    two."""
     def product(factor):
         return jnp.sum(factor * unit[None, :], axis=1)
 

@@ -16,9 +16,8 @@ import jax.numpy as jnp
 from slicens.core import clusters, ellipsoids
 
 __all__ = ["JUMP_VOLUME_ENLARGEMENT", "CLUSTER_ABOVE_MISS", "CLUSTER_AGAIN_ABOVE",
-           "jump_ellipsoids", "cluster_shapes",
-           "cluster_decision", "cluster_interval", "next_cluster_wait", "running_miss",
-           "adapted_steps"]
+           "jump_ellipsoids", "cluster_shapes", "cluster_decision", "cluster_interval",
+           "next_cluster_wait", "running_miss", "adapted_steps"]
 
 #: Volume of the jump ellipsoid over that of the smallest one (of the live covariance's
 #: shape) holding every live point: the live points under-cover the contour a little.

@@ -345,11 +345,9 @@ def step(rng_key, state: NSState, loglike_fn: Callable, prior, settings: Setting
             until_accepted=settings.jump_until_accepted, bracket_width=settings.bracket_width)
 
     plans = jax.vmap(plan)(chain_keys, radii, num_jumps)
-    n_regions = jnp.sum(radii[0] > 0).astype(jnp.int32)  # ellipsoids the jumps used
     starts_data = (state.positions[starts], state.loglike[starts], state.logprior[starts])
     chains, lanes = _schedule(
-        chain_item(contour, settings, prior,
-                   shapes._replace(radius=None)),
+        chain_item(contour, settings, prior, shapes._replace(radius=None)),
         _evaluator(loglike_fn, prior),
         (starts_data, plans),
         execution,
@@ -360,6 +358,8 @@ def step(rng_key, state: NSState, loglike_fn: Callable, prior, settings: Setting
                                         settings.n_live)
     jump_miss = jumps.running_miss(state.jump_miss, chains.jumped, settings.num_delete,
                                    settings.n_live)
+    n_regions = jnp.sum(radii[0] > 0).astype(jnp.int32)  # ellipsoids the jumps used
+    split = n_regions > 1
     new_state = NSState(
         positions=state.positions.at[dead].set(chains.position),
         loglike=state.loglike.at[dead].set(chains.loglike),
@@ -372,9 +372,8 @@ def step(rng_key, state: NSState, loglike_fn: Callable, prior, settings: Setting
         inner_steps=jumps.adapted_steps(jump_miss, settings.num_inner_steps) if settings.adaptive
         else state.inner_steps,
         jump_miss=jump_miss,
-        split=n_regions > 1,
-        **jumps.next_cluster_wait(cluster, n_regions > 1, state, settings.n_live,
-                                  settings.num_delete),
+        split=split,
+        **jumps.next_cluster_wait(cluster, split, state, settings.n_live, settings.num_delete),
     )
     logZ_live, plateau = live_summary(new_state, k)
     info = StepInfo(

@@ -140,4 +140,3 @@ def _cover(ellipsoids: Ellipsoids, points):
         return count()
     return jax.lax.cond(ellipsoids.split, count,
                         lambda: jnp.ones(points.shape[0], jnp.int32))
-
