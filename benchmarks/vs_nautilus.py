@@ -44,7 +44,14 @@ def run_slicens(problem, seed, n_live, steps):
                 ess=r.ess, boosted=r.boosted_ess)
 
 
-def run_nautilus(problem, seed, n_live):
+def run_bounds(problem, seed, n_live):
+    r = slicens.run(problem.loglike, problem.prior, n_live=n_live, method="bounds", seed=seed,
+                    progress=False)
+    return dict(evals=r.n_evals, wall=r.sampling_time, logZ=r.logZ, err=r.logZ_err,
+                ess=r.ess, boosted=np.nan)
+
+
+def run_nautilus(problem, seed, n_live, n_networks=4):
     import nautilus
 
     prior = as_prior(problem.prior)
@@ -58,7 +65,8 @@ def run_nautilus(problem, seed, n_live):
         return np.asarray(loglike(padded))[: x.shape[0]]
 
     sampler = nautilus.Sampler(lambda u: lows + u * widths, batched, n_dim=prior.dim,
-                               n_live=n_live, vectorized=True, seed=seed)
+                               n_live=n_live, vectorized=True, seed=seed,
+                               n_networks=n_networks)
     for size in (1, 64, 128, 256, 512):  # compile the usual sizes outside the timing
         batched(np.full((size, prior.dim), 0.5) * widths + lows)
     start = time.perf_counter()
@@ -79,7 +87,7 @@ def main() -> None:
                              "dense suits a GPU)")
     parser.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=list(PROBLEMS))
     parser.add_argument("--samplers", nargs="+", default=["fixed", "auto", "nautilus"],
-                        choices=("fixed", "auto", "nautilus"))
+                        choices=("fixed", "auto", "bounds", "nautilus", "nautilus-ell"))
     args = parser.parse_args()
     print(_common.machine())
     print(f"n_live={args.n_live}, seeds 0..{args.seeds - 1}, slicens defaults otherwise "
@@ -95,6 +103,10 @@ def main() -> None:
             for seed in range(args.seeds):
                 if sampler == "nautilus":
                     rows.append(run_nautilus(problem, seed, args.n_live))
+                elif sampler == "nautilus-ell":  # its bounds: unions of ellipsoids only
+                    rows.append(run_nautilus(problem, seed, args.n_live, n_networks=0))
+                elif sampler == "bounds":
+                    rows.append(run_bounds(problem, seed, args.n_live))
                 else:
                     steps = (slicens.default_num_inner_steps(problem.dim) if sampler == "fixed"
                              else "auto")

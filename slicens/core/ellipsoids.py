@@ -6,12 +6,14 @@ never a dot or a triangular solve, so the arithmetic is the same at every batch 
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-__all__ = ["Ellipsoids", "inverse_factor", "region_of", "region_direction", "single_region"]
+__all__ = ["Ellipsoids", "inverse_factor", "in_one_ellipsoid", "covers", "log_unit_ball",
+           "region_of", "region_direction", "single_region"]
 
 
 class Ellipsoids(NamedTuple):
@@ -69,6 +71,37 @@ def inverse_factor(factor):
     """Inverses of lower-triangular factors, shape (..., dim, dim)."""
     eye = jnp.broadcast_to(jnp.eye(factor.shape[-1], dtype=factor.dtype), factor.shape)
     return jax.scipy.linalg.solve_triangular(factor, eye, lower=True)
+
+
+def in_one_ellipsoid(keys, union: Ellipsoids, n: int):
+    """``n`` points, each uniform in one ellipsoid of ``union`` picked in proportion to
+    its volume (``keys``: the pick's, the direction's and the radius's). Kept with
+    probability ``1 / (ellipsoids holding it)``, such a point is uniform on the union."""
+    k_pick, k_dir, k_radius = keys
+    dim = union.centre.shape[-1]
+    dtype = union.centre.dtype
+    pick = jax.random.categorical(k_pick, union.log_volume(), shape=(n,))
+    z = jax.random.normal(k_dir, (n, dim), dtype)
+    z = z / jnp.linalg.norm(z, axis=1, keepdims=True)
+    radius = union.radius[pick][:, None] * jax.random.uniform(
+        k_radius, (n, 1), dtype) ** (1 / dim)
+    return union.centre[pick] + jnp.einsum("jab,jb->ja", union.factor[pick], radius * z)
+
+
+def covers(union: Ellipsoids, points):
+    """How many ellipsoids of ``union`` hold each of ``points`` (n, dim): shape (n,).
+
+    Outside the lanes (a dot per ellipsoid, memory ``n x K x dim``), for many points at
+    once."""
+    offset = points[:, None, :] - union.centre[None, :, :]
+    whitened = jnp.einsum("kab,nkb->nka", union.inverse, offset)
+    inside = jnp.sum(whitened**2, axis=-1) < union.radius[None, :] ** 2
+    return jnp.sum(inside, axis=1).astype(jnp.int32)
+
+
+def log_unit_ball(dim: int) -> float:
+    """Log volume of the unit ball in ``dim`` dimensions."""
+    return 0.5 * dim * math.log(math.pi) - math.lgamma(0.5 * dim + 1.0)
 
 
 def region_of(shapes: Ellipsoids, radius, x):

@@ -42,6 +42,7 @@ __all__ = [
     "StepInfo",
     "Settings",
     "init",
+    "evaluate_points",
     "step",
     "covariance_factor",
     "live_summary",
@@ -224,6 +225,16 @@ def _evaluation_item() -> WorkItem:
         return point, value[0], value[1], jnp.ones((), bool)
 
     return WorkItem(start, lambda s: s[0], advance, lambda s: s[3])
+
+
+def evaluate_points(evaluate: Callable, points, execution: Execution):
+    """``evaluate`` (``(point) -> (loglike, logprior)``) at every one of ``points``, at
+    most ``execution.chunk_size`` at once per device: the initial evaluations' mechanism,
+    for callers that draw their own points (:mod:`slicens.host.bounded`). Returns
+    ``((loglike, logprior), LaneStats)``."""
+    (_, loglike, logprior, _), lanes = _schedule(_evaluation_item(), evaluate, points,
+                                                 execution)
+    return (loglike, logprior), lanes
 
 
 def _schedule(item: WorkItem, evaluate: Callable, jobs, execution: Execution):

@@ -14,7 +14,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from slicens.core.ellipsoids import Ellipsoids
+from slicens.core.ellipsoids import Ellipsoids, in_one_ellipsoid
 
 __all__ = ["SlicePlan", "make_plan", "JUMP_STREAM"]
 
@@ -116,13 +116,7 @@ def _jump_proposals(key, ellipsoids: Ellipsoids | None, max_jumps: int, dim: int
     if ellipsoids is None or max_jumps == 0:
         return jnp.zeros((max_jumps, dim), dtype), jnp.zeros((max_jumps,), dtype)
     k_pick, k_dir, k_radius, k_test, k_keep = jax.random.split(key, 5)
-    pick = jax.random.categorical(k_pick, ellipsoids.log_volume(), shape=(max_jumps,))
-    z = jax.random.normal(k_dir, (max_jumps, dim), dtype)
-    z = z / jnp.linalg.norm(z, axis=1, keepdims=True)
-    radius = ellipsoids.radius[pick][:, None] * jax.random.uniform(
-        k_radius, (max_jumps, 1), dtype) ** (1 / dim)
-    points = ellipsoids.centre[pick] + jnp.einsum("jab,jb->ja", ellipsoids.factor[pick],
-                                                  radius * z)
+    points = in_one_ellipsoid((k_pick, k_dir, k_radius), ellipsoids, max_jumps)
     cover = _cover(ellipsoids, points)
     kept = jax.random.uniform(k_keep, (max_jumps,), dtype) * jnp.maximum(cover, 1) < 1.0
     log_u = jnp.log(jax.random.uniform(k_test, (max_jumps,), dtype))

@@ -12,7 +12,7 @@ import jax
 import numpy as np
 
 from slicens.core import blocks, kernel
-from slicens.host import processes
+from slicens.host import bounded, processes
 from slicens.host.checkpoint import Checkpoint, CheckpointError, Loaded, differences, identity
 from slicens.host.compiled import Compiler, choose_program
 from slicens.host.finalise import finalise
@@ -67,8 +67,12 @@ def run(
     checkpoint_every: float = DEFAULT_CHECKPOINT_EVERY,
     likelihood_id: str | None = None,
     progress: bool | str = "auto",
+    method: str = "slice",
+    f_live: float | None = None,
+    n_batch: int | None = None,
 ) -> Result:
-    """Run nested slice sampling.
+    """Run nested slice sampling (``method="slice"``, the default) or draw from bounds with
+    importance weights (``method="bounds"``, new and not yet resumable).
 
     Parameters
     ----------
@@ -173,6 +177,21 @@ def run(
         ``"auto"`` (default): a live display on a terminal (tqdm or rich if installed),
         a plain line every 30 s otherwise; ``False``: silent; or ``"tqdm"``, ``"rich"``,
         ``"log"`` (plain lines) to force one.
+    method
+        ``"slice"`` (default): nested sampling with slice chains, as above.
+        ``"bounds"``: every point is drawn uniformly from a bound (unions of ellipsoids
+        fitted to the best points, in the prior's unit cube) and weighed by importance
+        against all the bounds drawn from (:mod:`slicens.host.bounded`; docs/design.md,
+        "Bounded draws"). It needs a prior with a unit-cube transform, stops at
+        ``min_ess`` (default 10,000), ``max_evals`` or ``max_time``, and returns a
+        :class:`slicens.host.bounded.BoundedResult`. The nested-sampling arguments
+        (``num_delete``, ``num_inner_steps``, ``max_expansions``, ``max_shrinkage``,
+        ``dlogz``, ``max_iterations``) and checkpoints are refused with it: it does not
+        checkpoint yet.
+    f_live, n_batch
+        ``method="bounds"`` only: exploration ends once the ``n_live`` best points hold
+        less than ``f_live`` of the evidence (default 0.01), and points are drawn and
+        evaluated ``n_batch`` at a time (default ``n_live // 4``).
 
     Returns
     -------
@@ -192,6 +211,21 @@ def run(
         cannot be read.
     """
     start_time = time.perf_counter()
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got method={method!r}")
+    if method == "bounds":
+        return _run_bounds(loglike, prior, start_time, n_live=n_live, num_delete=num_delete,
+                           num_inner_steps=num_inner_steps, chunk_size=chunk_size,
+                           memory_budget=memory_budget, schedule=schedule, devices=devices,
+                           seed=seed, dlogz=dlogz, max_evals=max_evals,
+                           max_iterations=max_iterations, max_time=max_time, min_ess=min_ess,
+                           max_expansions=max_expansions, max_shrinkage=max_shrinkage,
+                           checkpoint=checkpoint, resume=resume, f_live=f_live,
+                           n_batch=n_batch, progress=progress)
+    for name, value in (("f_live", f_live), ("n_batch", n_batch)):
+        if value is not None:
+            raise ValueError(f"{name} is an argument of method='bounds', got {name}={value!r} "
+                             f"with method={method!r}")
     prior, settings, chunk, chosen = resolve(
         loglike, prior, n_live=n_live, num_delete=num_delete, num_inner_steps=num_inner_steps,
         chunk_size=chunk_size, memory_budget=memory_budget, schedule=schedule,
@@ -264,6 +298,46 @@ def run(
     )
     loop.finish(state, jsonable(finished), converged)
     return finalise(loop.dead, jax.device_get(state), prior, seed=seed, **finished)
+
+
+#: The samplers ``run`` offers (its ``method``).
+METHODS = ("slice", "bounds")
+
+
+def _run_bounds(loglike, prior, start_time, *, n_live, num_delete, num_inner_steps, chunk_size,
+                memory_budget, schedule, devices, seed, dlogz, max_evals, max_iterations,
+                max_time, min_ess, max_expansions, max_shrinkage, checkpoint, resume, f_live,
+                n_batch, progress):
+    """``method="bounds"``: the arguments it takes checked, the others refused by name."""
+    if num_inner_steps is None:
+        num_inner_steps = "auto"
+    refused = dict(num_delete=(num_delete, None), num_inner_steps=(num_inner_steps, "auto"),
+                   max_expansions=(max_expansions, None),
+                   max_shrinkage=(max_shrinkage, DEFAULT_MAX_SHRINKAGE),
+                   dlogz=(dlogz, DEFAULT_DLOGZ), max_iterations=(max_iterations, None),
+                   checkpoint=(checkpoint, None), resume=(resume, None))
+    for name, (value, default) in refused.items():
+        if value is not default and value != default:
+            raise ValueError(f"{name} is an argument of method='slice' (method='bounds' "
+                             f"draws no chains and does not checkpoint yet), got "
+                             f"{name}={value!r}")
+    prior, _, _, _ = resolve(loglike, prior, n_live=n_live, num_delete=None,
+                             num_inner_steps="auto", chunk_size=chunk_size,
+                             memory_budget=memory_budget, schedule=schedule,
+                             max_expansions=None, max_shrinkage=DEFAULT_MAX_SHRINKAGE)
+    devices = resolve_devices(devices)
+    check_int("seed", seed, 0)
+    check_int("max_evals", max_evals, 1, allow_none=True)
+    check_positive("max_time", max_time, allow_none=True)
+    check_positive("min_ess", min_ess, allow_none=True)
+    make_display(progress).close()  # checks it; the run reports each bound to the log
+    warn_if_hazardous()
+    return bounded.run_bounded(
+        loglike, prior, n_live=n_live, n_batch=n_batch,
+        f_live=bounded.DEFAULT_F_LIVE if f_live is None else f_live, min_ess=min_ess,
+        chunk_size=chunk_size, memory_budget=memory_budget, schedule=schedule,
+        devices=devices, seed=seed, max_evals=max_evals, max_time=max_time,
+        start_time=start_time, report=progress is not False)
 
 
 def _identity(loglike, prior, settings: kernel.Settings, seed: int, likelihood_id) -> dict:
