@@ -21,10 +21,11 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from slicens.core import ellipsoids, jumps
+from slicens.core import clusters, ellipsoids, jumps
 from slicens.core.ellipsoids import Ellipsoids
 
-__all__ = ["Bound", "BLOCK", "fit", "in_cube", "contains", "count_volume", "draw"]
+__all__ = ["Bound", "BLOCK", "SPLIT_ABOVE", "SPLIT_MIN_POINTS", "fit", "split_union", "in_cube",
+           "contains", "count_volume", "draw"]
 
 #: Tries made at once by :func:`count_volume` and :func:`draw` (memory: ``BLOCK x K x
 #: dim`` for the covers).
@@ -58,6 +59,121 @@ def fit(points, max_clusters: int, enlargement: float) -> Ellipsoids:
     union, _ = jumps.jump_ellipsoids(points, factor, nobody, max_clusters)
     scale = (enlargement / jumps.JUMP_VOLUME_ENLARGEMENT) ** (1.0 / dim)
     return union._replace(radius=union.radius[0] * scale, split=None)
+
+
+#: A bound's ellipsoids are split while their union's volume (before enlargement) exceeds
+#: this many times the volume the fitted points represent (their share of the prior mass
+#: under the run's weights): a contour one ellipsoid cannot follow (a ring, a curved
+#: ridge) is then covered by several along it.
+SPLIT_ABOVE = 2.0
+#: Points an ellipsoid of a split union keeps at least (beyond ``dim``), as Nautilus's
+#: ``n_points_min``: fewer give a covariance too noisy to bound anything.
+SPLIT_MIN_POINTS = 10
+#: Lloyd iterations of the two-means split.
+SPLIT_ITERATIONS = 8
+
+
+def _slot_shapes(points, label, slots: int):
+    """Each slot's mean, covariance factor, inverse factor, squared cross-validated
+    radius (the largest over its points) and size; radius 0 where a slot holds fewer
+    than ``dim + 2`` points."""
+    n, dim = points.shape
+    weight = (label[None, :] == jnp.arange(slots)[:, None]).astype(points.dtype)
+    size = jnp.sum(weight, axis=1)
+    centre = weight @ points / jnp.maximum(size, 1.0)[:, None]
+    offset = points[None, :, :] - centre[:, None, :]
+    cov = jnp.einsum("kn,kna,knb->kab", weight, offset, offset) / jnp.maximum(
+        size - 1.0, 1.0)[:, None, None]
+    scale = jnp.trace(cov, axis1=1, axis2=2) / dim
+    jitter = 1e-10 * jnp.where(scale > 0, scale, 1.0)
+    factor = jnp.linalg.cholesky(cov + jitter[:, None, None] * jnp.eye(dim, dtype=cov.dtype)[None])
+    inverse = ellipsoids.inverse_factor(factor)
+    d2 = jnp.sum(jnp.einsum("kab,knb->kna", inverse, offset) ** 2, axis=-1)
+    loo = jumps._cross_validated(d2, jnp.maximum(size, 3.0)[:, None])
+    r2 = jnp.max(jnp.where(weight > 0, loo, 0.0), axis=1)
+    r2 = jnp.where(size >= dim + 2, r2, 0.0)
+    return centre, factor, inverse, r2, size
+
+
+def _log_volumes(factor, r2):
+    dim = factor.shape[-1]
+    log_det = jnp.sum(jnp.log(jnp.diagonal(factor, axis1=-2, axis2=-1)), axis=-1)
+    return jnp.where(r2 > 0, log_det + 0.5 * dim * jnp.log(jnp.where(r2 > 0, r2, 1.0)),
+                     -jnp.inf)
+
+
+def _two_means(points, members, centre, inverse, cov_factor):
+    """Split ``members`` in two: by the side of the principal axis first, then
+    :data:`SPLIT_ITERATIONS` Lloyd steps in the slot's whitened metric. Returns whether
+    each point goes to the second half."""
+    cov = cov_factor @ cov_factor.T
+    axis = jnp.linalg.eigh(cov)[1][:, -1]
+    side = (points - centre[None, :]) @ axis > 0
+
+    def lloyd(_, side):
+        halves = jnp.stack([members & ~side, members & side]).astype(points.dtype)
+        means = halves @ points / jnp.maximum(jnp.sum(halves, axis=1), 1.0)[:, None]
+        white = jnp.einsum("ab,jnb->jna", inverse, points[None] - means[:, None])
+        d2 = jnp.sum(white**2, axis=-1)
+        return d2[1] < d2[0]
+
+    return members & jax.lax.fori_loop(0, SPLIT_ITERATIONS, lloyd, side)
+
+
+def _initial_clusters(points, slots: int):
+    """The points' modes as the jumps find them (:func:`slicens.core.clusters.find_clusters`,
+    connected components of the nearest-neighbour graph), each point of no cluster in
+    its nearest cluster's (whitened distance to the means); slot labels and the slots
+    used."""
+    dim = points.shape[1]
+    cov = jnp.atleast_2d(jnp.cov(points, rowvar=False))
+    factor = jnp.linalg.cholesky(cov + 1e-10 * jnp.trace(cov) / dim * jnp.eye(dim))
+    found = clusters.find_clusters(points, factor, slots)
+    used = jnp.maximum(jnp.sum(found.size > 0), 1).astype(jnp.int32)
+    weight = (found.label[None, :] == jnp.arange(slots)[:, None]).astype(points.dtype)
+    means = weight @ points / jnp.maximum(jnp.sum(weight, axis=1), 1.0)[:, None]
+    white = jax.scipy.linalg.solve_triangular(
+        factor, (points[:, None, :] - means[None, :, :]).reshape(-1, dim).T, lower=True)
+    d2 = jnp.sum(white**2, axis=0).reshape(points.shape[0], slots)
+    d2 = jnp.where(jnp.arange(slots)[None, :] < used, d2, jnp.inf)
+    nearest = jnp.argmin(d2, axis=1).astype(jnp.int32)
+    label = jnp.where(found.label >= 0, found.label, nearest)
+    return jnp.where(found.size[0] > 0, label, 0), used
+
+
+def split_union(points, slots: int, enlargement: float, target_log_volume) -> Ellipsoids:
+    """A union of up to ``slots`` ellipsoids around ``points``: one around all, then the
+    largest split in two (:func:`_two_means`) while the union's volume exceeds
+    :data:`SPLIT_ABOVE` times ``target_log_volume``'s and both halves keep ``dim +``
+    :data:`SPLIT_MIN_POINTS` points; each radius the cross-validated one, scaled to
+    ``enlargement`` times its volume. Deterministic."""
+    n, dim = points.shape
+    min_points = dim + SPLIT_MIN_POINTS
+    label, used = _initial_clusters(points, slots)
+    unit = ellipsoids.log_unit_ball(dim)
+
+    def one_split(_, carry):
+        label, used, frozen = carry
+        centre, factor, inverse, r2, size = _slot_shapes(points, label, slots)
+        log_volume = _log_volumes(factor, r2) + unit
+        wanted = jax.nn.logsumexp(log_volume) > target_log_volume + jnp.log(SPLIT_ABOVE)
+        open_ = ~frozen & (size >= 2 * min_points)
+        slot = jnp.argmax(jnp.where(open_, log_volume, -jnp.inf))
+        members = label == slot
+        second = _two_means(points, members, centre[slot], inverse[slot], factor[slot])
+        halves = jnp.sum(second), jnp.sum(members & ~second)
+        fits = (halves[0] >= min_points) & (halves[1] >= min_points)
+        go = wanted & open_[slot] & (used < slots)
+        split = go & fits
+        label = jnp.where(split & second, used, label)
+        frozen = frozen.at[slot].set(frozen[slot] | (go & ~fits))
+        return label, used + split.astype(jnp.int32), frozen
+
+    start = (label, used, jnp.zeros(slots, bool))
+    label, _, _ = jax.lax.fori_loop(0, slots - 1, one_split, start)
+    centre, factor, inverse, r2, _ = _slot_shapes(points, label, slots)
+    radius = jnp.sqrt(r2) * enlargement ** (1.0 / dim)
+    return Ellipsoids(centre, factor, radius, inverse)
 
 
 def in_cube(points):

@@ -122,9 +122,10 @@ class _Programs:
             (value, _), lanes = kernel.evaluate_points(evaluate_one, x, execution)
             return jnp.where(jnp.isfinite(value), value, -jnp.inf), lanes
 
-        def fitted(key, points):
-            return bounds.count_volume(key, bounds.fit(points, max_clusters, enlargement),
-                                       VOLUME_BLOCKS)
+        def fitted(key, points, target_log_volume):
+            union = bounds.split_union(points, max_clusters + 1, enlargement,
+                                       target_log_volume)
+            return bounds.count_volume(key, union, VOLUME_BLOCKS)
 
         # XLA:CPU's intra-op threads off, as for every program slicens compiles (the
         # jaxlib hazards of host/platform.py).
@@ -139,6 +140,17 @@ class _Programs:
         self.estimate = jit(importance.estimate)
         self.live_share = jit(importance.live_share, static_argnums=2)
         self.n_live = n_live
+
+
+#: The weights are recomputed (for f_live and the ESS) after every batch while a run
+#: holds fewer than this many batches of points, then every ``n / (this x n_batch)``
+#: batches: each estimate costs ``points x bounds``, so re-estimating after every batch
+#: would grow quadratically (2-d shells, 600k points: most of a 1,175 s run).
+CHECKS_PER_RUN = 64
+
+
+def _check_interval(n_points: int, n_batch: int) -> int:
+    return max(1, n_points // (CHECKS_PER_RUN * n_batch))
 
 
 def _padded(n: int, least: int) -> int:
@@ -268,23 +280,26 @@ def run_bounded(loglike: Callable, prior, *, n_live: int, n_batch: int | None = 
         above += int(np.sum(value >= threshold))
         since_bound += n_batch
         batch += 1
-        est = _estimate(programs, points, found)
-        if phase == "exploration" and len(found) > 1:
-            share = float(programs.live_share(
-                jnp.asarray(points.loglike[: est.log_weights.shape[0]]), est.log_weights,
-                n_live))
-            if share < f_live:
-                phase = "sampling"
-                if report:
-                    logger.info("slicens (bounds): exploration done, %d bounds, %d "
-                                "evaluations", len(found), points.n)
-        if phase == "sampling" and float(est.ess) >= min_ess:
-            termination = "min_ess"
-        elif max_evals is not None and points.n + n_batch > max_evals:
+        if batch % _check_interval(points.n, n_batch) == 0:
+            est = _estimate(programs, points, found)
+            if phase == "exploration" and len(found) > 1:
+                share = float(programs.live_share(
+                    jnp.asarray(points.loglike[: est.log_weights.shape[0]]),
+                    est.log_weights, n_live))
+                if share < f_live:
+                    phase = "sampling"
+                    if report:
+                        logger.info("slicens (bounds): exploration done, %d bounds, %d "
+                                    "evaluations", len(found), points.n)
+            if phase == "sampling" and float(est.ess) >= min_ess:
+                termination = "min_ess"
+        if termination is None and max_evals is not None and points.n + n_batch > max_evals:
             termination = "max_evals"
-        elif max_time is not None and time.perf_counter() - start_time > max_time:
+        if termination is None and max_time is not None and (
+                time.perf_counter() - start_time > max_time):
             termination = "max_time"
 
+    est = _estimate(programs, points, found)
     n = points.n
     wall = time.perf_counter() - start_time
     settings = dict(method="bounds", n_live=n_live, n_batch=n_batch, n_update=n_update,
@@ -311,12 +326,24 @@ def _new_bound(programs: _Programs, points: _Points, found: _Bounds, key) -> flo
     loglike = points.loglike[: points.n]
     best = np.argsort(loglike, kind="stable")[-programs.n_live:]
     threshold = float(loglike[best[0]])
-    bound = programs.fit(key, jnp.asarray(points.u[best]))
+    bound = programs.fit(key, jnp.asarray(points.u[best]), _represented_log_volume(
+        points, found, best))
     if float(bound.log_volume) < found.log_volume[-1]:
         found.add(bound)
         column = _membership(programs, bound.union, points.u[: points.n])
         points.add_bound_column(len(found) - 1, column)
     return threshold
+
+
+def _represented_log_volume(points: _Points, found: _Bounds, rows) -> float:
+    """Log of the prior volume the points ``rows`` stand for under the run's weights:
+    each point ``1 / D(x)`` of the mixture density (Nautilus's ``log_v_live``)."""
+    k = len(found)
+    with np.errstate(divide="ignore"):
+        per_bound = np.log(np.array(found.draws, float)) - np.array(found.log_volume)
+    log_d = np.where(points.member[rows, :k], per_bound[None, :], -np.inf)
+    log_d = np.logaddexp.reduce(log_d, axis=1)
+    return float(np.logaddexp.reduce(-log_d))
 
 
 def _draw(programs: _Programs, found: _Bounds, k: int, key):
