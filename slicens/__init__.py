@@ -12,6 +12,7 @@ iteration), ``slicens.core.evidence``, ``slicens.host.modes``, ``slicens.plots``
 """
 
 from slicens import priors
+from slicens.host.bounded_result import BoundedResult
 from slicens.host.probe import MemoryProbe, probe_memory
 from slicens.host.results import Result, load
 from slicens.host.run import run
@@ -23,6 +24,7 @@ __version__ = "0.1.0"
 __all__ = [
     "run",
     "Result",
+    "BoundedResult",
     "load",
     "priors",
     "Uniform",

@@ -188,6 +188,11 @@ def test_a_bounded_run_finds_the_analytic_evidence_and_posterior(seed):
     np.testing.assert_array_less(np.abs(result.posterior_mean() - np.linspace(-0.5, 0.5, 3)),
                                  5 * mean_sd)
     assert set(result.phase_evals) == {"exploration", "sampling"}
+    samples = result.equal_weight_samples()
+    assert samples.shape == (int(result.ess), 3)
+    np.testing.assert_array_less(np.abs(samples.mean(axis=0) - result.posterior_mean()),
+                                 5 * mean_sd)
+    assert "bounds" in result.summary() and "min_ess" in result.summary()
 
 
 def test_a_bounded_run_does_not_depend_on_the_chunk_size():

@@ -76,9 +76,14 @@ class BoundedResult:
         centred = self.positions - self.posterior_mean()[None, :]
         return (self.weights[:, None] * centred).T @ centred
 
-    def equal_weight_samples(self, seed: int = 0) -> np.ndarray:
-        """Points resampled in proportion to their weights (systematic resampling)."""
-        return self.positions[equal_weight_indices(self.log_weights, seed)]
+    def equal_weight_samples(self, n: int | None = None, seed: int = 0) -> np.ndarray:
+        """``n`` equally weighted posterior samples (default: about the ESS), by
+        systematic resampling with ``numpy.random.default_rng(seed)``, as
+        :meth:`slicens.Result.equal_weight_samples`."""
+        if n is None:
+            n = max(1, int(self.ess))
+        rng = np.random.default_rng(seed)
+        return self.positions[equal_weight_indices(self.log_weights, n, rng)]
 
     def summary(self) -> str:
         return (f"slicens (bounds): logZ = {self.logZ:.3f} +/- {self.logZ_err:.3f}, "

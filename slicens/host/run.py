@@ -13,6 +13,7 @@ import numpy as np
 
 from slicens.core import blocks, kernel
 from slicens.host import bounded, processes
+from slicens.host.bounded_result import BoundedResult
 from slicens.host.checkpoint import Checkpoint, CheckpointError, Loaded, differences, identity
 from slicens.host.compiled import Compiler, choose_program
 from slicens.host.finalise import finalise
@@ -70,7 +71,7 @@ def run(
     method: str = "slice",
     f_live: float | None = None,
     n_batch: int | None = None,
-) -> Result:
+) -> Result | BoundedResult:
     """Run nested slice sampling (``method="slice"``, the default) or draw from bounds with
     importance weights (``method="bounds"``, new and not yet resumable).
 
