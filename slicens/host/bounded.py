@@ -5,7 +5,8 @@ The run works in the prior's unit cube. It draws batches of ``n_batch`` points u
 from its newest bound (:mod:`slicens.core.bounds`; the first bound is the cube, the
 prior itself), evaluates them through the lanes (at most ``chunk_size`` at once), and
 weighs every point against the mixture of all bounds drawn from
-(:mod:`slicens.core.importance`). Exploration: after ``n_update`` new points above the
+(:mod:`slicens.core.importance`). Exploration: after ``n_update`` (default ``n_live``, as
+Nautilus) new points above the
 newest bound's threshold (the ``n_live``-th highest likelihood when it was fitted), or
 ``10 n_live`` evaluations, a new bound is fitted to the ``n_live`` best points (kept only
 if smaller than the last); exploration ends when those points hold less than ``f_live``
@@ -229,7 +230,7 @@ def run_bounded(loglike: Callable, prior, *, n_live: int, n_batch: int | None = 
     check_int("n_batch", n_batch, 1)
     if n_update is None:
         n_update = n_live
-        chosen["n_update"] = f"n_live = {n_update}"
+        chosen["n_update"] = f"n_live = {n_update} (Nautilus's)"
     check_int("n_update", n_update, 1)
     check_positive("f_live", f_live)
     if f_live >= 1:
