@@ -4,8 +4,8 @@ counted from draws.
 A run that draws from bounds (``method="bounds"``, :mod:`slicens.host.bounded`) works in
 the prior's unit cube, where the prior is uniform: the prior mass of a region is its
 volume. Each bound is the union of the ellipsoids fitted to the run's best points (one
-per mode, split further along contours one ellipsoid cannot follow, :func:`split_union`),
-intersected with the cube. Its volume
+per mode, :func:`fit`; or split further along contours one ellipsoid cannot follow,
+:func:`split_union`), intersected with the cube. Its volume
 is counted: the ellipsoids' analytic volumes times the share of draws kept (a draw is
 kept with probability ``1 / (ellipsoids holding it)`` and only inside the cube), with the
 binomial variance of that share. Nothing here evaluates a likelihood: a void try costs an
@@ -24,7 +24,7 @@ import jax.numpy as jnp
 from slicens.core import clusters, ellipsoids, jumps
 from slicens.core.ellipsoids import Ellipsoids
 
-__all__ = ["Bound", "BLOCK", "SPLIT_ABOVE", "SPLIT_MIN_POINTS", "split_union", "in_cube",
+__all__ = ["Bound", "BLOCK", "SPLIT_ABOVE", "SPLIT_MIN_POINTS", "fit", "split_union", "in_cube",
            "contains", "count_volume", "draw"]
 
 #: Tries made at once by :func:`count_volume` and :func:`draw` (memory: ``BLOCK x K x
@@ -44,6 +44,21 @@ class Bound(NamedTuple):
     union: Ellipsoids
     log_volume: jax.Array
     log_volume_var: jax.Array
+
+
+def fit(points, max_clusters: int, enlargement: float) -> Ellipsoids:
+    """The union of ellipsoids around ``points`` (n, dim) in the unit cube: each
+    ellipsoid with its points' mean and covariance shape and the cross-validated radius
+    of :func:`slicens.core.jumps.jump_ellipsoids`, scaled to ``enlargement`` times the
+    volume of the one through the farthest point (instead of the jumps' 1.5)."""
+    dim = points.shape[1]
+    cov = jnp.atleast_2d(jnp.cov(points, rowvar=False))
+    jitter = 1e-10 * jnp.trace(cov) / dim
+    factor = jnp.linalg.cholesky(cov + jitter * jnp.eye(dim, dtype=cov.dtype))
+    nobody = jnp.full((1,), -1, jnp.int32)  # no point left out for a start
+    union, _ = jumps.jump_ellipsoids(points, factor, nobody, max_clusters)
+    scale = (enlargement / jumps.JUMP_VOLUME_ENLARGEMENT) ** (1.0 / dim)
+    return union._replace(radius=union.radius[0] * scale, split=None)
 
 
 #: A bound's ellipsoids are split while their union's volume (before enlargement) exceeds
