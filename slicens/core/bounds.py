@@ -21,7 +21,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from slicens.core import clusters, ellipsoids, jumps
+from slicens.core import clusters, ellipsoids, jumps, kernel
 from slicens.core.ellipsoids import Ellipsoids
 
 __all__ = ["Bound", "BLOCK", "SPLIT_ABOVE", "SPLIT_MIN_POINTS", "fit", "split_union", "in_cube",
@@ -52,9 +52,7 @@ def fit(points, max_clusters: int, enlargement: float) -> Ellipsoids:
     of :func:`slicens.core.jumps.jump_ellipsoids`, scaled to ``enlargement`` times the
     volume of the one through the farthest point (instead of the jumps' 1.5)."""
     dim = points.shape[1]
-    cov = jnp.atleast_2d(jnp.cov(points, rowvar=False))
-    jitter = 1e-10 * jnp.trace(cov) / dim
-    factor = jnp.linalg.cholesky(cov + jitter * jnp.eye(dim, dtype=cov.dtype))
+    factor = kernel.covariance_factor(points)
     nobody = jnp.full((1,), -1, jnp.int32)  # no point left out for a start
     union, _ = jumps.jump_ellipsoids(points, factor, nobody, max_clusters)
     scale = (enlargement / jumps.JUMP_VOLUME_ENLARGEMENT) ** (1.0 / dim)
@@ -126,8 +124,7 @@ def _initial_clusters(points, slots: int):
     its nearest cluster's (whitened distance to the means); slot labels and the slots
     used."""
     dim = points.shape[1]
-    cov = jnp.atleast_2d(jnp.cov(points, rowvar=False))
-    factor = jnp.linalg.cholesky(cov + 1e-10 * jnp.trace(cov) / dim * jnp.eye(dim))
+    factor = kernel.covariance_factor(points)
     found = clusters.find_clusters(points, factor, slots)
     used = jnp.maximum(jnp.sum(found.size > 0), 1).astype(jnp.int32)
     weight = (found.label[None, :] == jnp.arange(slots)[:, None]).astype(points.dtype)

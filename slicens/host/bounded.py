@@ -145,6 +145,7 @@ class _Programs:
         self.estimate = jit(importance.estimate)
         self.live_share = jit(importance.live_share, static_argnums=2)
         self.n_live = n_live
+        self.split_bounds = split_bounds
 
 
 #: The weights are recomputed (for f_live and the ESS) after every batch while a run
@@ -163,12 +164,14 @@ def _padded(n: int, least: int) -> int:
 
 
 def _membership(programs: _Programs, union, u):
-    """Whether each row of ``u`` lies in the bound of ``union`` (blocks of fixed shape,
-    so one compiled program serves every count)."""
+    """Whether each row of ``u`` lies in the bound of ``union`` (blocks of at most
+    ``BLOCK`` rows, padded to a power of two: a few compiled shapes serve every count,
+    and a batch of ``n_batch`` points is not padded to ``BLOCK``)."""
     out = np.zeros(u.shape[0], bool)
-    for begin in range(0, u.shape[0], bounds.BLOCK):
-        block = u[begin: begin + bounds.BLOCK]
-        pad = np.zeros((bounds.BLOCK, u.shape[1]))
+    size = min(bounds.BLOCK, _padded(u.shape[0], 1))
+    for begin in range(0, u.shape[0], size):
+        block = u[begin: begin + size]
+        pad = np.zeros((size, u.shape[1]))
         pad[: block.shape[0]] = block
         out[begin: begin + block.shape[0]] = np.asarray(
             programs.contains(union, pad))[: block.shape[0]]
@@ -336,8 +339,9 @@ def _new_bound(programs: _Programs, points: _Points, found: _Bounds, key) -> flo
     loglike = points.loglike[: points.n]
     best = np.argsort(loglike, kind="stable")[-programs.n_live:]
     threshold = float(loglike[best[0]])
-    bound = programs.fit(key, jnp.asarray(points.u[best]), _represented_log_volume(
-        points, found, best))
+    # Only the split unions use the volume the best points stand for.
+    target = _represented_log_volume(points, found, best) if programs.split_bounds else 0.0
+    bound = programs.fit(key, jnp.asarray(points.u[best]), target)
     if float(bound.log_volume) < found.log_volume[-1]:
         found.add(bound)
         column = _membership(programs, bound.union, points.u[: points.n])
@@ -350,10 +354,10 @@ def _represented_log_volume(points: _Points, found: _Bounds, rows) -> float:
     each point ``1 / D(x)`` of the mixture density (Nautilus's ``log_v_live``)."""
     k = len(found)
     with np.errstate(divide="ignore"):
-        per_bound = np.log(np.array(found.draws, float)) - np.array(found.log_volume)
-    log_d = np.where(points.member[rows, :k], per_bound[None, :], -np.inf)
-    log_d = np.logaddexp.reduce(log_d, axis=1)
-    return float(np.logaddexp.reduce(-log_d))
+        log_n = np.log(np.array(found.draws, float))
+    log_d = importance.log_mixture_density(jnp.asarray(points.member[rows, :k]),
+                                           jnp.asarray(log_n), jnp.asarray(found.log_volume))
+    return float(jax.nn.logsumexp(-log_d))
 
 
 def _draw(programs: _Programs, found: _Bounds, k: int, key):
