@@ -141,6 +141,16 @@ def test_later_bounds_that_miss_most_of_the_posterior_cost_variance_not_bias():
         assert abs(z) < 3
 
 
+def test_the_sampling_phase_needs_the_bounds_that_hold_the_posterior_not_the_shrunk_ones():
+    # balls of 4, 2, 0.7, 0.4 posterior sd: the 2-sd ball holds most of the posterior at
+    # the lowest density of draws; the shrunk ones hold little of it
+    for seed in range(2):
+        _, estimate = _fixed_bound_estimate(seed, SHRUNK)
+        need = np.asarray(estimate.log_need)
+        assert int(np.argmax(need)) == 2
+        assert max(need[3], need[4]) < min(need[1], need[2])
+
+
 @pytest.mark.slow
 def test_shrunk_fixed_bounds_are_unbiased_and_their_error_honest_over_seeds():
     z = np.array([_fixed_bound_estimate(seed, SHRUNK)[0] for seed in range(40)])
@@ -172,8 +182,9 @@ def _quick_run(seed, **kwargs):
 
 @functools.cache
 def _stopped_run(chunk_size):
-    """Seed 4 stopped at 3,000 evaluations, at ``chunk_size``."""
-    return _quick_run(4, chunk_size=chunk_size, max_evals=3000)
+    """Seed 4 stopped at 2,500 evaluations (a few batches into its sampling phase), at
+    ``chunk_size``."""
+    return _quick_run(4, chunk_size=chunk_size, max_evals=2500)
 
 
 @pytest.mark.parametrize("seed", [0, 1, pytest.param(2, marks=pytest.mark.slow)])
@@ -195,6 +206,12 @@ def test_a_bounded_run_finds_the_analytic_evidence_and_posterior(seed):
     assert "bounds" in result.summary() and "min_ess" in result.summary()
 
 
+def test_a_run_of_ellipsoids_only_finds_the_analytic_evidence():
+    result = _quick_run(0, refine=False)
+    assert result.settings["refine"] is False and result.termination == "min_ess"
+    assert abs(result.logZ - _LOGZ) < 3 * result.logZ_err
+
+
 def test_a_bounded_run_does_not_depend_on_the_chunk_size():
     whole, lanes = _stopped_run(None), _stopped_run(7)
     assert whole.memory["chunk_size"] == 25 and lanes.memory["chunk_size"] == 7
@@ -207,7 +224,8 @@ def test_a_bounded_run_does_not_depend_on_the_chunk_size():
 def test_max_evals_stops_a_bounded_run_between_batches():
     result = _stopped_run(7)
     assert result.termination == "max_evals"
-    assert 3000 - 25 < result.n_evals <= 3000
+    assert 2500 - 25 < result.n_evals <= 2500
+    assert result.phase_evals["sampling"] > 0
 
 
 @pytest.mark.parametrize("name, value", [
@@ -228,6 +246,10 @@ def test_bad_bounded_arguments_are_refused_by_name():
         _quick_run(0, f_live=1.5)
     with pytest.raises(ValueError, match="n_batch"):
         _quick_run(0, n_batch=0)
+    with pytest.raises(ValueError, match="refine"):
+        slicens.run(_LOGLIKE, _PRIOR, refine=True, progress=False)
+    with pytest.raises(TypeError, match="refine=1"):
+        _quick_run(0, refine=1)
     custom = (lambda key, n: jax.random.uniform(key, (n, DIM)), lambda x: 0.0)
     with pytest.raises(TypeError, match="unit-cube transform"):
         slicens.run(_LOGLIKE, custom, **_QUICK)

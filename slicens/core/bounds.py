@@ -21,8 +21,9 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from slicens.core import clusters, ellipsoids, jumps, kernel
+from slicens.core import clusters, ellipsoids, jumps, kernel, network
 from slicens.core.ellipsoids import Ellipsoids
+from slicens.core.network import Network
 
 __all__ = ["Bound", "BLOCK", "SPLIT_ABOVE", "SPLIT_MIN_POINTS", "fit", "split_union", "in_cube",
            "contains", "count_volume", "draw"]
@@ -39,11 +40,14 @@ class Bound(NamedTuple):
         unused slot).
     log_volume: shape=(), dtype=float. Log of the counted volume (the prior mass).
     log_volume_var: shape=(), dtype=float. Variance of ``log_volume`` from the counts.
+    network: the learned refinement (:mod:`slicens.core.network`): only the union's
+        points it places inside the contour belong to the bound. None: the whole union.
     """
 
     union: Ellipsoids
     log_volume: jax.Array
     log_volume_var: jax.Array
+    network: Network | None = None
 
 
 def fit(points, max_clusters: int, enlargement: float) -> Ellipsoids:
@@ -178,19 +182,27 @@ def in_cube(points):
     return jnp.all((points > 0.0) & (points < 1.0), axis=-1)
 
 
-def contains(union: Ellipsoids, points):
-    """Whether each of ``points`` (n, dim) lies in the bound of ``union``."""
-    return in_cube(points) & (ellipsoids.covers(union, points) > 0)
+def _refined(refinement: Network | None, points, inside):
+    if refinement is None:
+        return inside
+    return inside & network.inside(refinement, points)
 
 
-def _tries(key, union: Ellipsoids, n: int):
+def contains(union: Ellipsoids, points, refinement: Network | None = None):
+    """Whether each of ``points`` (n, dim) lies in the bound of ``union`` (and, where a
+    ``refinement`` is given, inside its networks' contour)."""
+    return _refined(refinement, points, in_cube(points) & (ellipsoids.covers(union, points) > 0))
+
+
+def _tries(key, union: Ellipsoids, n: int, refinement: Network | None = None):
     """``n`` tries: points uniform in one ellipsoid each, and whether each is kept (so
-    that the kept ones are uniform in the bound)."""
+    that the kept ones are uniform in the bound, refined where ``refinement`` is given)."""
     k_pick, k_dir, k_radius, k_keep = jax.random.split(key, 4)
     points = ellipsoids.in_one_ellipsoid((k_pick, k_dir, k_radius), union, n)
     cover = ellipsoids.covers(union, points)
     u = jax.random.uniform(k_keep, (n,), points.dtype)
-    return points, in_cube(points) & (u * jnp.maximum(cover, 1) < 1.0)
+    return points, _refined(refinement, points,
+                            in_cube(points) & (u * jnp.maximum(cover, 1) < 1.0))
 
 
 def _log_total_volume(union: Ellipsoids):
@@ -198,12 +210,13 @@ def _log_total_volume(union: Ellipsoids):
     return jax.nn.logsumexp(union.log_volume()) + ellipsoids.log_unit_ball(dim)
 
 
-def count_volume(key, union: Ellipsoids, blocks: int) -> Bound:
-    """The bound of ``union`` with its volume counted from ``blocks x BLOCK`` tries:
-    ``V = sum of the ellipsoids' volumes x kept / tries``, variance of ``log V``
-    ``(1 - a) / (a x tries)`` for the kept share ``a``."""
+def count_volume(key, union: Ellipsoids, blocks: int,
+                 refinement: Network | None = None) -> Bound:
+    """The bound of ``union`` (refined by ``refinement`` where given) with its volume
+    counted from ``blocks x BLOCK`` tries: ``V = sum of the ellipsoids' volumes x kept /
+    tries``, variance of ``log V`` ``(1 - a) / (a x tries)`` for the kept share ``a``."""
     def block(i, kept):
-        _, keep = _tries(jax.random.fold_in(key, i), union, BLOCK)
+        _, keep = _tries(jax.random.fold_in(key, i), union, BLOCK, refinement)
         return kept + jnp.sum(keep, dtype=jnp.int32)
 
     kept = jax.lax.fori_loop(0, blocks, block, jnp.zeros((), jnp.int32))
@@ -211,11 +224,12 @@ def count_volume(key, union: Ellipsoids, blocks: int) -> Bound:
     tries = jnp.asarray(blocks * BLOCK, dtype)
     share = jnp.maximum(kept.astype(dtype), 0.5) / tries
     log_volume = _log_total_volume(union) + jnp.log(share)
-    return Bound(union, log_volume, (1.0 - share) / (share * tries))
+    return Bound(union, log_volume, (1.0 - share) / (share * tries), refinement)
 
 
-def draw(key, union: Ellipsoids, n: int, max_rounds: int):
-    """``n`` points uniform in the bound of ``union``, from rounds of ``BLOCK`` tries
+def draw(key, union: Ellipsoids, n: int, max_rounds: int, refinement: Network | None = None):
+    """``n`` points uniform in the bound of ``union`` (refined by ``refinement`` where
+    given), from rounds of ``BLOCK`` tries
     (round ``r`` keyed ``fold_in(key, r)``) until ``n`` are kept or ``max_rounds`` are
     spent. Returns ``(points, filled)``: ``points`` (n, dim), valid for the first
     ``filled`` rows (``filled < n`` only when the rounds ran out)."""
@@ -228,7 +242,7 @@ def draw(key, union: Ellipsoids, n: int, max_rounds: int):
 
     def one_round(carry):
         r, filled, points = carry
-        tried, keep = _tries(jax.random.fold_in(key, r), union, BLOCK)
+        tried, keep = _tries(jax.random.fold_in(key, r), union, BLOCK, refinement)
         slot = jnp.where(keep, filled + jnp.cumsum(keep, dtype=jnp.int32) - 1, n)
         points = points.at[slot].set(tried, mode="drop")
         return r + 1, jnp.minimum(filled + jnp.sum(keep, dtype=jnp.int32), n), points

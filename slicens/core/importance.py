@@ -36,6 +36,7 @@ class Estimate(NamedTuple):
     log_weights: shape=(N,). Normalised log weights (``exp`` sums to 1).
     ess: shape=(). Kish effective sample size of the weights.
     draw_var, volume_var: shape=(). The two parts of ``Var(log Z)``.
+    log_need: shape=(K,). Log of each bound's need for more draws (:func:`estimate`).
     """
 
     logZ: jax.Array
@@ -44,6 +45,7 @@ class Estimate(NamedTuple):
     ess: jax.Array
     draw_var: jax.Array
     volume_var: jax.Array
+    log_need: jax.Array
 
 
 def log_mixture_density(member, log_n, log_volume):
@@ -55,7 +57,13 @@ def log_mixture_density(member, log_n, log_volume):
 
 
 def estimate(loglike, member, source, log_n, log_volume, log_volume_var) -> Estimate:
-    """logZ, its error and the normalised weights of ``N`` points.
+    """logZ, its error, the normalised weights of ``N`` points and each bound's need.
+
+    A bound's need is ``sum_{i in B_k} w_i^2 / (V_k D(x_i))``: ``n`` more draws from
+    bound ``k`` lower the sum of squared weights (``1 / ESS``) by about ``2 n`` times it
+    (each member's density rises by ``n / V_k``). With disjoint shells it is
+    ``(Z_k / n_k)^2``, the square of Nautilus's rule for the shell to sample next
+    (``Z_k / sqrt(n_k n_eff,k)``, with ``n_eff,k = n_k``).
 
     loglike: (N,), -inf outside every contour. member: (N, K) bool. source: (N,) int,
     the bound each point was drawn from. log_n, log_volume, log_volume_var: (K,), log
@@ -75,12 +83,16 @@ def estimate(loglike, member, source, log_n, log_volume, log_volume_var) -> Esti
                        0.0)
     draw_var = jnp.sum(jnp.maximum(within, 0.0))
     # The volumes: d log Z / d log V_k = sum_i w_i r_ik, r_ik bound k's share of D(x_i).
-    share = jnp.where(member, jnp.exp((log_n - log_volume)[None, :] - log_d[:, None]), 0.0)
+    # (points in no bound drawn from, log_d = -inf, have no weight and no share)
+    held = member & jnp.isfinite(log_d)[:, None]
+    share = jnp.where(held, jnp.exp((log_n - log_volume)[None, :] - log_d[:, None]), 0.0)
     sensitivity = jnp.sum(w[:, None] * share, axis=0)
     volume_var = jnp.sum(sensitivity**2 * log_volume_var)
     ess = 1.0 / jnp.sum(w**2)
+    log_w2 = jnp.where(jnp.isfinite(log_w), 2.0 * (log_w - safe) - log_d, -jnp.inf)
+    log_need = jax.nn.logsumexp(jnp.where(member, log_w2[:, None], -jnp.inf), axis=0) - log_volume
     return Estimate(log_z, jnp.sqrt(draw_var + volume_var), log_w - safe, ess, draw_var,
-                    volume_var)
+                    volume_var, jnp.where(log_n > -jnp.inf, log_need, -jnp.inf))
 
 
 def live_share(loglike, log_weights, n_live: int):

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -34,11 +33,21 @@ import numpy as np
 from slicens.core import bounds, importance, kernel
 from slicens.core.chunking import Execution
 from slicens.host import memory as memory_policy
+from slicens.host.bounded_record import (
+    Bounds,
+    Points,
+    estimate,
+    kept_share,
+    learn_program,
+    membership,
+    neediest,
+    new_bound,
+)
 from slicens.host.bounded_result import BoundedResult
 from slicens.host.platform import compiler_options
 from slicens.host.settings import check_int, check_positive, default_max_clusters
 
-__all__ = ["BoundedResult", "run_bounded", "DEFAULT_F_LIVE", "DEFAULT_MIN_ESS",
+__all__ = ["BoundedResult", "run_bounded", "DEFAULT_F_LIVE", "DEFAULT_MIN_ESS", "DEFAULT_REFINE",
            "DEFAULT_ENLARGEMENT", "VOLUME_BLOCKS"]
 
 logger = logging.getLogger("slicens")
@@ -46,6 +55,8 @@ logger = logging.getLogger("slicens")
 #: Exploration ends once the ``n_live`` best points hold less than this share of the
 #: evidence (Nautilus's default).
 DEFAULT_F_LIVE = 0.01
+#: Bounds are refined by networks (:mod:`slicens.core.network`) unless a run says not.
+DEFAULT_REFINE = True
 #: Sampling ends at this effective sample size of the weights (Nautilus's ``n_eff``).
 DEFAULT_MIN_ESS = 10_000
 #: A bound's ellipsoids hold this many times the volume of those through their farthest
@@ -59,51 +70,7 @@ MAX_ROUNDS = 4096
 #: Evaluations from one bound, in units of ``n_live``, after which a new one is fitted.
 EVALS_PER_BOUND = 10
 
-_BOUND_STREAM, _BATCH_STREAM = 1, 2
-
-
-class _Points:
-    """Every evaluated point (unit cube), its log-likelihood, source bound and which
-    bounds hold it; arrays grown by doubling."""
-
-    def __init__(self, dim: int):
-        self.n = 0
-        self.u = np.zeros((0, dim))
-        self.loglike = np.zeros(0)
-        self.source = np.zeros(0, np.int32)
-        self.member = np.zeros((0, 0), bool)
-
-    def _grow(self, n_points: int, n_bounds: int):
-        rows = max(self.u.shape[0], 1024)
-        while rows < n_points:
-            rows *= 2
-        cols = max(self.member.shape[1], 8)
-        while cols < n_bounds:
-            cols *= 2
-        if rows > self.u.shape[0] or cols > self.member.shape[1]:
-            u = np.zeros((rows, self.u.shape[1]))
-            u[: self.n] = self.u[: self.n]
-            loglike = np.full(rows, -np.inf)
-            loglike[: self.n] = self.loglike[: self.n]
-            source = np.zeros(rows, np.int32)
-            source[: self.n] = self.source[: self.n]
-            member = np.zeros((rows, cols), bool)
-            member[: self.n, : self.member.shape[1]] = self.member[: self.n]
-            self.u, self.loglike, self.source, self.member = u, loglike, source, member
-
-    def add(self, u, loglike, source: int, member_row):
-        n_new = u.shape[0]
-        self._grow(self.n + n_new, member_row.shape[1])
-        end = self.n + n_new
-        self.u[self.n:end] = u
-        self.loglike[self.n:end] = loglike
-        self.source[self.n:end] = source
-        self.member[self.n:end, : member_row.shape[1]] = member_row
-        self.n = end
-
-    def add_bound_column(self, k: int, column):
-        self._grow(self.n, k + 1)
-        self.member[: self.n, k] = column
+_BOUND_STREAM, _BATCH_STREAM, _NETWORK_STREAM = 1, 2, 3
 
 
 class _Programs:
@@ -111,7 +78,7 @@ class _Programs:
 
     def __init__(self, loglike: Callable, prior, n_live: int, n_batch: int,
                  max_clusters: int, enlargement: float, execution: Execution,
-                 split_bounds: bool = False):
+                 split_bounds: bool = False, refine: bool = False):
         dim = prior.dim
 
         def evaluate_one(x):
@@ -124,21 +91,23 @@ class _Programs:
             (value, _), lanes = kernel.evaluate_points(evaluate_one, x, execution)
             return jnp.where(jnp.isfinite(value), value, -jnp.inf), lanes
 
-        def fitted(key, points, target_log_volume):
+        def union_of(points, target_log_volume):
             if split_bounds:
-                union = bounds.split_union(points, max_clusters + 1, enlargement,
-                                           target_log_volume)
-            else:
-                union = bounds.fit(points, max_clusters, enlargement)
-            return bounds.count_volume(key, union, VOLUME_BLOCKS)
+                return bounds.split_union(points, max_clusters + 1, enlargement,
+                                          target_log_volume)
+            return bounds.fit(points, max_clusters, enlargement)
 
         # XLA:CPU's intra-op threads off, as for every program slicens compiles (the
         # jaxlib hazards of host/platform.py).
         jit = functools.partial(jax.jit, compiler_options=compiler_options())
         self.evaluate_batch = evaluate  # uncompiled: for the memory analysis
         self.evaluate = jit(evaluate)
-        self.fit = jit(fitted)
-        self.draw = jit(lambda key, union: bounds.draw(key, union, n_batch, MAX_ROUNDS))
+        self.union = jit(union_of)
+        self.learn = learn_program()
+        self.count = jit(lambda key, union, refinement: bounds.count_volume(
+            key, union, VOLUME_BLOCKS, refinement))
+        self.draw = jit(lambda key, union, refinement: bounds.draw(
+            key, union, n_batch, MAX_ROUNDS, refinement))
         self.cube = jit(lambda key: jax.random.uniform(key, (n_batch, dim)))
         self.contains = jit(bounds.contains)
         self.transform = jit(jax.vmap(prior.transform))
@@ -146,6 +115,7 @@ class _Programs:
         self.live_share = jit(importance.live_share, static_argnums=2)
         self.n_live = n_live
         self.split_bounds = split_bounds
+        self.refine = refine
 
 
 #: The weights are recomputed (for f_live and the ESS) after every batch while a run
@@ -159,60 +129,6 @@ def _check_interval(n_points: int, n_batch: int) -> int:
     return max(1, n_points // (CHECKS_PER_RUN * n_batch))
 
 
-def _padded(n: int, least: int) -> int:
-    return max(least, 1 << max(0, math.ceil(math.log2(max(n, 1)))))
-
-
-def _membership(programs: _Programs, union, u):
-    """Whether each row of ``u`` lies in the bound of ``union`` (blocks of at most
-    ``BLOCK`` rows, padded to a power of two: a few compiled shapes serve every count,
-    and a batch of ``n_batch`` points is not padded to ``BLOCK``)."""
-    out = np.zeros(u.shape[0], bool)
-    size = min(bounds.BLOCK, _padded(u.shape[0], 1))
-    for begin in range(0, u.shape[0], size):
-        block = u[begin: begin + size]
-        pad = np.zeros((size, u.shape[1]))
-        pad[: block.shape[0]] = block
-        out[begin: begin + block.shape[0]] = np.asarray(
-            programs.contains(union, pad))[: block.shape[0]]
-    return out
-
-
-class _Bounds:
-    """The run's bounds: unions (None for the cube), counted log volumes, variances,
-    draws made from each."""
-
-    def __init__(self):
-        self.unions: list = [None]
-        self.log_volume = [0.0]
-        self.log_volume_var = [0.0]
-        self.draws = [0]
-
-    def __len__(self):
-        return len(self.unions)
-
-    def add(self, bound: bounds.Bound):
-        self.unions.append(bound.union)
-        self.log_volume.append(float(bound.log_volume))
-        self.log_volume_var.append(float(bound.log_volume_var))
-        self.draws.append(0)
-
-
-def _estimate(programs: _Programs, points: _Points, found: _Bounds):
-    """The importance estimate over all points so far (padded shapes: a few compiled
-    sizes, not one per batch)."""
-    n_pad = _padded(points.n, 1024)
-    k_pad = _padded(len(found), 8)
-    points._grow(n_pad, k_pad)
-    draws = np.array(found.draws + [0] * (k_pad - len(found)), float)
-    with np.errstate(divide="ignore"):
-        log_n = np.log(draws)
-    log_volume = np.array(found.log_volume + [0.0] * (k_pad - len(found)))
-    log_volume_var = np.array(found.log_volume_var + [0.0] * (k_pad - len(found)))
-    return programs.estimate(points.loglike[:n_pad], points.member[:n_pad, :k_pad],
-                             points.source[:n_pad], log_n, log_volume, log_volume_var)
-
-
 def run_bounded(loglike: Callable, prior, *, n_live: int, n_batch: int | None = None,
                 n_update: int | None = None, f_live: float = DEFAULT_F_LIVE,
                 min_ess: float | None = None, enlargement: float = DEFAULT_ENLARGEMENT,
@@ -220,7 +136,8 @@ def run_bounded(loglike: Callable, prior, *, n_live: int, n_batch: int | None = 
                 schedule: str = "lanes", devices: tuple = (), seed: int = 0,
                 max_evals: int | None = None, max_time: float | None = None,
                 start_time: float | None = None, report: bool = False,
-                split_bounds: bool = False) -> BoundedResult:
+                split_bounds: bool = False, refine: bool = False,
+                discard_exploration: bool = True) -> BoundedResult:
     """Draw from bounds until exploration ends and the ESS reaches ``min_ess`` (see the
     module's docstring). ``prior`` must be a prior with a unit-cube transform (a list of
     :mod:`slicens.priors`); arguments as for :func:`slicens.run`, already validated
@@ -246,6 +163,8 @@ def run_bounded(loglike: Callable, prior, *, n_live: int, n_batch: int | None = 
     check_positive("f_live", f_live)
     if f_live >= 1:
         raise ValueError(f"f_live must be below 1, got f_live={f_live!r}")
+    if not isinstance(refine, bool):
+        raise TypeError(f"refine must be True or False, got refine={refine!r}")
     check_positive("enlargement", enlargement)
     if enlargement < 1:
         raise ValueError(f"enlargement must be at least 1, got enlargement={enlargement!r}")
@@ -258,65 +177,82 @@ def run_bounded(loglike: Callable, prior, *, n_live: int, n_batch: int | None = 
     chunk, memory = _choose_chunk(loglike, prior, n_live, n_batch, max_clusters, enlargement,
                                   chunk_size, memory_budget, schedule, devices)
     programs = _Programs(loglike, prior, n_live, n_batch, max_clusters, enlargement,
-                         Execution(chunk, schedule, devices), split_bounds)
+                         Execution(chunk, schedule, devices), split_bounds, refine)
     key = jax.random.key(seed)
     batch_key = jax.random.fold_in(key, _BATCH_STREAM)
     bound_key = jax.random.fold_in(key, _BOUND_STREAM)
+    network_key = jax.random.fold_in(key, _NETWORK_STREAM)
     compile_time = time.perf_counter() - compile_start
 
-    points = _Points(dim)
-    found = _Bounds()
+    points = Points(dim)
+    found = Bounds()
     phase = "exploration"
     phase_evals = {"exploration": 0, "sampling": 0}
     threshold, above, since_bound = -np.inf, 0, 0
-    termination, batch, est = None, 0, None
+    termination, batch, est, next_bound = None, 0, None, 0
+    sampling_start, sampled = points.n, []
     while termination is None:
         if phase == "exploration" and points.n >= n_live and (
                 len(found) == 1 or above >= n_update or since_bound >= EVALS_PER_BOUND * n_live):
-            threshold = _new_bound(programs, points, found, jax.random.fold_in(bound_key,
-                                                                               len(found)))
+            threshold = new_bound(programs, points, found,
+                                   jax.random.fold_in(bound_key, len(found)),
+                                   jax.random.fold_in(network_key, batch))
             above, since_bound = 0, 0
             if report:
-                logger.info("slicens (bounds): %d bounds, newest log volume %.3f, %d "
-                            "evaluations", len(found), found.log_volume[-1], points.n)
-        newest = len(found) - 1
-        u = _draw(programs, found, newest, jax.random.fold_in(batch_key, batch))
+                logger.info("slicens (bounds): %d bounds, newest log volume %.3f (kept "
+                            "share of its tries %.3g), %d evaluations", len(found),
+                            found.log_volume[-1],
+                            kept_share(found.log_volume_var[-1], VOLUME_BLOCKS * bounds.BLOCK),
+                            points.n)
+        source = len(found) - 1 if phase == "exploration" else next_bound
+        u = _draw(programs, found, source, jax.random.fold_in(batch_key, batch))
         value, _ = programs.evaluate(u)
         value = np.asarray(value, float)
-        member = np.stack([np.ones(n_batch, bool) if k in (0, newest) else
-                           _membership(programs, found.unions[k], u)
+        member = np.stack([np.ones(n_batch, bool) if k in (0, source) else
+                           membership(programs, found.unions[k], u, found.refinements[k])
                            for k in range(len(found))], axis=1)
-        points.add(np.asarray(u, float), value, newest, member)
-        found.draws[newest] += n_batch
+        points.add(np.asarray(u, float), value, source, member)
+        found.draws[source] += n_batch
         phase_evals[phase] += n_batch
         above += int(np.sum(value >= threshold))
         since_bound += n_batch
         batch += 1
+        if phase == "sampling":
+            sampled[source] += n_batch
         if batch % _check_interval(points.n, n_batch) == 0:
-            est = _estimate(programs, points, found)
-            if phase == "exploration" and len(found) > 1:
-                share = float(programs.live_share(
-                    jnp.asarray(points.loglike[: est.log_weights.shape[0]]),
-                    est.log_weights, n_live))
-                if share < f_live:
-                    phase = "sampling"
+            if phase == "exploration":
+                est = estimate(programs, points, found, found.draws)
+                if len(found) > 1 and float(programs.live_share(
+                        jnp.asarray(points.loglike[: est.log_weights.shape[0]]),
+                        est.log_weights, n_live)) < f_live:
+                    phase, sampling_start, sampled = "sampling", points.n, [0] * len(found)
                     if report:
                         logger.info("slicens (bounds): exploration done, %d bounds, %d "
                                     "evaluations", len(found), points.n)
-            if phase == "sampling" and float(est.ess) >= min_ess:
-                termination = "min_ess"
+            if phase == "sampling":
+                next_bound = neediest(programs, points, found, sampled)
+                if discard_exploration:
+                    est = estimate(programs, points, found, sampled, sampling_start)
+                else:
+                    est = estimate(programs, points, found, found.draws)
+                if sum(sampled) > 0 and float(est.ess) >= min_ess:
+                    termination = "min_ess"
         if termination is None and max_evals is not None and points.n + n_batch > max_evals:
             termination = "max_evals"
         if termination is None and max_time is not None and (
                 time.perf_counter() - start_time > max_time):
             termination = "max_time"
 
-    est = _estimate(programs, points, found)
+    if discard_exploration and phase == "sampling" and sum(sampled) > 0:
+        est = estimate(programs, points, found, sampled, sampling_start)
+    else:  # stopped while exploring: every point
+        est = estimate(programs, points, found, found.draws)
     n = points.n
     wall = time.perf_counter() - start_time
     settings = dict(method="bounds", n_live=n_live, n_batch=n_batch, n_update=n_update,
                     f_live=f_live, min_ess=min_ess, enlargement=enlargement, seed=seed,
-                    max_clusters=max_clusters, split_bounds=split_bounds,
+                    max_clusters=max_clusters, split_bounds=split_bounds, refine=refine,
+                    discard_exploration=discard_exploration,
                     max_evals=max_evals, max_time=max_time,
                     schedule=schedule, chosen=chosen)
     memory.update(requested_chunk_size=chunk_size, chunk_size=chunk)
@@ -332,38 +268,10 @@ def run_bounded(loglike: Callable, prior, *, n_live: int, n_batch: int | None = 
         memory=memory)
 
 
-def _new_bound(programs: _Programs, points: _Points, found: _Bounds, key) -> float:
-    """Fit a bound to the ``n_live`` best points; keep it if it is smaller than the
-    newest. Returns the threshold new points are counted above (the ``n_live``-th best
-    likelihood)."""
-    loglike = points.loglike[: points.n]
-    best = np.argsort(loglike, kind="stable")[-programs.n_live:]
-    threshold = float(loglike[best[0]])
-    # Only the split unions use the volume the best points stand for.
-    target = _represented_log_volume(points, found, best) if programs.split_bounds else 0.0
-    bound = programs.fit(key, jnp.asarray(points.u[best]), target)
-    if float(bound.log_volume) < found.log_volume[-1]:
-        found.add(bound)
-        column = _membership(programs, bound.union, points.u[: points.n])
-        points.add_bound_column(len(found) - 1, column)
-    return threshold
-
-
-def _represented_log_volume(points: _Points, found: _Bounds, rows) -> float:
-    """Log of the prior volume the points ``rows`` stand for under the run's weights:
-    each point ``1 / D(x)`` of the mixture density (Nautilus's ``log_v_live``)."""
-    k = len(found)
-    with np.errstate(divide="ignore"):
-        log_n = np.log(np.array(found.draws, float))
-    log_d = importance.log_mixture_density(jnp.asarray(points.member[rows, :k]),
-                                           jnp.asarray(log_n), jnp.asarray(found.log_volume))
-    return float(jax.nn.logsumexp(-log_d))
-
-
-def _draw(programs: _Programs, found: _Bounds, k: int, key):
+def _draw(programs, found: Bounds, k: int, key):
     if k == 0:
         return programs.cube(key)
-    u, filled = programs.draw(key, found.unions[k])
+    u, filled = programs.draw(key, found.unions[k], found.refinements[k])
     if int(filled) < u.shape[0]:
         raise RuntimeError(
             f"bound {k} kept {int(filled)} of {u.shape[0]} draws in {MAX_ROUNDS} rounds of "

@@ -23,7 +23,10 @@ class BoundedResult:
         the counted volumes' variances, :mod:`slicens.core.importance`).
     positions, loglike, log_weights
         Every evaluated point (parameter space), its log-likelihood (-inf where NaN or
-        infinite) and its normalised log weight.
+        infinite) and its normalised log weight. Where the run discards its exploration
+        (the default, ``settings["discard_exploration"]``), the weights and logZ are
+        those of the sampling phase's points alone, drawn from bounds fixed before them,
+        and the exploration's points weigh 0 (log weight -inf).
     source
         The bound each point was drawn from (0: the prior).
     bound_log_volumes, bound_log_volume_errors, bound_draws

@@ -71,6 +71,7 @@ def run(
     method: str = "slice",
     f_live: float | None = None,
     n_batch: int | None = None,
+    refine: bool | None = None,
 ) -> Result | BoundedResult:
     """Run nested slice sampling (``method="slice"``, the default) or draw from bounds with
     importance weights (``method="bounds"``, new and not yet resumable).
@@ -193,6 +194,10 @@ def run(
         ``method="bounds"`` only: exploration ends once the ``n_live`` best points hold
         less than ``f_live`` of the evidence (default 0.01), and points are drawn and
         evaluated ``n_batch`` at a time (default ``n_live // 4``).
+    refine
+        ``method="bounds"`` only: refine each bound by small networks, trained on the
+        device, that predict which of its points lie above the contour
+        (:mod:`slicens.core.network`; default True). False: unions of ellipsoids only.
 
     Returns
     -------
@@ -222,8 +227,8 @@ def run(
                            max_iterations=max_iterations, max_time=max_time, min_ess=min_ess,
                            max_expansions=max_expansions, max_shrinkage=max_shrinkage,
                            checkpoint=checkpoint, resume=resume, f_live=f_live,
-                           n_batch=n_batch, progress=progress)
-    for name, value in (("f_live", f_live), ("n_batch", n_batch)):
+                           n_batch=n_batch, refine=refine, progress=progress)
+    for name, value in (("f_live", f_live), ("n_batch", n_batch), ("refine", refine)):
         if value is not None:
             raise ValueError(f"{name} is an argument of method='bounds', got {name}={value!r} "
                              f"with method={method!r}")
@@ -308,7 +313,7 @@ METHODS = ("slice", "bounds")
 def _run_bounds(loglike, prior, start_time, *, n_live, num_delete, num_inner_steps, chunk_size,
                 memory_budget, schedule, devices, seed, dlogz, max_evals, max_iterations,
                 max_time, min_ess, max_expansions, max_shrinkage, checkpoint, resume, f_live,
-                n_batch, progress):
+                n_batch, refine, progress):
     """``method="bounds"``: the arguments it takes checked, the others refused by name."""
     if num_inner_steps is None:
         num_inner_steps = "auto"
@@ -336,6 +341,7 @@ def _run_bounds(loglike, prior, start_time, *, n_live, num_delete, num_inner_ste
     return bounded.run_bounded(
         loglike, prior, n_live=n_live, n_batch=n_batch,
         f_live=bounded.DEFAULT_F_LIVE if f_live is None else f_live, min_ess=min_ess,
+        refine=bounded.DEFAULT_REFINE if refine is None else refine,
         chunk_size=chunk_size, memory_budget=memory_budget, schedule=schedule,
         devices=devices, seed=seed, max_evals=max_evals, max_time=max_time,
         start_time=start_time, report=progress is not False)

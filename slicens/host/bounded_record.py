@@ -1,0 +1,217 @@
+"""What a run that draws from bounds holds (``method="bounds"``,
+:mod:`slicens.host.bounded`): every evaluated point and the bounds, how a new bound is
+made from the points (fitted, refined by networks, counted), which bound the sampling
+phase draws from next, and the importance estimate over them.
+
+``programs`` below is the run's :class:`slicens.host.bounded._Programs` (its compiled
+functions).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from slicens.core import bounds, importance, kernel, network
+from slicens.host.platform import compiler_options
+
+__all__ = ["Points", "Bounds", "TRAIN_POINTS", "new_bound", "estimate", "neediest",
+           "membership", "learn_program", "kept_share"]
+
+class Points:
+    """Every evaluated point (unit cube), its log-likelihood, source bound and which
+    bounds hold it; arrays grown by doubling."""
+
+    def __init__(self, dim: int):
+        self.n = 0
+        self.u = np.zeros((0, dim))
+        self.loglike = np.zeros(0)
+        self.source = np.zeros(0, np.int32)
+        self.member = np.zeros((0, 0), bool)
+
+    def _grow(self, n_points: int, n_bounds: int):
+        rows = max(self.u.shape[0], 1024)
+        while rows < n_points:
+            rows *= 2
+        cols = max(self.member.shape[1], 8)
+        while cols < n_bounds:
+            cols *= 2
+        if rows > self.u.shape[0] or cols > self.member.shape[1]:
+            u = np.zeros((rows, self.u.shape[1]))
+            u[: self.n] = self.u[: self.n]
+            loglike = np.full(rows, -np.inf)
+            loglike[: self.n] = self.loglike[: self.n]
+            source = np.zeros(rows, np.int32)
+            source[: self.n] = self.source[: self.n]
+            member = np.zeros((rows, cols), bool)
+            member[: self.n, : self.member.shape[1]] = self.member[: self.n]
+            self.u, self.loglike, self.source, self.member = u, loglike, source, member
+
+    def add(self, u, loglike, source: int, member_row):
+        n_new = u.shape[0]
+        self._grow(self.n + n_new, member_row.shape[1])
+        end = self.n + n_new
+        self.u[self.n:end] = u
+        self.loglike[self.n:end] = loglike
+        self.source[self.n:end] = source
+        self.member[self.n:end, : member_row.shape[1]] = member_row
+        self.n = end
+
+    def add_bound_column(self, k: int, column):
+        self._grow(self.n, k + 1)
+        self.member[: self.n, k] = column
+
+
+class Bounds:
+    """The run's bounds: unions (None for the cube), counted log volumes, variances,
+    draws made from each."""
+
+    def __init__(self):
+        self.unions: list = [None]
+        self.refinements: list = [None]
+        self.log_volume = [0.0]
+        self.log_volume_var = [0.0]
+        self.draws = [0]
+
+    def __len__(self):
+        return len(self.unions)
+
+    def add(self, bound: bounds.Bound):
+        self.unions.append(bound.union)
+        self.refinements.append(bound.network)
+        self.log_volume.append(float(bound.log_volume))
+        self.log_volume_var.append(float(bound.log_volume_var))
+        self.draws.append(0)
+
+
+def estimate(programs, points: Points, found: Bounds, draws,
+              start: int = 0):
+    """The importance estimate over the points from row ``start`` on (padded shapes: a
+    few compiled sizes, not one per batch), with ``draws`` made from each bound."""
+    n_pad = _padded(points.n, 1024)
+    k_pad = _padded(len(found), 8)
+    points._grow(n_pad, k_pad)
+    draws = np.concatenate([np.asarray(draws, float), np.zeros(k_pad - len(found))])
+    with np.errstate(divide="ignore"):
+        log_n = np.log(draws)
+    log_volume = np.array(found.log_volume + [0.0] * (k_pad - len(found)))
+    log_volume_var = np.array(found.log_volume_var + [0.0] * (k_pad - len(found)))
+    loglike = points.loglike[:n_pad].copy()
+    loglike[:start] = -np.inf
+    return programs.estimate(loglike, points.member[:n_pad, :k_pad],
+                             points.source[:n_pad], log_n, log_volume, log_volume_var)
+
+
+def _padded(n: int, least: int) -> int:
+    return max(least, 1 << max(0, math.ceil(math.log2(max(n, 1)))))
+
+
+def membership(programs, union, u, refinement=None):
+    """Whether each row of ``u`` lies in the bound of ``union`` (and ``refinement``), in
+    blocks of at most ``BLOCK`` rows padded to a power of two (a few compiled shapes serve
+    every count, and a batch of ``n_batch`` points is not padded to ``BLOCK``)."""
+    out = np.zeros(u.shape[0], bool)
+    size = min(bounds.BLOCK, _padded(u.shape[0], 1))
+    for begin in range(0, u.shape[0], size):
+        block = u[begin: begin + size]
+        pad = np.zeros((size, u.shape[1]))
+        pad[: block.shape[0]] = block
+        out[begin: begin + block.shape[0]] = np.asarray(
+            programs.contains(union, pad, refinement))[: block.shape[0]]
+    return out
+
+
+def new_bound(programs, points: Points, found: Bounds, key,
+               network_key) -> float:
+    """Fit a bound to the ``n_live`` best points (refined by networks trained on every
+    point inside it, where the run refines); keep it if it is smaller than the newest.
+    Returns the threshold new points are counted above (the ``n_live``-th best
+    likelihood)."""
+    loglike = points.loglike[: points.n]
+    best = np.argsort(loglike, kind="stable")[-programs.n_live:]
+    threshold = float(loglike[best[0]])
+    # Only the split unions use the volume the best points stand for.
+    target = _represented_log_volume(points, found, best) if programs.split_bounds else 0.0
+    best_u = jnp.asarray(points.u[best])
+    union = programs.union(best_u, target)
+    refinement = None
+    if programs.refine:
+        refinement = _learn(programs, points, union, best_u, threshold, network_key)
+    bound = programs.count(key, union, refinement)
+    if float(bound.log_volume) < found.log_volume[-1]:
+        found.add(bound)
+        column = membership(programs, bound.union, points.u[: points.n], bound.network)
+        points.add_bound_column(len(found) - 1, column)
+    return threshold
+
+
+#: Points the networks of a refined bound train on at most (the union's points above the
+#: threshold, and as many of those below as fit, chosen at random), or ``4 n_live``.
+TRAIN_POINTS = 4096
+
+
+def _learn(programs, points: Points, union, best_u, threshold: float, key):
+    """Networks trained on the run's points inside ``union`` (at most
+    ``max(TRAIN_POINTS, 4 n_live)`` of them), padded to a power of two."""
+    inside = np.flatnonzero(membership(programs, union, points.u[: points.n]))
+    cap = max(TRAIN_POINTS, 4 * programs.n_live)
+    if inside.size > cap:
+        loglike = points.loglike[inside]
+        above, below = inside[loglike >= threshold], inside[loglike < threshold]
+        seed = np.asarray(jax.random.key_data(key), np.uint32).ravel()
+        chosen = np.random.default_rng(seed).choice(below, max(cap - above.size, 0),
+                                                   replace=False)
+        inside = np.sort(np.concatenate([above, chosen]))
+    n_pad = _padded(inside.size, 1024)
+    train = np.zeros((n_pad, points.u.shape[1]))
+    train[: inside.size] = points.u[inside]
+    loglike = np.full(n_pad, -np.inf)
+    loglike[: inside.size] = points.loglike[inside]
+    mask = np.arange(n_pad) < inside.size
+    return programs.learn(key, jnp.asarray(train), jnp.asarray(loglike), jnp.asarray(mask),
+                          threshold, best_u)
+
+
+def _represented_log_volume(points: Points, found: Bounds, rows) -> float:
+    """Log of the prior volume the points ``rows`` stand for under the run's weights:
+    each point ``1 / D(x)`` of the mixture density (Nautilus's ``log_v_live``)."""
+    k = len(found)
+    with np.errstate(divide="ignore"):
+        log_n = np.log(np.array(found.draws, float))
+    log_d = importance.log_mixture_density(jnp.asarray(points.member[rows, :k]),
+                                           jnp.asarray(log_n), jnp.asarray(found.log_volume))
+    return float(jax.nn.logsumexp(-log_d))
+
+
+def neediest(programs, points: Points, found: Bounds, sampled) -> int:
+    """The bound whose next draws raise the sampling phase's ESS most
+    (:func:`slicens.core.importance.estimate`'s need): weights of every point against the
+    mixture of the sampling phase's draws, plus one draw per bound so that bounds not yet
+    sampled count (the exploration's points show where the posterior lies)."""
+    est = estimate(programs, points, found, np.asarray(sampled, float) + 1.0)
+    return int(np.argmax(np.asarray(est.log_need[: len(found)])))
+
+
+def kept_share(log_volume_var: float, tries: int) -> float:
+    """The share of ``tries`` a bound kept when its volume was counted, from that count's
+    variance."""
+    return 1.0 / (1.0 + log_volume_var * tries)
+
+
+def _learned(key, train, loglike, mask, threshold, best):
+    # inputs whitened by the best points' mean and covariance
+    return network.train(key, train, loglike, mask, threshold, jnp.mean(best, axis=0),
+                         kernel.covariance_factor(best))
+
+
+@functools.cache
+def learn_program():
+    """The networks' training, compiled once per process and shape (it depends on its
+    arguments only: every run shares it)."""
+    return jax.jit(_learned, compiler_options=compiler_options())
+
+

@@ -1,0 +1,89 @@
+"""The learned refinement of bounds (:mod:`slicens.core.network`): rank scores, networks
+that follow a ring, and a refined bound whose draws, membership and counted volume agree.
+Whole runs with ``refine=True`` are in tests/test_bounds.py."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from slicens.core import bounds, kernel, network
+from slicens.core.ellipsoids import Ellipsoids
+
+
+def test_rank_scores_put_the_contour_at_one_half():
+    loglike = jnp.array([3.0, -1.0, 5.0, 0.0, 2.0, -jnp.inf, 4.0, 1.0])
+    mask = jnp.array([True] * 7 + [False])
+    score = np.asarray(network.rank_scores(loglike, mask, 2.0))
+    above = np.array([True, False, True, False, True, False, True, False])
+    # four above the threshold score 0.5 (1 + (rank + 0.5) / 4), three below 0.5 (rank + 0.5) / 3
+    np.testing.assert_allclose(score[above], 0.5 * (1 + (np.array([1, 3, 0, 2]) + 0.5) / 4))
+    np.testing.assert_allclose(score[[5, 1, 3]], 0.5 * (np.arange(3) + 0.5) / 3)
+    assert score[7] == 0.0  # not masked
+
+
+def _ring(n, seed):
+    """``n`` points uniform in the unit square and a log-likelihood peaked on a ring of
+    radius 0.3 about its centre (width 0.03)."""
+    u = jax.random.uniform(jax.random.key(seed), (n, 2))
+    radius = jnp.sqrt(jnp.sum((u - 0.5) ** 2, axis=1))
+    return u, -0.5 * ((radius - 0.3) / 0.03) ** 2
+
+
+@functools.cache
+def _ring_network():
+    u, loglike = _ring(2048, 0)
+    threshold = jnp.sort(loglike)[-512]
+    train = jax.jit(network.train)
+    net = train(jax.random.key(1), u, loglike, jnp.ones(2048, bool), threshold,
+                jnp.mean(u[loglike >= threshold], axis=0),
+                kernel.covariance_factor(u[loglike >= threshold]))
+    return net, threshold
+
+
+def test_networks_follow_a_ring_that_no_ellipsoid_can():
+    net, threshold = _ring_network()
+    u, loglike = _ring(20_000, 2)  # fresh points, not those trained on
+    inside = np.asarray(network.inside(net, u))
+    above = np.asarray(loglike >= threshold)
+    # measured: 99.9% of the points above the contour inside, 3.6% of those below
+    assert inside[above].mean() > 0.97
+    assert inside[~above].mean() < 0.1
+
+
+def test_a_refined_bound_draws_inside_itself_and_counts_the_volume_the_cube_sees():
+    net, _ = _ring_network()
+    union = Ellipsoids.make(jnp.array([[0.5, 0.5]]), jnp.eye(2)[None] * 0.5,
+                            jnp.array([1.0]))  # a disc of radius 0.5 around the ring
+    bound = bounds.count_volume(jax.random.key(3), union, 16, net)
+    points, filled = bounds.draw(jax.random.key(4), union, 4000, 100, net)
+    assert int(filled) == 4000
+    assert bool(jnp.all(bounds.contains(union, points, net)))
+    assert not bool(jnp.all(bounds.contains(union, jax.random.uniform(
+        jax.random.key(5), (100, 2)), net)))
+    # the volume again, from points uniform in the cube: the share the bound holds
+    cube = jax.random.uniform(jax.random.key(6), (2**18, 2))
+    share = float(jnp.mean(bounds.contains(union, cube, net)))
+    sd = np.sqrt(float(bound.log_volume_var) + (1 - share) / (share * 2**18))
+    assert abs(float(bound.log_volume) - np.log(share)) < 4 * sd
+    assert float(bound.log_volume) < np.log(0.5)  # the ring, not the disc
+
+
+def test_training_depends_on_its_key_and_points_only():
+    net, threshold = _ring_network()
+    again, _ = _ring_network.__wrapped__()
+    for a, b in zip(jax.tree.leaves(net), jax.tree.leaves(again), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert network.inside(net, jnp.full((1, 2), 0.5)).dtype == bool
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32])
+def test_networks_train_from_float32_points(dtype):
+    u, loglike = _ring(1024, 7)
+    u, loglike = u.astype(dtype), loglike.astype(dtype)
+    threshold = jnp.sort(loglike)[-256]
+    net = network.train(jax.random.key(0), u, loglike, jnp.ones(1024, bool), threshold,
+                        jnp.mean(u, axis=0), kernel.covariance_factor(u), steps=50)
+    assert np.isfinite(float(net.cut))
