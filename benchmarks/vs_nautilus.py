@@ -24,11 +24,19 @@ import numpy as np
 
 import slicens
 from slicens.priors import as_prior
-from slicens.problems import correlated_gaussian, gaussian, lens_problem, shells, weighted_mixture
+from slicens.problems import (
+    correlated_gaussian,
+    eggbox,
+    gaussian,
+    lens_problem,
+    shells,
+    weighted_mixture,
+)
 
 PROBLEMS = {
     "gaussian_5d": lambda a: gaussian(5),
     "shells_2d": lambda a: shells(2),
+    "eggbox_2d": lambda a: eggbox(),
     "shells_10d": lambda a: shells(10),
     "mixture_5d": lambda a: weighted_mixture(5),
     "correlated_30d": lambda a: correlated_gaussian(30),
@@ -44,9 +52,9 @@ def run_slicens(problem, seed, n_live, steps):
                 ess=r.ess, boosted=r.boosted_ess)
 
 
-def run_bounds(problem, seed, n_live):
+def run_bounds(problem, seed, n_live, refine=True):
     r = slicens.run(problem.loglike, problem.prior, n_live=n_live, method="bounds", seed=seed,
-                    progress=False)
+                    refine=refine, progress=False)
     return dict(evals=r.n_evals, wall=r.sampling_time, logZ=r.logZ, err=r.logZ_err,
                 ess=r.ess, boosted=np.nan)
 
@@ -87,7 +95,8 @@ def main() -> None:
                              "dense suits a GPU)")
     parser.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=list(PROBLEMS))
     parser.add_argument("--samplers", nargs="+", default=["fixed", "auto", "nautilus"],
-                        choices=("fixed", "auto", "bounds", "nautilus", "nautilus-ell"))
+                        choices=("fixed", "auto", "bounds", "bounds-ell", "nautilus",
+                                 "nautilus-ell"))
     args = parser.parse_args()
     print(_common.machine())
     print(f"n_live={args.n_live}, seeds 0..{args.seeds - 1}, slicens defaults otherwise "
@@ -107,6 +116,8 @@ def main() -> None:
                     rows.append(run_nautilus(problem, seed, args.n_live, n_networks=0))
                 elif sampler == "bounds":
                     rows.append(run_bounds(problem, seed, args.n_live))
+                elif sampler == "bounds-ell":  # method="bounds" without networks
+                    rows.append(run_bounds(problem, seed, args.n_live, refine=False))
                 else:
                     steps = (slicens.default_num_inner_steps(problem.dim) if sampler == "fixed"
                              else "auto")

@@ -117,15 +117,15 @@ def _fixed_bound_estimate(seed, radii, n_prior=500, n_per_bound=2000):
                        + [_contains(b[0], u) for b in found[1:]], axis=1)
     source = jnp.asarray(np.concatenate(source))
     counts = np.bincount(np.asarray(source))
-    estimate = _estimate(jax.jit(loglike)(u), member, source, jnp.log(counts),
-                                   jnp.array([b[1] for b in found]),
-                                   jnp.array([b[2] for b in found]))
-    return (float(estimate.logZ) - problem.logZ) / float(estimate.logZ_err), estimate
+    inputs = (jax.jit(loglike)(u), member, source, jnp.log(counts),
+              jnp.array([b[1] for b in found]), jnp.array([b[2] for b in found]))
+    estimate = _estimate(*inputs)
+    return (float(estimate.logZ) - problem.logZ) / float(estimate.logZ_err), estimate, inputs
 
 
 def test_fixed_bounds_give_the_analytic_evidence_within_three_errors():
     for seed in range(3):
-        z, estimate = _fixed_bound_estimate(seed, (4.0, 2.5, 1.5))
+        z, estimate, _ = _fixed_bound_estimate(seed, (4.0, 2.5, 1.5))
         assert abs(z) < 3
         assert float(jnp.sum(jnp.exp(estimate.log_weights))) == pytest.approx(1.0, 1e-12)
 
@@ -137,7 +137,7 @@ SHRUNK = (4.0, 2.0, 0.7, 0.4)
 
 def test_later_bounds_that_miss_most_of_the_posterior_cost_variance_not_bias():
     for seed in range(3):
-        z, _ = _fixed_bound_estimate(seed, SHRUNK)
+        z, _, _ = _fixed_bound_estimate(seed, SHRUNK)
         assert abs(z) < 3
 
 
@@ -145,8 +145,9 @@ def test_the_sampling_phase_needs_the_bounds_that_hold_the_posterior_not_the_shr
     # balls of 4, 2, 0.7, 0.4 posterior sd: the 2-sd ball holds most of the posterior at
     # the lowest density of draws; the shrunk ones hold little of it
     for seed in range(2):
-        _, estimate = _fixed_bound_estimate(seed, SHRUNK)
-        need = np.asarray(estimate.log_need)
+        _, _, inputs = _fixed_bound_estimate(seed, SHRUNK)
+        loglike, member, _, log_n, log_volume, _ = inputs
+        need = np.asarray(importance.log_need(loglike, member, log_n, log_n, log_volume))
         assert int(np.argmax(need)) == 2
         assert max(need[3], need[4]) < min(need[1], need[2])
 
@@ -195,6 +196,10 @@ def test_a_bounded_run_finds_the_analytic_evidence_and_posterior(seed):
     assert result.n_evals == len(result.loglike) == result.positions.shape[0]
     assert result.n_bounds > 3 and result.bound_draws.sum() == result.n_evals
     assert np.all(np.diff(result.bound_log_volumes) < 0)
+    assert np.all(np.diff(result.bound_thresholds) >= 0)
+    sampled = result.log_weights > -np.inf  # the sampling phase's points (the cube's first)
+    assert sampled.sum() == result.phase_evals["sampling"]
+    assert np.all(result.source[sampled][:25] == 0)
     mean_sd = 0.3 / math.sqrt(result.ess)
     np.testing.assert_array_less(np.abs(result.posterior_mean() - np.linspace(-0.5, 0.5, 3)),
                                  5 * mean_sd)

@@ -26,7 +26,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-__all__ = ["Estimate", "log_mixture_density", "estimate", "live_share"]
+__all__ = ["Estimate", "log_mixture_density", "estimate", "log_need", "live_share"]
 
 
 class Estimate(NamedTuple):
@@ -36,7 +36,6 @@ class Estimate(NamedTuple):
     log_weights: shape=(N,). Normalised log weights (``exp`` sums to 1).
     ess: shape=(). Kish effective sample size of the weights.
     draw_var, volume_var: shape=(). The two parts of ``Var(log Z)``.
-    log_need: shape=(K,). Log of each bound's need for more draws (:func:`estimate`).
     """
 
     logZ: jax.Array
@@ -45,7 +44,6 @@ class Estimate(NamedTuple):
     ess: jax.Array
     draw_var: jax.Array
     volume_var: jax.Array
-    log_need: jax.Array
 
 
 def log_mixture_density(member, log_n, log_volume):
@@ -57,13 +55,7 @@ def log_mixture_density(member, log_n, log_volume):
 
 
 def estimate(loglike, member, source, log_n, log_volume, log_volume_var) -> Estimate:
-    """logZ, its error, the normalised weights of ``N`` points and each bound's need.
-
-    A bound's need is ``sum_{i in B_k} w_i^2 / (V_k D(x_i))``: ``n`` more draws from
-    bound ``k`` lower the sum of squared weights (``1 / ESS``) by about ``2 n`` times it
-    (each member's density rises by ``n / V_k``). With disjoint shells it is
-    ``(Z_k / n_k)^2``, the square of Nautilus's rule for the shell to sample next
-    (``Z_k / sqrt(n_k n_eff,k)``, with ``n_eff,k = n_k``).
+    """logZ, its error and the normalised weights of ``N`` points.
 
     loglike: (N,), -inf outside every contour. member: (N, K) bool. source: (N,) int,
     the bound each point was drawn from. log_n, log_volume, log_volume_var: (K,), log
@@ -89,10 +81,28 @@ def estimate(loglike, member, source, log_n, log_volume, log_volume_var) -> Esti
     sensitivity = jnp.sum(w[:, None] * share, axis=0)
     volume_var = jnp.sum(sensitivity**2 * log_volume_var)
     ess = 1.0 / jnp.sum(w**2)
-    log_w2 = jnp.where(jnp.isfinite(log_w), 2.0 * (log_w - safe) - log_d, -jnp.inf)
-    log_need = jax.nn.logsumexp(jnp.where(member, log_w2[:, None], -jnp.inf), axis=0) - log_volume
     return Estimate(log_z, jnp.sqrt(draw_var + volume_var), log_w - safe, ess, draw_var,
-                    volume_var, jnp.where(log_n > -jnp.inf, log_need, -jnp.inf))
+                    volume_var)
+
+
+def log_need(loglike, member, log_n_target, log_n_drawn, log_volume):
+    """Log of each bound's need for more draws, shape (K,): how much ``n`` more draws
+    from bound ``k`` would lower the variance of an estimate whose draws are
+    ``log_n_target`` (:func:`estimate` with those counts).
+
+    That variance is ``int L^2 / D_t - Z^2`` per draw; ``d / d n_k`` of it is ``-int_{B_k}
+    L^2 / (D_t^2 V_k)``, estimated from the points (drawn from the mixture of
+    ``log_n_drawn``, density ``D_d``) as ``sum_{i in B_k} (L_i / D_t(x_i))^2 / (V_k
+    D_d(x_i))``. With disjoint shells and ``D_t = D_d`` it is ``(Z_k / n_k)^2``, the
+    square of Nautilus's rule for the shell to sample next (``Z_k / sqrt(n_k n_eff,k)``,
+    ``n_eff,k = n_k``). Normalised by the largest likelihood (only its order matters)."""
+    log_target = log_mixture_density(member, log_n_target, log_volume)
+    log_drawn = log_mixture_density(member, log_n_drawn, log_volume)
+    top = jnp.max(jnp.where(jnp.isfinite(loglike), loglike, -jnp.inf))
+    ok = jnp.isfinite(loglike) & jnp.isfinite(log_target) & jnp.isfinite(log_drawn)
+    term = jnp.where(ok, 2.0 * (loglike - top - log_target) - log_drawn, -jnp.inf)
+    need = jax.nn.logsumexp(jnp.where(member, term[:, None], -jnp.inf), axis=0) - log_volume
+    return jnp.where(log_n_drawn > -jnp.inf, need, -jnp.inf)
 
 
 def live_share(loglike, log_weights, n_live: int):

@@ -147,10 +147,11 @@ def _adam(loss, params, steps: int):
 
 
 def train(key, points, loglike, mask, threshold, centre, factor,
-          steps: int = TRAIN_STEPS) -> Network:
+          steps: int | None = None) -> Network:
     """Train the ensemble on the ``mask``ed rows of ``points`` (n, dim) and ``loglike``
-    (n,) to the rank scores around ``threshold``; inputs whitened by ``centre`` and the
-    lower-triangular covariance ``factor``. The cut is the value at the lowest score
+    (n,) to the rank scores around ``threshold`` for ``steps`` (default
+    :data:`TRAIN_STEPS`); inputs whitened by ``centre`` and the lower-triangular
+    covariance ``factor``. The cut is the value at the lowest score
     above the threshold of a cubic fitted to predicted against true scores."""
     dim = points.shape[1]
     dtype = DTYPE
@@ -163,7 +164,7 @@ def train(key, points, loglike, mask, threshold, centre, factor,
         prediction = _forward(*params, white)
         return jnp.sum(weight[None, :] * (prediction - target[None, :]) ** 2)
 
-    weights, biases = _adam(loss, _init(key, dim, dtype), steps)
+    weights, biases = _adam(loss, _init(key, dim, dtype), TRAIN_STEPS if steps is None else steps)
     predicted = jnp.mean(_forward(weights, biases, white), axis=0)
     # predicted ~ cubic(target), fitted on the masked points; read at the contour
     design = jnp.stack([target**p for p in range(4)], axis=1) * jnp.sqrt(weight)[:, None]

@@ -112,6 +112,7 @@ class _Programs:
         self.contains = jit(bounds.contains)
         self.transform = jit(jax.vmap(prior.transform))
         self.estimate = jit(importance.estimate)
+        self.need = jit(importance.log_need)
         self.live_share = jit(importance.live_share, static_argnums=2)
         self.n_live = n_live
         self.split_bounds = split_bounds
@@ -136,7 +137,7 @@ def run_bounded(loglike: Callable, prior, *, n_live: int, n_batch: int | None = 
                 schedule: str = "lanes", devices: tuple = (), seed: int = 0,
                 max_evals: int | None = None, max_time: float | None = None,
                 start_time: float | None = None, report: bool = False,
-                split_bounds: bool = False, refine: bool = False,
+                split_bounds: bool = False, refine: bool = DEFAULT_REFINE,
                 discard_exploration: bool = True) -> BoundedResult:
     """Draw from bounds until exploration ends and the ESS reaches ``min_ess`` (see the
     module's docstring). ``prior`` must be a prior with a unit-cube transform (a list of
@@ -262,7 +263,8 @@ def run_bounded(loglike: Callable, prior, *, n_live: int, n_batch: int | None = 
         loglike=points.loglike[:n].copy(), log_weights=np.asarray(est.log_weights[:n], float),
         source=points.source[:n].copy(), bound_log_volumes=np.array(found.log_volume),
         bound_log_volume_errors=np.sqrt(found.log_volume_var),
-        bound_draws=np.array(found.draws), ess=float(est.ess), n_evals=n,
+        bound_draws=np.array(found.draws), bound_thresholds=np.array(found.threshold),
+        ess=float(est.ess), n_evals=n,
         phase_evals=phase_evals, termination=termination, wall_time=wall,
         sampling_time=wall - compile_time, compile_time=compile_time, settings=settings,
         memory=memory)

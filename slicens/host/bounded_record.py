@@ -76,11 +76,13 @@ class Bounds:
         self.log_volume = [0.0]
         self.log_volume_var = [0.0]
         self.draws = [0]
+        self.threshold = [-np.inf]
 
     def __len__(self):
         return len(self.unions)
 
-    def add(self, bound: bounds.Bound):
+    def add(self, bound: bounds.Bound, threshold: float):
+        self.threshold.append(threshold)
         self.unions.append(bound.union)
         self.refinements.append(bound.network)
         self.log_volume.append(float(bound.log_volume))
@@ -143,7 +145,7 @@ def new_bound(programs, points: Points, found: Bounds, key,
         refinement = _learn(programs, points, union, best_u, threshold, network_key)
     bound = programs.count(key, union, refinement)
     if float(bound.log_volume) < found.log_volume[-1]:
-        found.add(bound)
+        found.add(bound, threshold)
         column = membership(programs, bound.union, points.u[: points.n], bound.network)
         points.add_bound_column(len(found) - 1, column)
     return threshold
@@ -188,12 +190,26 @@ def _represented_log_volume(points: Points, found: Bounds, rows) -> float:
 
 
 def neediest(programs, points: Points, found: Bounds, sampled) -> int:
-    """The bound whose next draws raise the sampling phase's ESS most
-    (:func:`slicens.core.importance.estimate`'s need): weights of every point against the
-    mixture of the sampling phase's draws, plus one draw per bound so that bounds not yet
-    sampled count (the exploration's points show where the posterior lies)."""
-    est = estimate(programs, points, found, np.asarray(sampled, float) + 1.0)
-    return int(np.argmax(np.asarray(est.log_need[: len(found)])))
+    """The bound the sampling phase draws its next batch from: the cube first (the prior
+    is then part of the sampling phase's mixture, so the estimate stays unbiased where
+    the later bounds miss part of the posterior), then the bound whose draws lower the
+    variance most (:func:`slicens.core.importance.log_need`; the sampling phase's draws
+    so far plus one per bound, so that bounds not yet sampled count, as the target;
+    every point of the run, drawn from the mixture of all draws, shows where the
+    posterior lies)."""
+    if sampled[0] == 0:
+        return 0
+    n_pad = _padded(points.n, 1024)
+    k_pad = _padded(len(found), 8)
+    points._grow(n_pad, k_pad)
+    pad = np.zeros(k_pad - len(found))
+    with np.errstate(divide="ignore"):
+        log_target = np.log(np.concatenate([np.asarray(sampled, float) + 1.0, pad]))
+        log_drawn = np.log(np.concatenate([np.asarray(found.draws, float), pad]))
+    log_volume = np.array(found.log_volume + [0.0] * (k_pad - len(found)))
+    need = programs.need(points.loglike[:n_pad], points.member[:n_pad, :k_pad], log_target,
+                         log_drawn, log_volume)
+    return int(np.argmax(np.asarray(need)[: len(found)]))
 
 
 def kept_share(log_volume_var: float, tries: int) -> float:

@@ -32,6 +32,10 @@ class BoundedResult:
     bound_log_volumes, bound_log_volume_errors, bound_draws
         Per bound: its counted log prior volume, that count's standard deviation and the
         points drawn from it.
+    bound_thresholds
+        Per bound: the log-likelihood of the ``n_live``-th best point when it was fitted
+        (-inf for the cube); the share of a bound's own points above it measures how
+        tightly it follows that contour.
     ess
         Kish effective sample size of the weights.
     n_evals
@@ -53,6 +57,7 @@ class BoundedResult:
     bound_log_volumes: np.ndarray
     bound_log_volume_errors: np.ndarray
     bound_draws: np.ndarray
+    bound_thresholds: np.ndarray
     ess: float
     n_evals: int
     phase_evals: dict

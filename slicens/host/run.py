@@ -182,8 +182,10 @@ def run(
     method
         ``"slice"`` (default): nested sampling with slice chains, as above.
         ``"bounds"``: every point is drawn uniformly from a bound (unions of ellipsoids
-        fitted to the best points, in the prior's unit cube) and weighed by importance
-        against all the bounds drawn from (:mod:`slicens.host.bounded`; docs/design.md,
+        fitted to the best points, in the prior's unit cube, refined by small networks
+        trained on the device) and weighed by importance against all the bounds drawn
+        from; an exploration phase fits the bounds, a sampling phase (whose points alone
+        make the estimate) draws from them (:mod:`slicens.host.bounded`; docs/design.md,
         "Bounded draws"). It needs a prior with a unit-cube transform, stops at
         ``min_ess`` (default 10,000), ``max_evals`` or ``max_time``, and returns a
         :class:`slicens.host.bounded.BoundedResult`. The nested-sampling arguments
