@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from slicens.core import bounds, kernel, network
+from slicens.core import bounds, ellipsoids, kernel, network
 from slicens.core.ellipsoids import Ellipsoids
 
 
@@ -54,7 +54,7 @@ def test_networks_follow_a_ring_that_no_ellipsoid_can():
 
 
 def test_a_refined_bound_draws_inside_itself_and_counts_the_volume_the_cube_sees():
-    net, _ = _ring_network()
+    net = network.stack([_ring_network()[0]])  # the networks of the union's one ellipsoid
     union = Ellipsoids.make(jnp.array([[0.5, 0.5]]), jnp.eye(2)[None] * 0.5,
                             jnp.array([1.0]))  # a disc of radius 0.5 around the ring
     bound = bounds.count_volume(jax.random.key(3), union, 16, net)
@@ -64,9 +64,9 @@ def test_a_refined_bound_draws_inside_itself_and_counts_the_volume_the_cube_sees
     assert not bool(jnp.all(bounds.contains(union, jax.random.uniform(
         jax.random.key(5), (100, 2)), net)))
     # the volume again, from points uniform in the cube: the share the bound holds
-    cube = jax.random.uniform(jax.random.key(6), (2**18, 2))
+    cube = jax.random.uniform(jax.random.key(6), (2**16, 2))
     share = float(jnp.mean(bounds.contains(union, cube, net)))
-    sd = np.sqrt(float(bound.log_volume_var) + (1 - share) / (share * 2**18))
+    sd = np.sqrt(float(bound.log_volume_var) + (1 - share) / (share * 2**16))
     assert abs(float(bound.log_volume) - np.log(share)) < 4 * sd
     assert float(bound.log_volume) < np.log(0.5)  # the ring, not the disc
 
@@ -77,6 +77,21 @@ def test_training_depends_on_its_key_and_points_only():
     for a, b in zip(jax.tree.leaves(net), jax.tree.leaves(again), strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     assert network.inside(net, jnp.full((1, 2), 0.5)).dtype == bool
+
+
+def test_each_ellipsoid_of_a_union_decides_by_its_own_networks():
+    # two discs; the right one's networks (the ring's) refine it, the left keeps all
+    union = Ellipsoids.make(jnp.array([[0.5, 0.5], [-2.0, 0.5]]),
+                            jnp.broadcast_to(jnp.eye(2) * 0.5, (2, 2, 2)), jnp.array([1.0, 1.0]))
+    networks = network.stack([_ring_network()[0], None])
+    u = (jax.random.uniform(jax.random.key(8), (4000, 2)) * jnp.array([[3.0, 1.0]])
+         - jnp.array([[2.5, 0.0]]))
+    slot = np.asarray(ellipsoids.nearest(union, u))
+    kept = np.asarray(network.inside_by_slot(networks, jnp.asarray(slot), u))
+    assert np.all(kept[slot == 1])  # no networks: every point of its ellipsoid
+    np.testing.assert_array_equal(kept[slot == 0],
+                                  np.asarray(network.inside(_ring_network()[0], u[slot == 0])))
+    assert 0 < kept[slot == 0].mean() < 0.5
 
 
 @pytest.mark.parametrize("dtype", [jnp.float32])

@@ -40,8 +40,10 @@ class Bound(NamedTuple):
         unused slot).
     log_volume: shape=(), dtype=float. Log of the counted volume (the prior mass).
     log_volume_var: shape=(), dtype=float. Variance of ``log_volume`` from the counts.
-    network: the learned refinement (:mod:`slicens.core.network`): only the union's
-        points it places inside the contour belong to the bound. None: the whole union.
+    network: the learned refinement (:mod:`slicens.core.network`, one ensemble per
+        ellipsoid, :func:`slicens.core.network.stack`): only the union's points that the
+        networks of their nearest ellipsoid place inside the contour belong to the
+        bound. None: the whole union.
     """
 
     union: Ellipsoids
@@ -182,16 +184,20 @@ def in_cube(points):
     return jnp.all((points > 0.0) & (points < 1.0), axis=-1)
 
 
-def _refined(refinement: Network | None, points, inside):
+def _refined(union: Ellipsoids, refinement: Network | None, points, inside):
+    """``inside`` where no ``refinement`` is given, else also inside by the networks of
+    each point's nearest ellipsoid (:func:`slicens.core.network.inside_by_slot`)."""
     if refinement is None:
         return inside
-    return inside & network.inside(refinement, points)
+    slot = ellipsoids.nearest(union, points)
+    return inside & network.inside_by_slot(refinement, slot, points)
 
 
 def contains(union: Ellipsoids, points, refinement: Network | None = None):
     """Whether each of ``points`` (n, dim) lies in the bound of ``union`` (and, where a
     ``refinement`` is given, inside its networks' contour)."""
-    return _refined(refinement, points, in_cube(points) & (ellipsoids.covers(union, points) > 0))
+    return _refined(union, refinement, points,
+                    in_cube(points) & (ellipsoids.covers(union, points) > 0))
 
 
 def _tries(key, union: Ellipsoids, n: int, refinement: Network | None = None):
@@ -201,7 +207,7 @@ def _tries(key, union: Ellipsoids, n: int, refinement: Network | None = None):
     points = ellipsoids.in_one_ellipsoid((k_pick, k_dir, k_radius), union, n)
     cover = ellipsoids.covers(union, points)
     u = jax.random.uniform(k_keep, (n,), points.dtype)
-    return points, _refined(refinement, points,
+    return points, _refined(union, refinement, points,
                             in_cube(points) & (u * jnp.maximum(cover, 1) < 1.0))
 
 

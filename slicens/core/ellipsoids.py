@@ -12,8 +12,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-__all__ = ["Ellipsoids", "inverse_factor", "in_one_ellipsoid", "covers", "log_unit_ball",
-           "region_of", "region_direction", "single_region"]
+__all__ = ["Ellipsoids", "inverse_factor", "in_one_ellipsoid", "covers", "nearest",
+           "log_unit_ball", "region_of", "region_direction", "single_region"]
 
 
 class Ellipsoids(NamedTuple):
@@ -97,6 +97,17 @@ def covers(union: Ellipsoids, points):
     whitened = jnp.einsum("kab,nkb->nka", union.inverse, offset)
     inside = jnp.sum(whitened**2, axis=-1) < union.radius[None, :] ** 2
     return jnp.sum(inside, axis=1).astype(jnp.int32)
+
+
+def nearest(union: Ellipsoids, points):
+    """The ellipsoid of ``union`` nearest to each of ``points`` (n, dim) in units of its
+    radius (Mahalanobis distance over radius), among the used ones: shape (n,). Outside
+    the lanes, as :func:`covers`."""
+    offset = points[:, None, :] - union.centre[None, :, :]
+    whitened = jnp.einsum("kab,nkb->nka", union.inverse, offset)
+    used = union.radius > 0
+    scaled = jnp.sum(whitened**2, axis=-1) / jnp.where(used, union.radius, 1.0)[None, :] ** 2
+    return jnp.argmin(jnp.where(used[None, :], scaled, jnp.inf), axis=1).astype(jnp.int32)
 
 
 def log_unit_ball(dim: int) -> float:

@@ -32,7 +32,7 @@ import jax.numpy as jnp
 from slicens.core import ellipsoids
 
 __all__ = ["Network", "HIDDEN", "N_NETWORKS", "TRAIN_STEPS", "LEARNING_RATE", "rank_scores",
-           "train", "predict", "inside"]
+           "train", "predict", "inside", "stack", "inside_by_slot"]
 
 #: Hidden layer widths of each network (Nautilus: 100, 50, 20 with scikit-learn).
 HIDDEN = (32, 16)
@@ -122,6 +122,31 @@ def predict(network: Network, points):
 def inside(network: Network, points):
     """Whether the networks place each of ``points`` (n, dim) inside the contour."""
     return predict(network, points) > network.cut - 1e-9
+
+
+def stack(networks: list) -> Network:
+    """One :class:`Network` per slot of a union, stacked on a leading axis; a slot
+    without networks (None: too few points to train on, or unused) keeps every point of
+    its ellipsoid (cut -inf). At least one entry must be a Network."""
+    template = next(n for n in networks if n is not None)
+    keep_all = jax.tree.map(jnp.zeros_like, template)._replace(
+        cut=jnp.asarray(-jnp.inf, template.cut.dtype))
+    filled = [keep_all if n is None else n for n in networks]
+    return jax.tree.map(lambda *leaves: jnp.stack(leaves), *filled)
+
+
+def inside_by_slot(networks: Network, slot, points):
+    """Whether each of ``points`` (n, dim) lies inside the contour by the networks of its
+    ``slot`` (n,) (``networks`` stacked by :func:`stack`)."""
+    centre, inverse = networks.centre[slot], networks.inverse[slot]
+    h = jnp.einsum("nab,nb->na", inverse, points - centre).astype(DTYPE)[:, None, :]
+    h = jnp.broadcast_to(h, (h.shape[0], N_NETWORKS, h.shape[-1]))
+    layers = list(zip(networks.weights, networks.biases, strict=True))
+    for w, b in layers[:-1]:
+        h = jax.nn.relu(jnp.einsum("nja,njab->njb", h, w[slot]) + b[slot])
+    w, b = layers[-1]
+    score = jnp.mean((jnp.einsum("nja,njab->njb", h, w[slot]) + b[slot])[..., 0], axis=1)
+    return score > networks.cut[slot] - 1e-9
 
 
 def _adam(loss, params, steps: int):

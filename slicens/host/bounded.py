@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from slicens.core import bounds, importance, kernel
+from slicens.core import bounds, ellipsoids, importance, kernel
 from slicens.core.chunking import Execution
 from slicens.host import memory as memory_policy
 from slicens.host.bounded_record import (
@@ -91,32 +91,53 @@ class _Programs:
             (value, _), lanes = kernel.evaluate_points(evaluate_one, x, execution)
             return jnp.where(jnp.isfinite(value), value, -jnp.inf), lanes
 
-        def union_of(points, target_log_volume):
-            if split_bounds:
-                return bounds.split_union(points, max_clusters + 1, enlargement,
-                                          target_log_volume)
-            return bounds.fit(points, max_clusters, enlargement)
-
-        # XLA:CPU's intra-op threads off, as for every program slicens compiles (the
-        # jaxlib hazards of host/platform.py).
-        jit = functools.partial(jax.jit, compiler_options=compiler_options())
+        jit = _jit
         self.evaluate_batch = evaluate  # uncompiled: for the memory analysis
         self.evaluate = jit(evaluate)
-        self.union = jit(union_of)
-        self.learn = learn_program()
-        self.count = jit(lambda key, union, refinement: bounds.count_volume(
-            key, union, VOLUME_BLOCKS, refinement))
-        self.draw = jit(lambda key, union, refinement: bounds.draw(
-            key, union, n_batch, MAX_ROUNDS, refinement))
-        self.cube = jit(lambda key: jax.random.uniform(key, (n_batch, dim)))
-        self.contains = jit(bounds.contains)
         self.transform = jit(jax.vmap(prior.transform))
-        self.estimate = jit(importance.estimate)
-        self.need = jit(importance.log_need)
-        self.live_share = jit(importance.live_share, static_argnums=2)
+        # The rest depend on their arguments and these settings only: compiled once per
+        # process and shape, shared by every run (a run's compile time, and the suite's).
+        shared = _shared_programs(n_batch, dim, max_clusters, enlargement, split_bounds)
+        self.union, self.count, self.draw, self.cube = shared
+        self.learn = learn_program()
+        self.contains, self.nearest, self.estimate, self.need, self.live_share = (
+            _shared_plain())
         self.n_live = n_live
         self.split_bounds = split_bounds
         self.refine = refine
+
+
+def _jit(fun, **kwargs):
+    """``jax.jit`` with XLA:CPU's intra-op threads off, as for every program slicens
+    compiles (the jaxlib hazards of host/platform.py)."""
+    return jax.jit(fun, compiler_options=compiler_options(), **kwargs)
+
+
+@functools.cache
+def _shared_programs(n_batch: int, dim: int, max_clusters: int, enlargement: float,
+                     split_bounds: bool):
+    """A run's bound programs that depend on its settings, not its likelihood: fit a
+    union, count a bound's volume, draw a batch from it, draw a batch from the cube."""
+    def union_of(points, target_log_volume):
+        if split_bounds:
+            return bounds.split_union(points, max_clusters + 1, enlargement,
+                                      target_log_volume)
+        return bounds.fit(points, max_clusters, enlargement)
+
+    return (_jit(union_of),
+            _jit(lambda key, union, refinement: bounds.count_volume(
+                key, union, VOLUME_BLOCKS, refinement)),
+            _jit(lambda key, union, refinement: bounds.draw(
+                key, union, n_batch, MAX_ROUNDS, refinement)),
+            _jit(lambda key: jax.random.uniform(key, (n_batch, dim))))
+
+
+@functools.cache
+def _shared_plain():
+    """Programs every run shares whatever its settings: membership in a bound, nearest
+    ellipsoids, the importance estimate, the bounds' needs, the live points' share."""
+    return (_jit(bounds.contains), _jit(ellipsoids.nearest), _jit(importance.estimate),
+            _jit(importance.log_need), _jit(importance.live_share, static_argnums=2))
 
 
 #: The weights are recomputed (for f_live and the ESS) after every batch while a run

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from slicens.core import bounds, importance, kernel, network
+from slicens.core import bounds, importance, network
 from slicens.host.platform import compiler_options
 
 __all__ = ["Points", "Bounds", "TRAIN_POINTS", "new_bound", "estimate", "neediest",
@@ -142,7 +142,7 @@ def new_bound(programs, points: Points, found: Bounds, key,
     union = programs.union(best_u, target)
     refinement = None
     if programs.refine:
-        refinement = _learn(programs, points, union, best_u, threshold, network_key)
+        refinement = _learn(programs, points, union, threshold, network_key)
     bound = programs.count(key, union, refinement)
     if float(bound.log_volume) < found.log_volume[-1]:
         found.add(bound, threshold)
@@ -151,31 +151,65 @@ def new_bound(programs, points: Points, found: Bounds, key,
     return threshold
 
 
-#: Points the networks of a refined bound train on at most (the union's points above the
-#: threshold, and as many of those below as fit, chosen at random), or ``4 n_live``.
+#: Points each ellipsoid's networks train on at most (its points above the threshold,
+#: and as many of those below as fit, chosen at random), or ``4 n_live``.
 TRAIN_POINTS = 4096
+#: Points above and below the threshold an ellipsoid needs for networks of its own;
+#: with fewer it keeps every point it holds (as an unrefined union).
+MIN_TRAIN = 20
 
 
-def _learn(programs, points: Points, union, best_u, threshold: float, key):
-    """Networks trained on the run's points inside ``union`` (at most
-    ``max(TRAIN_POINTS, 4 n_live)`` of them), padded to a power of two."""
+def _learn(programs, points: Points, union, threshold: float, key):
+    """Networks per ellipsoid of ``union`` (:func:`slicens.core.network.stack`), each
+    trained on the run's points inside the union whose nearest ellipsoid it is (at most
+    ``max(TRAIN_POINTS, 4 n_live)`` of them, padded to a power of two), whitened by its
+    ellipsoid's shape. None where no ellipsoid has enough points."""
     inside = np.flatnonzero(membership(programs, union, points.u[: points.n]))
-    cap = max(TRAIN_POINTS, 4 * programs.n_live)
-    if inside.size > cap:
-        loglike = points.loglike[inside]
-        above, below = inside[loglike >= threshold], inside[loglike < threshold]
-        seed = np.asarray(jax.random.key_data(key), np.uint32).ravel()
-        chosen = np.random.default_rng(seed).choice(below, max(cap - above.size, 0),
-                                                   replace=False)
-        inside = np.sort(np.concatenate([above, chosen]))
-    n_pad = _padded(inside.size, 1024)
-    train = np.zeros((n_pad, points.u.shape[1]))
-    train[: inside.size] = points.u[inside]
-    loglike = np.full(n_pad, -np.inf)
-    loglike[: inside.size] = points.loglike[inside]
-    mask = np.arange(n_pad) < inside.size
-    return programs.learn(key, jnp.asarray(train), jnp.asarray(loglike), jnp.asarray(mask),
-                          threshold, best_u)
+    slot = _nearest(programs, union, points.u[inside])
+    radius = np.asarray(union.radius)
+    trained = []
+    for s in range(radius.shape[0]):
+        rows = inside[slot == s]
+        above = points.loglike[rows] >= threshold
+        if radius[s] <= 0 or min(above.sum(), (~above).sum()) < MIN_TRAIN:
+            trained.append(None)
+            continue
+        rows = _capped(rows, above, max(TRAIN_POINTS, 4 * programs.n_live),
+                       jax.random.fold_in(key, s))
+        n_pad = _padded(rows.size, 1024)
+        train = np.zeros((n_pad, points.u.shape[1]))
+        train[: rows.size] = points.u[rows]
+        loglike = np.full(n_pad, -np.inf)
+        loglike[: rows.size] = points.loglike[rows]
+        trained.append(programs.learn(
+            jax.random.fold_in(key, s), jnp.asarray(train), jnp.asarray(loglike),
+            jnp.asarray(np.arange(n_pad) < rows.size), threshold, union.centre[s],
+            union.factor[s]))
+    return None if all(t is None for t in trained) else network.stack(trained)
+
+
+def _capped(rows, above, cap: int, key):
+    """``rows`` if at most ``cap``, else those above the threshold and a keyed random
+    choice of the rest."""
+    if rows.size <= cap:
+        return rows
+    seed = np.asarray(jax.random.key_data(key), np.uint32).ravel()
+    chosen = np.random.default_rng(seed).choice(rows[~above], max(cap - above.sum(), 0),
+                                               replace=False)
+    return np.sort(np.concatenate([rows[above], chosen]))
+
+
+def _nearest(programs, union, u):
+    """Each row's nearest ellipsoid of ``union``, in padded blocks (as :func:`membership`)."""
+    out = np.zeros(u.shape[0], np.int32)
+    size = min(bounds.BLOCK, _padded(u.shape[0], 1))
+    for begin in range(0, u.shape[0], size):
+        block = u[begin: begin + size]
+        pad = np.zeros((size, u.shape[1]))
+        pad[: block.shape[0]] = block
+        out[begin: begin + block.shape[0]] = np.asarray(
+            programs.nearest(union, pad))[: block.shape[0]]
+    return out
 
 
 def _represented_log_volume(points: Points, found: Bounds, rows) -> float:
@@ -218,16 +252,10 @@ def kept_share(log_volume_var: float, tries: int) -> float:
     return 1.0 / (1.0 + log_volume_var * tries)
 
 
-def _learned(key, train, loglike, mask, threshold, best):
-    # inputs whitened by the best points' mean and covariance
-    return network.train(key, train, loglike, mask, threshold, jnp.mean(best, axis=0),
-                         kernel.covariance_factor(best))
-
-
 @functools.cache
 def learn_program():
     """The networks' training, compiled once per process and shape (it depends on its
     arguments only: every run shares it)."""
-    return jax.jit(_learned, compiler_options=compiler_options())
+    return jax.jit(network.train, compiler_options=compiler_options())
 
 
