@@ -197,6 +197,9 @@ def test_a_bounded_run_finds_the_analytic_evidence_and_posterior(seed):
     assert result.n_bounds > 3 and result.bound_draws.sum() == result.n_evals
     assert np.all(np.diff(result.bound_log_volumes) < 0)
     assert np.all(np.diff(result.bound_thresholds) >= 0)
+    # the first fitted bound may lack points below its threshold to train on; later ones
+    # are refined
+    assert result.bound_refined[-5:].all() and not result.bound_refined[0]
     sampled = result.log_weights > -np.inf  # the sampling phase's points (the cube's first)
     assert sampled.sum() == result.phase_evals["sampling"]
     assert np.all(result.source[sampled][:25] == 0)
@@ -214,6 +217,7 @@ def test_a_bounded_run_finds_the_analytic_evidence_and_posterior(seed):
 def test_a_run_of_ellipsoids_only_finds_the_analytic_evidence():
     result = _quick_run(0, refine=False)
     assert result.settings["refine"] is False and result.termination == "min_ess"
+    assert not result.bound_refined.any()
     assert abs(result.logZ - _LOGZ) < 3 * result.logZ_err
 
 

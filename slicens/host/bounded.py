@@ -100,6 +100,7 @@ class _Programs:
         shared = _shared_programs(n_batch, dim, max_clusters, enlargement, split_bounds)
         self.union, self.count, self.draw, self.cube = shared
         self.learn = learn_program()
+        self.tries = VOLUME_BLOCKS * bounds.BLOCK
         self.contains, self.nearest, self.estimate, self.need, self.live_share = (
             _shared_plain())
         self.n_live = n_live
@@ -285,6 +286,7 @@ def run_bounded(loglike: Callable, prior, *, n_live: int, n_batch: int | None = 
         source=points.source[:n].copy(), bound_log_volumes=np.array(found.log_volume),
         bound_log_volume_errors=np.sqrt(found.log_volume_var),
         bound_draws=np.array(found.draws), bound_thresholds=np.array(found.threshold),
+        bound_refined=np.array(found.refined),
         ess=float(est.ess), n_evals=n,
         phase_evals=phase_evals, termination=termination, wall_time=wall,
         sampling_time=wall - compile_time, compile_time=compile_time, settings=settings,
@@ -298,8 +300,8 @@ def _draw(programs, found: Bounds, k: int, key):
     if int(filled) < u.shape[0]:
         raise RuntimeError(
             f"bound {k} kept {int(filled)} of {u.shape[0]} draws in {MAX_ROUNDS} rounds of "
-            f"{bounds.BLOCK} tries: its ellipsoids lie almost entirely outside the prior's "
-            "unit cube")
+            f"{bounds.BLOCK} tries: it holds almost none of its ellipsoids' volume (they lie "
+            "outside the prior's unit cube, or its networks keep almost none of them)")
     return u
 
 

@@ -19,8 +19,8 @@ import numpy as np
 from slicens.core import bounds, importance, network
 from slicens.host.platform import compiler_options
 
-__all__ = ["Points", "Bounds", "TRAIN_POINTS", "new_bound", "estimate", "neediest",
-           "membership", "learn_program", "kept_share"]
+__all__ = ["Points", "Bounds", "TRAIN_POINTS", "MIN_KEPT_SHARE", "new_bound", "estimate",
+           "neediest", "membership", "learn_program", "kept_share"]
 
 class Points:
     """Every evaluated point (unit cube), its log-likelihood, source bound and which
@@ -77,6 +77,7 @@ class Bounds:
         self.log_volume_var = [0.0]
         self.draws = [0]
         self.threshold = [-np.inf]
+        self.refined = [False]
 
     def __len__(self):
         return len(self.unions)
@@ -85,6 +86,7 @@ class Bounds:
         self.threshold.append(threshold)
         self.unions.append(bound.union)
         self.refinements.append(bound.network)
+        self.refined.append(bound.network is not None)
         self.log_volume.append(float(bound.log_volume))
         self.log_volume_var.append(float(bound.log_volume_var))
         self.draws.append(0)
@@ -144,6 +146,11 @@ def new_bound(programs, points: Points, found: Bounds, key,
     if programs.refine:
         refinement = _learn(programs, points, union, threshold, network_key)
     bound = programs.count(key, union, refinement)
+    if refinement is not None and kept_share(float(bound.log_volume_var),
+                                             programs.tries) < MIN_KEPT_SHARE:
+        # the networks keep too few of the union's tries to draw from or count: the
+        # union alone (recorded in found.refined)
+        bound = programs.count(key, union, None)
     if float(bound.log_volume) < found.log_volume[-1]:
         found.add(bound, threshold)
         column = membership(programs, bound.union, points.u[: points.n], bound.network)
@@ -151,6 +158,10 @@ def new_bound(programs, points: Points, found: Bounds, key,
     return threshold
 
 
+#: A refined bound must keep at least this share of its union's tries (else the union
+#: alone is the bound): below it a batch takes over ``n_batch / share`` tries and the
+#: counted log volume's error exceeds ``1 / sqrt(share x tries)`` = 0.06.
+MIN_KEPT_SHARE = 1e-3
 #: Points each ellipsoid's networks train on at most (its points above the threshold,
 #: and as many of those below as fit, chosen at random), or ``4 n_live``.
 TRAIN_POINTS = 4096

@@ -36,6 +36,10 @@ class BoundedResult:
         Per bound: the log-likelihood of the ``n_live``-th best point when it was fitted
         (-inf for the cube); the share of a bound's own points above it measures how
         tightly it follows that contour.
+    bound_refined
+        Per bound: whether networks refined it (False for the cube, for runs with
+        ``refine=False``, and where the networks kept under
+        :data:`slicens.host.bounded_record.MIN_KEPT_SHARE` of the union's tries).
     ess
         Kish effective sample size of the weights.
     n_evals
@@ -58,6 +62,7 @@ class BoundedResult:
     bound_log_volume_errors: np.ndarray
     bound_draws: np.ndarray
     bound_thresholds: np.ndarray
+    bound_refined: np.ndarray
     ess: float
     n_evals: int
     phase_evals: dict
