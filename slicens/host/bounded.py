@@ -2,16 +2,18 @@
 "Bounded draws").
 
 The run works in the prior's unit cube. It draws batches of ``n_batch`` points uniformly
-from its newest bound (:mod:`slicens.core.bounds`; the first bound is the cube, the
-prior itself), evaluates them through the lanes (at most ``chunk_size`` at once), and
-weighs every point against the mixture of all bounds drawn from
-(:mod:`slicens.core.importance`). Exploration: after ``n_update`` (default ``n_live``, as
-Nautilus) new points above the
-newest bound's threshold (the ``n_live``-th highest likelihood when it was fitted), or
-``10 n_live`` evaluations, a new bound is fitted to the ``n_live`` best points (kept only
-if smaller than the last); exploration ends when those points hold less than ``f_live``
-of the evidence. Sampling: batches from the newest bound until the weights' ESS reaches
-``min_ess``.
+from a bound (:mod:`slicens.core.bounds`; the first bound is the cube, the prior itself;
+the others unions of ellipsoids refined by networks, :mod:`slicens.core.network`),
+evaluates them through the lanes (at most ``chunk_size`` at once), and weighs points
+against the mixture of the bounds drawn from (:mod:`slicens.core.importance`).
+Exploration draws from the newest bound: after ``n_update`` (default ``n_live``, as
+Nautilus) new points above its threshold (the ``n_live``-th highest likelihood when it
+was fitted), or ``10 n_live`` evaluations, a new bound is fitted to the ``n_live`` best
+points (kept only if smaller than the last); exploration ends when those points hold
+less than ``f_live`` of the evidence. Sampling: a batch from the cube, then batches from
+the bound that lowers the variance most, until the sampling phase's own points (the
+estimate discards the exploration's) reach an ESS of ``min_ess``. How a bound is made
+and the points kept: :mod:`slicens.host.bounded_record`.
 
 Every random draw is keyed by the run's seed and the batch's (or bound's) index, and the
 evaluations go through :func:`slicens.core.kernel.evaluate_points`, so results do not
@@ -164,7 +166,10 @@ def run_bounded(loglike: Callable, prior, *, n_live: int, n_batch: int | None = 
     """Draw from bounds until exploration ends and the ESS reaches ``min_ess`` (see the
     module's docstring). ``prior`` must be a prior with a unit-cube transform (a list of
     :mod:`slicens.priors`); arguments as for :func:`slicens.run`, already validated
-    there except those of this method. ``split_bounds`` (experimental, off): split each
+    there except those of this method. ``refine``: networks refine the bounds (default
+    True). ``discard_exploration`` (default True): the estimate from the sampling
+    phase's points only (every point: bounds fitted to the points bias it, measured in
+    docs/design.md). ``split_bounds`` (experimental, off): split each
     bound's ellipsoids along the contour (:func:`slicens.core.bounds.split_union`):
     2-d shells 596,500 -> 97,313 evaluations, but at n_live 100 in 3 dimensions its logZ
     is not calibrated (sd(z) 1.38 over 12 seeds, one seed 3.2 errors low)."""
