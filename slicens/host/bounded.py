@@ -258,7 +258,7 @@ def run_bounded(loglike: Callable, prior, *, n_live: int, n_batch: int | None = 
                         logger.info("slicens (bounds): exploration done, %d bounds, %d "
                                     "evaluations", len(found), points.n)
             if phase == "sampling":
-                next_bound = neediest(programs, points, found, sampled)
+                next_bound = neediest(programs, points, found, sampled, sampling_start)
                 if discard_exploration:
                     est = estimate(programs, points, found, sampled, sampling_start)
                 else:

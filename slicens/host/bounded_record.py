@@ -234,14 +234,16 @@ def _represented_log_volume(points: Points, found: Bounds, rows) -> float:
     return float(jax.nn.logsumexp(-log_d))
 
 
-def neediest(programs, points: Points, found: Bounds, sampled) -> int:
+def neediest(programs, points: Points, found: Bounds, sampled, sampling_start: int) -> int:
     """The bound the sampling phase draws its next batch from: the cube first (the prior
     is then part of the sampling phase's mixture, so the estimate stays unbiased where
     the later bounds miss part of the posterior), then the bound whose draws lower the
     variance most (:func:`slicens.core.importance.log_need`; the sampling phase's draws
     so far plus one per bound, so that bounds not yet sampled count, as the target;
-    every point of the run, drawn from the mixture of all draws, shows where the
-    posterior lies)."""
+    the exploration's points, drawn from the mixture of all its draws, show where the
+    posterior lies). Only the exploration's points: were the sampling phase's own
+    weights to steer its draws, it would draw more where its points weigh most, which
+    lowers those weights (3-d Gaussian at n_live 100, 11 seeds: mean z -0.71)."""
     if sampled[0] == 0:
         return 0
     n_pad = _padded(points.n, 1024)
@@ -250,10 +252,13 @@ def neediest(programs, points: Points, found: Bounds, sampled) -> int:
     pad = np.zeros(k_pad - len(found))
     with np.errstate(divide="ignore"):
         log_target = np.log(np.concatenate([np.asarray(sampled, float) + 1.0, pad]))
-        log_drawn = np.log(np.concatenate([np.asarray(found.draws, float), pad]))
+        explored = np.asarray(found.draws, float) - np.asarray(sampled, float)
+        log_drawn = np.log(np.concatenate([explored, pad]))
     log_volume = np.array(found.log_volume + [0.0] * (k_pad - len(found)))
-    need = programs.need(points.loglike[:n_pad], points.member[:n_pad, :k_pad], log_target,
-                         log_drawn, log_volume)
+    exploration = points.loglike[:n_pad].copy()
+    exploration[sampling_start:] = -np.inf
+    need = programs.need(exploration, points.member[:n_pad, :k_pad], log_target, log_drawn,
+                         log_volume)
     return int(np.argmax(np.asarray(need)[: len(found)]))
 
 
