@@ -114,19 +114,23 @@ def _padded(n: int, least: int) -> int:
     return max(least, 1 << max(0, math.ceil(math.log2(max(n, 1)))))
 
 
-def membership(programs, union, u, refinement=None):
-    """Whether each row of ``u`` lies in the bound of ``union`` (and ``refinement``), in
-    blocks of at most ``BLOCK`` rows padded to a power of two (a few compiled shapes serve
-    every count, and a batch of ``n_batch`` points is not padded to ``BLOCK``)."""
-    out = np.zeros(u.shape[0], bool)
+def _in_blocks(program, u, dtype):
+    """``program(rows)`` for each row of ``u``, in blocks of at most ``BLOCK`` rows padded
+    to a power of two (a few compiled shapes serve every count, and a batch of
+    ``n_batch`` points is not padded to ``BLOCK``)."""
+    out = np.zeros(u.shape[0], dtype)
     size = min(bounds.BLOCK, _padded(u.shape[0], 1))
     for begin in range(0, u.shape[0], size):
         block = u[begin: begin + size]
         pad = np.zeros((size, u.shape[1]))
         pad[: block.shape[0]] = block
-        out[begin: begin + block.shape[0]] = np.asarray(
-            programs.contains(union, pad, refinement))[: block.shape[0]]
+        out[begin: begin + block.shape[0]] = np.asarray(program(pad))[: block.shape[0]]
     return out
+
+
+def membership(programs, union, u, refinement=None):
+    """Whether each row of ``u`` lies in the bound of ``union`` (and ``refinement``)."""
+    return _in_blocks(lambda rows: programs.contains(union, rows, refinement), u, bool)
 
 
 def new_bound(programs, points: Points, found: Bounds, key,
@@ -211,16 +215,8 @@ def _capped(rows, above, cap: int, key):
 
 
 def _nearest(programs, union, u):
-    """Each row's nearest ellipsoid of ``union``, in padded blocks (as :func:`membership`)."""
-    out = np.zeros(u.shape[0], np.int32)
-    size = min(bounds.BLOCK, _padded(u.shape[0], 1))
-    for begin in range(0, u.shape[0], size):
-        block = u[begin: begin + size]
-        pad = np.zeros((size, u.shape[1]))
-        pad[: block.shape[0]] = block
-        out[begin: begin + block.shape[0]] = np.asarray(
-            programs.nearest(union, pad))[: block.shape[0]]
-    return out
+    """Each row's nearest ellipsoid of ``union``."""
+    return _in_blocks(lambda rows: programs.nearest(union, rows), u, np.int32)
 
 
 def _represented_log_volume(points: Points, found: Bounds, rows) -> float:
