@@ -3,14 +3,15 @@ the adaptive default) against Nautilus, in one process on the same likelihoods.
 
     python benchmarks/vs_nautilus.py [--seeds 5] [--n-live 500] [--problems ...]
                                      [--scale laptop|hst] [--curvature dense]
-                                     [--samplers ...]
+                                     [--samplers ...] [--per-seed]
 
 For each problem and sampler, over the seeds: likelihood evaluations, sampling wall time,
 logZ minus the reference (analytic or quadrature; none for the lens) as mean and scatter,
 the mean reported logZ error, posterior ESS (Kish) and evaluations per ESS, and the
 standard deviation of (logZ - reference) / logZ_err (1 when the errors are honest), and
 the Kish ESS of slicens's boosted posterior (an upper bound: a chain's points are
-correlated).
+correlated), and the mean dlogZ in standard errors of the mean (bias/se; within +/- 2
+the runs show no bias at that resolution).
 Nautilus reports no logZ error; its column shows 1 / sqrt(n_eff). Runs unchanged on a
 GPU (``--scale hst`` for the HST-scale lens). nautilus-sampler is a bench/test extra.
 """
@@ -29,6 +30,7 @@ from slicens.problems import (
     eggbox,
     gaussian,
     lens_problem,
+    rosenbrock,
     shells,
     weighted_mixture,
 )
@@ -37,6 +39,7 @@ PROBLEMS = {
     "gaussian_5d": lambda a: gaussian(5),
     "shells_2d": lambda a: shells(2),
     "eggbox_2d": lambda a: eggbox(),
+    "rosenbrock_2d": lambda a: rosenbrock(),
     "shells_10d": lambda a: shells(10),
     "mixture_5d": lambda a: weighted_mixture(5),
     "correlated_30d": lambda a: correlated_gaussian(30),
@@ -97,13 +100,15 @@ def main() -> None:
     parser.add_argument("--samplers", nargs="+", default=["fixed", "auto", "nautilus"],
                         choices=("fixed", "auto", "bounds", "bounds-ell", "nautilus",
                                  "nautilus-ell"))
+    parser.add_argument("--per-seed", action="store_true",
+                        help="print each run as it finishes (for long background runs)")
     args = parser.parse_args()
     print(_common.machine())
     print(f"n_live={args.n_live}, seeds 0..{args.seeds - 1}, slicens defaults otherwise "
           f"(num_delete = n_live // 10, dlogz 0.01); fixed = 3 x dim steps, no jumps")
     print(f"{'problem':<16} {'sampler':<9} {'evals':>10} {'wall s':>8} {'dlogZ':>8} "
           f"{'scatter':>8} {'err':>7} {'sd(z)':>6} {'ESS':>7} {'evals/ESS':>9} "
-          f"{'boosted ESS':>11}")
+          f"{'boosted ESS':>11} {'bias/se':>7}")
     for name in args.problems:
         problem = PROBLEMS[name](args)
         reference = getattr(problem, "logZ", None)
@@ -122,15 +127,24 @@ def main() -> None:
                     steps = (slicens.default_num_inner_steps(problem.dim) if sampler == "fixed"
                              else "auto")
                     rows.append(run_slicens(problem, seed, args.n_live, steps))
+                if args.per_seed:
+                    r = rows[-1]
+                    delta = r["logZ"] - reference if reference is not None else np.nan
+                    print(f"  {name} {sampler} seed {seed}: evals {r['evals']:.0f} wall "
+                          f"{r['wall']:.1f} s logZ {r['logZ']:.4f} +/- {r['err']:.4f} "
+                          f"dlogZ {delta:+.4f} ESS {r['ess']:.0f}", flush=True)
             col = {k: np.array([r[k] for r in rows], float) for k in rows[0]}
             delta = col["logZ"] - (reference if reference is not None else np.mean(col["logZ"]))
             z = np.std(delta / col["err"]) if reference is not None else np.nan
+            # the mean's offset in standard errors of the mean (|.| < 2: unbiased at 2 se)
+            bias_se = (np.mean(delta) / (np.std(delta, ddof=1) / np.sqrt(len(delta)))
+                       if reference is not None and len(delta) > 1 else np.nan)
             print(f"{name:<16} {sampler:<9} {np.mean(col['evals']):10.0f} "
                   f"{np.mean(col['wall']):8.1f} "
                   f"{np.mean(delta) if reference is not None else np.nan:+8.3f} "
                   f"{np.std(delta):8.3f} {np.mean(col['err']):7.3f} {z:6.2f} "
                   f"{np.mean(col['ess']):7.0f} {np.mean(col['evals'] / col['ess']):9.1f} "
-                  f"{np.mean(col['boosted']):11.0f}",
+                  f"{np.mean(col['boosted']):11.0f} {bias_se:+7.2f}",
                   flush=True)
 
 

@@ -18,6 +18,7 @@ from scipy.stats import norm
 import slicens
 from slicens.core import bounds, importance
 from slicens.core.ellipsoids import Ellipsoids
+from slicens.host.checkpoint import CheckpointError
 from slicens.priors import Uniform
 from slicens.problems import gaussian
 
@@ -237,10 +238,65 @@ def test_max_evals_stops_a_bounded_run_between_batches():
     assert result.phase_evals["sampling"] > 0
 
 
+def _assert_same_run(a, b):
+    np.testing.assert_array_equal(a.positions, b.positions)
+    np.testing.assert_array_equal(a.log_weights, b.log_weights)
+    np.testing.assert_array_equal(a.bound_log_volumes, b.bound_log_volumes)
+    assert (a.logZ, a.logZ_err, a.n_evals, a.phase_evals) == (b.logZ, b.logZ_err, b.n_evals,
+                                                              b.phase_evals)
+
+
+def test_a_bounded_run_continued_from_its_checkpoint_equals_an_uninterrupted_one(tmp_path):
+    """Stopped while exploring (1,200 evaluations), then in the sampling phase (2,000),
+    continued to 2,500: the same points, weights and bounds as one run to 2,500 (the
+    networks' parameters and membership columns stored exactly)."""
+    path = tmp_path / "bounds.ckpt"
+    first = _quick_run(4, chunk_size=7, max_evals=1200, checkpoint=path)
+    assert first.phase_evals["sampling"] == 0 and first.settings["checkpoint"] == str(path)
+    assert path.read_bytes().startswith(b"SLICENS-BOUNDS-CHECKPOINT\n")
+    second = _quick_run(4, chunk_size=7, max_evals=2000, checkpoint=path, checkpoint_every=0)
+    assert second.phase_evals["sampling"] > 0 and second.settings["resumed_at_evals"] == 1200
+    _assert_same_run(_quick_run(4, chunk_size=7, max_evals=2500, checkpoint=path),
+                     _stopped_run(7))
+
+
+def test_a_finished_bounded_checkpoint_is_returned_only_when_asked(tmp_path):
+    path = tmp_path / "bounds.ckpt"
+    _quick_run(4, chunk_size=7, max_evals=2500, checkpoint=path)
+    finished = _quick_run(4, chunk_size=7, checkpoint=path, min_ess=50)  # met at once
+    assert finished.termination == "min_ess" and finished.n_evals == 2500 + 25
+    with pytest.raises(FileExistsError, match="finished run"):
+        _quick_run(4, chunk_size=7, checkpoint=path, min_ess=50)
+    with pytest.raises(FileExistsError, match="resume=False"):
+        _quick_run(4, chunk_size=7, checkpoint=path, resume=False)
+    _assert_same_run(_quick_run(4, chunk_size=7, checkpoint=path, resume=True), finished)
+
+
+def test_a_bounded_checkpoint_of_another_run_or_method_is_refused(tmp_path):
+    path = tmp_path / "bounds.ckpt"
+    _quick_run(4, chunk_size=7, max_evals=200, checkpoint=path)
+    with pytest.raises(CheckpointError, match="seed: checkpoint has 4, this call has 5"):
+        _quick_run(5, chunk_size=7, max_evals=400, checkpoint=path)
+    with pytest.raises(CheckpointError, match="n_batch"):
+        _quick_run(4, n_batch=20, max_evals=400, checkpoint=path)
+    with pytest.raises(CheckpointError, match="method='bounds' run"):
+        slicens.run(_LOGLIKE, _PRIOR, n_live=50, checkpoint=path, progress=False)
+    with pytest.raises(ValueError, match="resume must be None, True or False"):
+        _quick_run(4, checkpoint=path, resume="yes")
+    torn = tmp_path / "torn.ckpt"
+    torn.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(CheckpointError, match="cannot be read"):
+        _quick_run(4, chunk_size=7, max_evals=400, checkpoint=torn)
+    nested = tmp_path / "nested.ckpt"
+    slicens.run(_LOGLIKE, _PRIOR, n_live=50, max_iterations=2, checkpoint=nested,
+                progress=False)
+    with pytest.raises(CheckpointError, match="method='slice' run"):
+        _quick_run(4, checkpoint=nested)
+
+
 @pytest.mark.parametrize("name, value", [
     ("num_delete", 10), ("num_inner_steps", 5), ("max_expansions", 3), ("dlogz", 0.1),
-    ("max_iterations", 10), ("checkpoint", "run.ckpt"), ("resume", True),
-    ("max_shrinkage", 50)])
+    ("max_iterations", 10), ("max_shrinkage", 50)])
 def test_a_bounded_run_refuses_the_nested_sampling_arguments_by_name(name, value):
     with pytest.raises(ValueError, match=name):
         _quick_run(0, **{name: value})

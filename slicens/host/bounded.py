@@ -26,6 +26,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -35,9 +36,13 @@ import numpy as np
 from slicens.core import bounds, ellipsoids, importance, kernel
 from slicens.core.chunking import Execution
 from slicens.host import memory as memory_policy
+from slicens.host import processes
+from slicens.host.bounded_checkpoint import identity as stored_identity
+from slicens.host.bounded_checkpoint import open_for_run, save
 from slicens.host.bounded_record import (
     Bounds,
     Points,
+    Progress,
     estimate,
     kept_share,
     learn_program,
@@ -162,7 +167,9 @@ def run_bounded(loglike: Callable, prior, *, n_live: int, n_batch: int | None = 
                 max_evals: int | None = None, max_time: float | None = None,
                 start_time: float | None = None, report: bool = False,
                 split_bounds: bool = False, refine: bool = DEFAULT_REFINE,
-                discard_exploration: bool = True) -> BoundedResult:
+                discard_exploration: bool = True, checkpoint=None, resume: bool | None = None,
+                checkpoint_every: float = 60.0,
+                likelihood_id: str = "?") -> BoundedResult:
     """Draw from bounds until exploration ends and the ESS reaches ``min_ess`` (see the
     module's docstring). ``prior`` must be a prior with a unit-cube transform (a list of
     :mod:`slicens.priors`); arguments as for :func:`slicens.run`, already validated
@@ -172,7 +179,9 @@ def run_bounded(loglike: Callable, prior, *, n_live: int, n_batch: int | None = 
     docs/design.md). ``split_bounds`` (experimental, off): split each
     bound's ellipsoids along the contour (:func:`slicens.core.bounds.split_union`):
     2-d shells 596,500 -> 97,313 evaluations, but at n_live 100 in 3 dimensions its logZ
-    is not calibrated (sd(z) 1.38 over 12 seeds, one seed 3.2 errors low)."""
+    is not calibrated (sd(z) 1.38 over 12 seeds, one seed 3.2 errors low).
+    ``checkpoint``, ``resume``, ``checkpoint_every``, ``likelihood_id``: as for
+    :func:`slicens.run` (:mod:`slicens.host.bounded_checkpoint`)."""
     start_time = time.perf_counter() if start_time is None else start_time
     if not hasattr(prior, "transform"):
         raise TypeError(
@@ -201,78 +210,42 @@ def run_bounded(loglike: Callable, prior, *, n_live: int, n_batch: int | None = 
         chosen["min_ess"] = f"{DEFAULT_MIN_ESS} (Nautilus's n_eff)"
     max_clusters = default_max_clusters(n_live, dim)
 
+    store = None
+    if checkpoint is not None:
+        store = _Store(Path(checkpoint), checkpoint_every, stored_identity(
+            dim=dim, dtype=jnp.zeros(()).dtype, n_live=n_live, n_batch=n_batch,
+            n_update=n_update, f_live=f_live, enlargement=enlargement, refine=refine,
+            split_bounds=split_bounds, discard_exploration=discard_exploration, seed=seed,
+            likelihood_id=likelihood_id, prior=prior))
+    stored = None if store is None else open_for_run(store.path, resume, store.identity)
+    if stored is None:
+        points, found, progress, termination = Points(dim), Bounds(), Progress(), None
+    else:
+        points, found, progress = stored.points, stored.found, stored.progress
+        termination = None if stored.finished is None else stored.finished["termination"]
+        logger.info("slicens (bounds): %s %s at %d evaluations, %d bounds",
+                    "returning the finished run in" if termination else "resuming from",
+                    store.path, points.n, len(found))
     compile_start = time.perf_counter()
     chunk, memory = _choose_chunk(loglike, prior, n_live, n_batch, max_clusters, enlargement,
                                   chunk_size, memory_budget, schedule, devices)
     programs = _Programs(loglike, prior, n_live, n_batch, max_clusters, enlargement,
                          Execution(chunk, schedule, devices), split_bounds, refine)
     key = jax.random.key(seed)
-    batch_key = jax.random.fold_in(key, _BATCH_STREAM)
-    bound_key = jax.random.fold_in(key, _BOUND_STREAM)
-    network_key = jax.random.fold_in(key, _NETWORK_STREAM)
+    keys = {stream: jax.random.fold_in(key, stream)
+            for stream in (_BATCH_STREAM, _BOUND_STREAM, _NETWORK_STREAM)}
     compile_time = time.perf_counter() - compile_start
 
-    points = Points(dim)
-    found = Bounds()
-    phase = "exploration"
-    phase_evals = {"exploration": 0, "sampling": 0}
-    threshold, above, since_bound = -np.inf, 0, 0
-    termination, batch, est, next_bound = None, 0, None, 0
-    sampling_start, sampled = points.n, []
-    while termination is None:
-        if phase == "exploration" and points.n >= n_live and (
-                len(found) == 1 or above >= n_update or since_bound >= EVALS_PER_BOUND * n_live):
-            threshold = new_bound(programs, points, found,
-                                   jax.random.fold_in(bound_key, len(found)),
-                                   jax.random.fold_in(network_key, batch))
-            above, since_bound = 0, 0
-            if report:
-                logger.info("slicens (bounds): %d bounds, newest log volume %.3f (kept "
-                            "share of its tries %.3g), %d evaluations", len(found),
-                            found.log_volume[-1],
-                            kept_share(found.log_volume_var[-1], VOLUME_BLOCKS * bounds.BLOCK),
-                            points.n)
-        source = len(found) - 1 if phase == "exploration" else next_bound
-        u = _draw(programs, found, source, jax.random.fold_in(batch_key, batch))
-        value, _ = programs.evaluate(u)
-        value = np.asarray(value, float)
-        member = np.stack([np.ones(n_batch, bool) if k in (0, source) else
-                           membership(programs, found.unions[k], u, found.refinements[k])
-                           for k in range(len(found))], axis=1)
-        points.add(np.asarray(u, float), value, source, member)
-        found.draws[source] += n_batch
-        phase_evals[phase] += n_batch
-        above += int(np.sum(value >= threshold))
-        since_bound += n_batch
-        batch += 1
-        if phase == "sampling":
-            sampled[source] += n_batch
-        if batch % _check_interval(points.n, n_batch) == 0:
-            if phase == "exploration":
-                est = estimate(programs, points, found, found.draws)
-                if len(found) > 1 and float(programs.live_share(
-                        jnp.asarray(points.loglike[: est.log_weights.shape[0]]),
-                        est.log_weights, n_live)) < f_live:
-                    phase, sampling_start, sampled = "sampling", points.n, [0] * len(found)
-                    if report:
-                        logger.info("slicens (bounds): exploration done, %d bounds, %d "
-                                    "evaluations", len(found), points.n)
-            if phase == "sampling":
-                next_bound = neediest(programs, points, found, sampled, sampling_start)
-                if discard_exploration:
-                    est = estimate(programs, points, found, sampled, sampling_start)
-                else:
-                    est = estimate(programs, points, found, found.draws)
-                if sum(sampled) > 0 and float(est.ess) >= min_ess:
-                    termination = "min_ess"
-        if termination is None and max_evals is not None and points.n + n_batch > max_evals:
-            termination = "max_evals"
-        if termination is None and max_time is not None and (
-                time.perf_counter() - start_time > max_time):
-            termination = "max_time"
+    resumed_at = points.n
+    if termination is None:
+        termination = _iterate(programs, points, found, progress, store,
+                               dict(n_batch=n_batch, n_update=n_update, f_live=f_live,
+                                    min_ess=min_ess, max_evals=max_evals, max_time=max_time,
+                                    discard_exploration=discard_exploration),
+                               keys, start_time, report)
 
-    if discard_exploration and phase == "sampling" and sum(sampled) > 0:
-        est = estimate(programs, points, found, sampled, sampling_start)
+    if discard_exploration and progress.phase == "sampling" and sum(progress.sampled) > 0:
+        est = estimate(programs, points, found, progress.sampled, progress.sampling_start)
     else:  # stopped while exploring: every point
         est = estimate(programs, points, found, found.draws)
     n = points.n
@@ -282,7 +255,8 @@ def run_bounded(loglike: Callable, prior, *, n_live: int, n_batch: int | None = 
                     max_clusters=max_clusters, split_bounds=split_bounds, refine=refine,
                     discard_exploration=discard_exploration,
                     max_evals=max_evals, max_time=max_time,
-                    schedule=schedule, chosen=chosen)
+                    schedule=schedule, chosen=chosen, resumed_at_evals=resumed_at,
+                    checkpoint=None if store is None else str(store.path))
     memory.update(requested_chunk_size=chunk_size, chunk_size=chunk)
     return BoundedResult(
         logZ=float(est.logZ), logZ_err=float(est.logZ_err),
@@ -293,9 +267,105 @@ def run_bounded(loglike: Callable, prior, *, n_live: int, n_batch: int | None = 
         bound_draws=np.array(found.draws), bound_thresholds=np.array(found.threshold),
         bound_refined=np.array(found.refined),
         ess=float(est.ess), n_evals=n,
-        phase_evals=phase_evals, termination=termination, wall_time=wall,
+        phase_evals=dict(progress.phase_evals), termination=termination, wall_time=wall,
         sampling_time=wall - compile_time, compile_time=compile_time, settings=settings,
         memory=memory)
+
+
+class _Store:
+    """A run's checkpoint: where, how often, and the run's identity."""
+
+    def __init__(self, path: Path, every: float, identity: dict):
+        self.path, self.every, self.identity = path, every, identity
+        self.last = time.perf_counter()
+        self.seconds_writing = 0.0
+
+    def write(self, points, found, progress, termination=None, force=False):
+        """Rewrite the checkpoint if ``every`` seconds have passed (or ``force``); a run
+        that converged is stored as finished (one stopped by max_evals or max_time is
+        not: a later call continues it)."""
+        if not (force or time.perf_counter() - self.last >= self.every):
+            return
+        if processes.is_writer():
+            finished = dict(termination=termination) if termination == "min_ess" else None
+            self.seconds_writing += save(self.path, self.identity, points, found, progress,
+                                         finished)
+        self.last = time.perf_counter()
+
+
+def _iterate(programs, points: Points, found: Bounds, progress: Progress, store, rules: dict,
+             keys: dict, start_time: float, report: bool) -> str:
+    """Draw and evaluate batches, fit bounds while exploring and pick them while
+    sampling, until a stopping rule holds (its name is returned). ``progress``,
+    ``points`` and ``found`` are updated in place, and checkpointed after every batch
+    once ``store.every`` seconds have passed since the last write, and at the end."""
+    p, n_batch, n_live = progress, rules["n_batch"], programs.n_live
+    termination = None
+    while termination is None:
+        if p.phase == "exploration" and points.n >= n_live and (
+                len(found) == 1 or p.above >= rules["n_update"]
+                or p.since_bound >= EVALS_PER_BOUND * n_live):
+            p.threshold = new_bound(programs, points, found,
+                                    jax.random.fold_in(keys[_BOUND_STREAM], len(found)),
+                                    jax.random.fold_in(keys[_NETWORK_STREAM], p.batch))
+            p.above, p.since_bound = 0, 0
+            if report:
+                logger.info("slicens (bounds): %d bounds, newest log volume %.3f (kept "
+                            "share of its tries %.3g), %d evaluations", len(found),
+                            found.log_volume[-1],
+                            kept_share(found.log_volume_var[-1], programs.tries), points.n)
+        source = len(found) - 1 if p.phase == "exploration" else p.next_bound
+        u = _draw(programs, found, source, jax.random.fold_in(keys[_BATCH_STREAM], p.batch))
+        value, _ = programs.evaluate(u)
+        value = np.asarray(value, float)
+        member = np.stack([np.ones(n_batch, bool) if k in (0, source) else
+                           membership(programs, found.unions[k], u, found.refinements[k])
+                           for k in range(len(found))], axis=1)
+        points.add(np.asarray(u, float), value, source, member)
+        found.draws[source] += n_batch
+        p.phase_evals[p.phase] += n_batch
+        p.above += int(np.sum(value >= p.threshold))
+        p.since_bound += n_batch
+        p.batch += 1
+        if p.phase == "sampling":
+            p.sampled[source] += n_batch
+        if p.batch % _check_interval(points.n, n_batch) == 0:
+            termination = _check(programs, points, found, p, rules, report)
+        if termination is None and rules["max_evals"] is not None and (
+                points.n + n_batch > rules["max_evals"]):
+            termination = "max_evals"
+        if termination is None and rules["max_time"] is not None and (
+                time.perf_counter() - start_time > rules["max_time"]):
+            termination = "max_time"
+        if store is not None:
+            store.write(points, found, p, termination, force=termination is not None)
+    return termination
+
+
+def _check(programs, points: Points, found: Bounds, p: Progress, rules: dict,
+           report: bool) -> str | None:
+    """Between batches: end the exploration once the ``n_live`` best points hold less
+    than ``f_live`` of the evidence; while sampling, pick the next bound and stop at
+    ``min_ess`` ("min_ess" is returned then)."""
+    if p.phase == "exploration":
+        est = estimate(programs, points, found, found.draws)
+        if len(found) > 1 and float(programs.live_share(
+                jnp.asarray(points.loglike[: est.log_weights.shape[0]]),
+                est.log_weights, programs.n_live)) < rules["f_live"]:
+            p.phase, p.sampling_start, p.sampled = "sampling", points.n, [0] * len(found)
+            if report:
+                logger.info("slicens (bounds): exploration done, %d bounds, %d "
+                            "evaluations", len(found), points.n)
+    if p.phase != "sampling":
+        return None
+    p.next_bound = neediest(programs, points, found, p.sampled, p.sampling_start)
+    if rules["discard_exploration"]:
+        est = estimate(programs, points, found, p.sampled, p.sampling_start)
+    else:
+        est = estimate(programs, points, found, found.draws)
+    if sum(p.sampled) > 0 and float(est.ess) >= rules["min_ess"]:
+        return "min_ess"
+    return None
 
 
 def _draw(programs, found: Bounds, k: int, key):

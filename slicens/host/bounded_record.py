@@ -9,6 +9,7 @@ functions).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 
@@ -19,8 +20,8 @@ import numpy as np
 from slicens.core import bounds, importance, network
 from slicens.host.platform import compiler_options
 
-__all__ = ["Points", "Bounds", "TRAIN_POINTS", "MIN_KEPT_SHARE", "new_bound", "estimate",
-           "neediest", "membership", "learn_program", "kept_share"]
+__all__ = ["Points", "Bounds", "Progress", "TRAIN_POINTS", "MIN_KEPT_SHARE", "new_bound",
+           "estimate", "neediest", "membership", "learn_program", "kept_share"]
 
 class Points:
     """Every evaluated point (unit cube), its log-likelihood, source bound and which
@@ -90,6 +91,30 @@ class Bounds:
         self.log_volume.append(float(bound.log_volume))
         self.log_volume_var.append(float(bound.log_volume_var))
         self.draws.append(0)
+
+
+@dataclasses.dataclass
+class Progress:
+    """Where a run's loop stands between batches (with the points and bounds, what a
+    checkpoint stores).
+
+    phase: ``"exploration"`` or ``"sampling"``. phase_evals: evaluations in each.
+    threshold: the newest fitted bound's threshold; above: new points above it since;
+    since_bound: evaluations since a bound was last fitted. batch: batches drawn (keys
+    the next one). next_bound: the bound the sampling phase draws from next.
+    sampling_start: the first point of the sampling phase; sampled: its draws per bound.
+    """
+
+    phase: str = "exploration"
+    phase_evals: dict = dataclasses.field(
+        default_factory=lambda: {"exploration": 0, "sampling": 0})
+    threshold: float = -math.inf
+    above: int = 0
+    since_bound: int = 0
+    batch: int = 0
+    next_bound: int = 0
+    sampling_start: int = 0
+    sampled: list = dataclasses.field(default_factory=list)
 
 
 def estimate(programs, points: Points, found: Bounds, draws,

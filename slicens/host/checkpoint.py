@@ -43,6 +43,8 @@ import numpy as np
 __all__ = ["CheckpointError", "Checkpoint", "Loaded", "identity", "differences"]
 
 MAGIC = b"SLICENS-CHECKPOINT\n"
+#: The first line of a method="bounds" run's checkpoint (slicens.host.bounded_checkpoint).
+BOUNDS_MAGIC = b"SLICENS-BOUNDS-CHECKPOINT\n"
 FORMAT_VERSION = 1
 _RECORD = struct.Struct("<cQI")  # kind, payload length, crc32
 
@@ -98,6 +100,9 @@ class Loaded:
 
 def _read(path: Path) -> Loaded:
     data = path.read_bytes()
+    if data.startswith(BOUNDS_MAGIC):
+        raise CheckpointError(f"checkpoint {path} holds a method='bounds' run, not a "
+                              "method='slice' one (nested sampling)")
     if not data.startswith(MAGIC):
         raise CheckpointError(f"{path} is not a slicens checkpoint (no magic header)")
     offset, records, damage = len(MAGIC), [], None

@@ -74,7 +74,7 @@ def run(
     refine: bool | None = None,
 ) -> Result | BoundedResult:
     """Run nested slice sampling (``method="slice"``, the default) or draw from bounds with
-    importance weights (``method="bounds"``, new and not yet resumable).
+    importance weights (``method="bounds"``, new).
 
     Parameters
     ----------
@@ -190,8 +190,10 @@ def run(
         ``min_ess`` (default 10,000), ``max_evals`` or ``max_time``, and returns a
         :class:`slicens.host.bounded.BoundedResult`. The nested-sampling arguments
         (``num_delete``, ``num_inner_steps``, ``max_expansions``, ``max_shrinkage``,
-        ``dlogz``, ``max_iterations``) and checkpoints are refused with it: it does not
-        checkpoint yet.
+        ``dlogz``, ``max_iterations``) are refused with it. Its checkpoint holds the
+        whole state, rewritten atomically every ``checkpoint_every`` seconds
+        (:mod:`slicens.host.bounded_checkpoint`); a continued run equals an uninterrupted
+        one bit for bit, and a run stopped by ``min_ess`` is finished.
     f_live, n_batch
         ``method="bounds"`` only: exploration ends once the ``n_live`` best points hold
         less than ``f_live`` of the evidence (default 0.01), and points are drawn and
@@ -228,8 +230,9 @@ def run(
                            seed=seed, dlogz=dlogz, max_evals=max_evals,
                            max_iterations=max_iterations, max_time=max_time, min_ess=min_ess,
                            max_expansions=max_expansions, max_shrinkage=max_shrinkage,
-                           checkpoint=checkpoint, resume=resume, f_live=f_live,
-                           n_batch=n_batch, refine=refine, progress=progress)
+                           checkpoint=checkpoint, resume=resume,
+                           checkpoint_every=checkpoint_every, likelihood_id=likelihood_id,
+                           f_live=f_live, n_batch=n_batch, refine=refine, progress=progress)
     for name, value in (("f_live", f_live), ("n_batch", n_batch), ("refine", refine)):
         if value is not None:
             raise ValueError(f"{name} is an argument of method='bounds', got {name}={value!r} "
@@ -314,21 +317,19 @@ METHODS = ("slice", "bounds")
 
 def _run_bounds(loglike, prior, start_time, *, n_live, num_delete, num_inner_steps, chunk_size,
                 memory_budget, schedule, devices, seed, dlogz, max_evals, max_iterations,
-                max_time, min_ess, max_expansions, max_shrinkage, checkpoint, resume, f_live,
-                n_batch, refine, progress):
+                max_time, min_ess, max_expansions, max_shrinkage, checkpoint, resume,
+                checkpoint_every, likelihood_id, f_live, n_batch, refine, progress):
     """``method="bounds"``: the arguments it takes checked, the others refused by name."""
     if num_inner_steps is None:
         num_inner_steps = "auto"
     refused = dict(num_delete=(num_delete, None), num_inner_steps=(num_inner_steps, "auto"),
                    max_expansions=(max_expansions, None),
                    max_shrinkage=(max_shrinkage, DEFAULT_MAX_SHRINKAGE),
-                   dlogz=(dlogz, DEFAULT_DLOGZ), max_iterations=(max_iterations, None),
-                   checkpoint=(checkpoint, None), resume=(resume, None))
+                   dlogz=(dlogz, DEFAULT_DLOGZ), max_iterations=(max_iterations, None))
     for name, (value, default) in refused.items():
         if value is not default and value != default:
             raise ValueError(f"{name} is an argument of method='slice' (method='bounds' "
-                             f"draws no chains and does not checkpoint yet), got "
-                             f"{name}={value!r}")
+                             f"draws no chains), got {name}={value!r}")
     prior, _, _, _ = resolve(loglike, prior, n_live=n_live, num_delete=None,
                              num_inner_steps="auto", chunk_size=chunk_size,
                              memory_budget=memory_budget, schedule=schedule,
@@ -338,6 +339,9 @@ def _run_bounds(loglike, prior, start_time, *, n_live, num_delete, num_inner_ste
     check_int("max_evals", max_evals, 1, allow_none=True)
     check_positive("max_time", max_time, allow_none=True)
     check_positive("min_ess", min_ess, allow_none=True)
+    check_positive("checkpoint_every", checkpoint_every, allow_none=False, allow_zero=True)
+    if resume not in (None, True, False):
+        raise ValueError(f"resume must be None, True or False, got resume={resume!r}")
     make_display(progress).close()  # checks it; the run reports each bound to the log
     warn_if_hazardous()
     return bounded.run_bounded(
@@ -346,15 +350,24 @@ def _run_bounds(loglike, prior, start_time, *, n_live, num_delete, num_inner_ste
         refine=bounded.DEFAULT_REFINE if refine is None else refine,
         chunk_size=chunk_size, memory_budget=memory_budget, schedule=schedule,
         devices=devices, seed=seed, max_evals=max_evals, max_time=max_time,
-        start_time=start_time, report=progress is not False)
+        start_time=start_time, report=progress is not False, checkpoint=checkpoint,
+        resume=resume, checkpoint_every=checkpoint_every,
+        likelihood_id=_likelihood_id(loglike, likelihood_id))
+
+
+def _likelihood_id(loglike, likelihood_id) -> str:
+    """The likelihood's identity in a checkpoint: as declared, else its function's
+    module and qualified name."""
+    if likelihood_id is None:
+        return (f"{getattr(loglike, '__module__', '?')}."
+                f"{getattr(loglike, '__qualname__', type(loglike).__name__)}")
+    if not isinstance(likelihood_id, str):
+        raise TypeError(f"likelihood_id must be a string, got likelihood_id={likelihood_id!r}")
+    return likelihood_id
 
 
 def _identity(loglike, prior, settings: kernel.Settings, seed: int, likelihood_id) -> dict:
-    if likelihood_id is None:
-        likelihood_id = (f"{getattr(loglike, '__module__', '?')}."
-                         f"{getattr(loglike, '__qualname__', type(loglike).__name__)}")
-    elif not isinstance(likelihood_id, str):
-        raise TypeError(f"likelihood_id must be a string, got likelihood_id={likelihood_id!r}")
+    likelihood_id = _likelihood_id(loglike, likelihood_id)
     dtype = jax.eval_shape(lambda k: prior.sample(k, 1), jax.random.key(0)).dtype
     return identity(dim=prior.dim, dtype=dtype, n_live=settings.n_live,
                     num_delete=settings.num_delete,

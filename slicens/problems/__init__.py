@@ -6,6 +6,7 @@ from slicens.problems.gaussians import (
                                        eggbox,
                                        gaussian,
                                        mixture,
+                                       rosenbrock,
                                        shells,
                                        weighted_mixture,
 )
@@ -19,6 +20,7 @@ __all__ = [
     "weighted_mixture",
     "shells",
     "eggbox",
+    "rosenbrock",
     "LensProblem",
     "lens_problem",
 ]

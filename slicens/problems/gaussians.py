@@ -16,13 +16,13 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import logsumexp
 from scipy.integrate import quad
-from scipy.special import gammaln
+from scipy.special import erf, gammaln
 from scipy.stats import norm
 
 from slicens.priors import Uniform
 
 __all__ = ["GaussianProblem", "gaussian", "correlated_gaussian", "mixture", "weighted_mixture",
-           "shells", "eggbox"]
+           "shells", "eggbox", "rosenbrock"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -192,3 +192,48 @@ def eggbox(periods: int = 3, grid: int = 2048) -> GaussianProblem:
 
     prior = [Uniform(low, high, name=f"x{i}") for i in range(2)]
     return GaussianProblem("eggbox", loglike, prior, logZ, peaks, np.zeros((2, 2)))
+
+
+def rosenbrock(half_width: float = 5.0, curvature: float = 100.0) -> GaussianProblem:
+    """The 2-d Rosenbrock likelihood ``log L = -(1 - x)^2 - b (y - x^2)^2`` on
+    ``[-a, a]^2``: a thin curved ridge along ``y = x^2`` (width ``1 / sqrt(2 b)``), the
+    banana that ellipsoids fit badly.
+
+    For each ``x`` the integral over ``y`` is a Gaussian's mass inside ``[-a, a]``
+    (closed form; the box cuts the ridge where ``x^2`` nears ``a``), so logZ, the mean and
+    the covariance come from one-dimensional quadratures over ``x`` (``y``'s moments from
+    the truncated normal's).
+    """
+    a, b = half_width, curvature
+    sd_y = 1.0 / np.sqrt(2.0 * b)
+
+    def weight(x):  # integral over y of L(x, y)
+        return (np.exp(-((1.0 - x) ** 2)) * np.sqrt(np.pi / b) / 2.0
+                * (erf(np.sqrt(b) * (a - x * x)) - erf(np.sqrt(b) * (-a - x * x))))
+
+    def y_moments(x):  # the truncated normal's mean and variance, written out (fast)
+        low, high = (-a - x * x) / sd_y, (a - x * x) / sd_y
+        mass = norm.cdf(high) - norm.cdf(low)
+        if mass < 1e-300:  # the ridge lies outside the box: weight(x) is 0 there
+            return a, 0.0
+        shift = (norm.pdf(low) - norm.pdf(high)) / mass
+        spread = (low * norm.pdf(low) - high * norm.pdf(high)) / mass
+        return x * x + sd_y * shift, sd_y**2 * (1.0 + spread - shift**2)
+
+    def integral(f):
+        return quad(lambda x: weight(x) * f(x), -a, a, epsabs=0, epsrel=1e-11, limit=400)[0]
+
+    mass = integral(lambda x: 1.0)
+    mean_x = integral(lambda x: x) / mass
+    mean_y = integral(lambda x: y_moments(x)[0]) / mass
+    var_x = integral(lambda x: (x - mean_x) ** 2) / mass
+    var_y = integral(lambda x: y_moments(x)[1] + (y_moments(x)[0] - mean_y) ** 2) / mass
+    cov_xy = integral(lambda x: (x - mean_x) * (y_moments(x)[0] - mean_y)) / mass
+    logZ = float(np.log(mass) - 2.0 * np.log(2.0 * a))
+
+    def loglike(x):
+        return -((1.0 - x[0]) ** 2) - b * (x[1] - x[0] ** 2) ** 2
+
+    cov = np.array([[var_x, cov_xy], [cov_xy, var_y]])
+    return GaussianProblem("rosenbrock_2d", loglike, _box(2, a), logZ,
+                           np.array([mean_x, mean_y]), cov)
