@@ -18,7 +18,7 @@ from scipy.stats import norm
 import slicens
 from slicens.core import bounds, importance
 from slicens.core.ellipsoids import Ellipsoids
-from slicens.host.checkpoint import CheckpointError
+from slicens.host.checkpoint import Checkpoint, CheckpointError
 from slicens.priors import Uniform
 from slicens.problems import gaussian
 
@@ -246,23 +246,32 @@ def _assert_same_run(a, b):
                                                               b.phase_evals)
 
 
-def test_a_bounded_run_continued_from_its_checkpoint_equals_an_uninterrupted_one(tmp_path):
-    """Stopped while exploring (1,200 evaluations), then in the sampling phase (2,000),
-    continued to 2,500: the same points, weights and bounds as one run to 2,500 (the
-    networks' parameters and membership columns stored exactly)."""
-    path = tmp_path / "bounds.ckpt"
-    first = _quick_run(4, chunk_size=7, max_evals=1200, checkpoint=path)
+@pytest.fixture(scope="module")
+def checkpointed(tmp_path_factory):
+    """Seed 4 at chunk 7 stopped while exploring (1,200 evaluations), then in the sampling
+    phase (2,000), then continued to 2,500, all through one checkpoint: the three
+    results and the checkpoint's path."""
+    path = tmp_path_factory.mktemp("bounds") / "bounds.ckpt"
+    legs = [_quick_run(4, chunk_size=7, max_evals=1200, checkpoint=path),
+            _quick_run(4, chunk_size=7, max_evals=2000, checkpoint=path, checkpoint_every=0),
+            _quick_run(4, chunk_size=7, max_evals=2500, checkpoint=path)]
+    return legs, path
+
+
+def test_a_bounded_run_continued_from_its_checkpoint_equals_an_uninterrupted_one(
+        checkpointed):
+    """The same points, weights and bounds as one run to 2,500 (the networks' parameters
+    and the membership columns stored exactly)."""
+    (first, second, third), path = checkpointed
     assert first.phase_evals["sampling"] == 0 and first.settings["checkpoint"] == str(path)
-    assert path.read_bytes().startswith(b"SLICENS-BOUNDS-CHECKPOINT\n")
-    second = _quick_run(4, chunk_size=7, max_evals=2000, checkpoint=path, checkpoint_every=0)
     assert second.phase_evals["sampling"] > 0 and second.settings["resumed_at_evals"] == 1200
-    _assert_same_run(_quick_run(4, chunk_size=7, max_evals=2500, checkpoint=path),
-                     _stopped_run(7))
+    assert path.read_bytes().startswith(b"SLICENS-BOUNDS-CHECKPOINT\n")
+    _assert_same_run(third, _stopped_run(7))
 
 
-def test_a_finished_bounded_checkpoint_is_returned_only_when_asked(tmp_path):
+def test_a_finished_bounded_checkpoint_is_returned_only_when_asked(checkpointed, tmp_path):
     path = tmp_path / "bounds.ckpt"
-    _quick_run(4, chunk_size=7, max_evals=2500, checkpoint=path)
+    path.write_bytes(checkpointed[1].read_bytes())  # stopped at 2,500 by max_evals
     finished = _quick_run(4, chunk_size=7, checkpoint=path, min_ess=50)  # met at once
     assert finished.termination == "min_ess" and finished.n_evals == 2500 + 25
     with pytest.raises(FileExistsError, match="finished run"):
@@ -272,9 +281,8 @@ def test_a_finished_bounded_checkpoint_is_returned_only_when_asked(tmp_path):
     _assert_same_run(_quick_run(4, chunk_size=7, checkpoint=path, resume=True), finished)
 
 
-def test_a_bounded_checkpoint_of_another_run_or_method_is_refused(tmp_path):
-    path = tmp_path / "bounds.ckpt"
-    _quick_run(4, chunk_size=7, max_evals=200, checkpoint=path)
+def test_a_bounded_checkpoint_of_another_run_or_method_is_refused(checkpointed, tmp_path):
+    path = checkpointed[1]
     with pytest.raises(CheckpointError, match="seed: checkpoint has 4, this call has 5"):
         _quick_run(5, chunk_size=7, max_evals=400, checkpoint=path)
     with pytest.raises(CheckpointError, match="n_batch"):
@@ -288,8 +296,7 @@ def test_a_bounded_checkpoint_of_another_run_or_method_is_refused(tmp_path):
     with pytest.raises(CheckpointError, match="cannot be read"):
         _quick_run(4, chunk_size=7, max_evals=400, checkpoint=torn)
     nested = tmp_path / "nested.ckpt"
-    slicens.run(_LOGLIKE, _PRIOR, n_live=50, max_iterations=2, checkpoint=nested,
-                progress=False)
+    Checkpoint.create(nested, {})  # a nested-sampling run's checkpoint, header only
     with pytest.raises(CheckpointError, match="method='slice' run"):
         _quick_run(4, checkpoint=nested)
 
