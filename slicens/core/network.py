@@ -43,6 +43,9 @@ N_NETWORKS = 4
 TRAIN_STEPS = 500
 #: Adam's step size, decayed by a cosine to a hundredth over the steps.
 LEARNING_RATE = 1e-2
+#: Rows per step and network of mini-batch training (None: full batch). Nautilus
+#: (scikit-learn's Adam) uses 200.
+BATCH = None
 
 
 class Network(NamedTuple):
@@ -149,15 +152,17 @@ def inside_by_slot(networks: Network, slot, points):
     return score > networks.cut[slot] - 1e-9
 
 
-def _adam(loss, params, steps: int):
-    """``steps`` of full-batch Adam (b1 0.9, b2 0.999) on ``loss(params)``, with a cosine
-    decay of the step size from :data:`LEARNING_RATE` to a hundredth of it."""
+def _adam(loss, params, steps: int, key=None):
+    """``steps`` of Adam (b1 0.9, b2 0.999) on ``loss(params, step_key)``, with a cosine
+    decay of the step size from :data:`LEARNING_RATE` to a hundredth of it; the loss
+    draws its mini-batch from ``step_key`` (the key folded with the step) where
+    ``key`` is given."""
     grad = jax.grad(loss)
     zeros = jax.tree.map(jnp.zeros_like, params)
 
     def step(t, carry):
         params, m, v = carry
-        g = grad(params)
+        g = grad(params, None if key is None else jax.random.fold_in(key, t))
         m = jax.tree.map(lambda m, g: 0.9 * m + 0.1 * g, m, g)
         v = jax.tree.map(lambda v, g: 0.999 * v + 0.001 * g * g, v, g)
         k = (t + 1).astype(jnp.result_type(float))
@@ -185,11 +190,23 @@ def train(key, points, loglike, mask, threshold, centre, factor,
     target = rank_scores(loglike, mask, threshold).astype(dtype)
     weight = mask.astype(dtype) / jnp.maximum(jnp.sum(mask), 1).astype(dtype)
 
-    def loss(params):
-        prediction = _forward(*params, white)
-        return jnp.sum(weight[None, :] * (prediction - target[None, :]) ** 2)
+    masked = jnp.nonzero(mask, size=mask.shape[0], fill_value=0)[0]
 
-    weights, biases = _adam(loss, _init(key, dim, dtype), TRAIN_STEPS if steps is None else steps)
+    def loss(params, step_key):
+        if BATCH is None:  # full batch
+            prediction = _forward(*params, white)
+            return jnp.sum(weight[None, :] * (prediction - target[None, :]) ** 2)
+        # a mini-batch of the masked rows, drawn with replacement, per network
+        rows = masked[jax.random.randint(step_key, (N_NETWORKS, BATCH), 0, jnp.sum(mask))]
+        h = white[rows]
+        for w, b in zip(params[0][:-1], params[1][:-1], strict=True):
+            h = jax.nn.relu(jnp.einsum("jna,jab->jnb", h, w) + b[:, None, :])
+        prediction = (jnp.einsum("jna,jab->jnb", h, params[0][-1])
+                      + params[1][-1][:, None, :])[..., 0]
+        return jnp.mean((prediction - target[rows]) ** 2) * N_NETWORKS
+
+    weights, biases = _adam(loss, _init(key, dim, dtype), TRAIN_STEPS if steps is None else steps,
+                            None if BATCH is None else jax.random.fold_in(key, 1 << 20))
     predicted = jnp.mean(_forward(weights, biases, white), axis=0)
     # predicted ~ cubic(target), fitted on the masked points; read at the contour
     design = jnp.stack([target**p for p in range(4)], axis=1) * jnp.sqrt(weight)[:, None]
