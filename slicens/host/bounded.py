@@ -111,6 +111,7 @@ class _Programs:
         self.contains, self.nearest, self.estimate, self.need, self.live_share = (
             _shared_plain())
         self.n_live = n_live
+        self.enlargement = enlargement
         self.split_bounds = split_bounds
         self.refine = refine
 
