@@ -102,3 +102,17 @@ def test_networks_train_from_float32_points(dtype):
     net = network.train(jax.random.key(0), u, loglike, jnp.ones(1024, bool), threshold,
                         jnp.mean(u, axis=0), kernel.covariance_factor(u), steps=50)
     assert np.isfinite(float(net.cut))
+
+
+def test_an_ellipsoid_without_networks_shrinks_to_its_own_best_points():
+    """``bounded_record._own_radius``: the radius (in the ellipsoid's own metric) of the
+    farthest given point, enlarged as the union is, never beyond the ellipsoid's own
+    radius, and 0 without points."""
+    from slicens.host.bounded_record import _own_radius
+
+    factor = jnp.stack([jnp.diag(jnp.array([0.1, 0.2])), jnp.eye(2) * 0.05])
+    union = Ellipsoids.make(jnp.array([[0.5, 0.5], [0.2, 0.2]]), factor, jnp.array([4.0, 3.0]))
+    best = np.array([[0.5, 0.6], [0.55, 0.5]])  # distances 0.5 and 0.5 in slot 0's metric
+    assert _own_radius(union, 0, best, 3.0) == pytest.approx(0.5 * 3.0 ** 0.5)
+    assert _own_radius(union, 1, np.array([[0.2, 0.5]]), 1.0) == pytest.approx(3.0)  # capped
+    assert _own_radius(union, 0, np.zeros((0, 2)), 3.0) == 0.0
