@@ -40,7 +40,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-__all__ = ["CheckpointError", "Checkpoint", "Loaded", "identity", "differences"]
+__all__ = ["CheckpointError", "Checkpoint", "Loaded", "identity", "likelihood_identity",
+           "differences"]
 
 MAGIC = b"SLICENS-CHECKPOINT\n"
 #: The first line of a method="bounds" run's checkpoint (slicens.host.bounded_checkpoint).
@@ -63,6 +64,17 @@ def identity(*, dim, dtype, n_live, num_delete, num_inner_steps, max_expansions,
                 num_inner_steps=num_inner_steps, max_expansions=max_expansions,
                 max_shrinkage=max_shrinkage, seed=seed, likelihood_id=likelihood_id,
                 prior=prior_id)
+
+
+def likelihood_identity(loglike, likelihood_id) -> str:
+    """The likelihood's identity in a checkpoint: as declared (a string), else its
+    function's module and qualified name."""
+    if likelihood_id is None:
+        return (f"{getattr(loglike, '__module__', '?')}."
+                f"{getattr(loglike, '__qualname__', type(loglike).__name__)}")
+    if not isinstance(likelihood_id, str):
+        raise TypeError(f"likelihood_id must be a string, got likelihood_id={likelihood_id!r}")
+    return likelihood_id
 
 
 def differences(stored: dict, current: dict) -> list[str]:

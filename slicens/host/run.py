@@ -14,7 +14,14 @@ import numpy as np
 from slicens.core import blocks, kernel
 from slicens.host import bounded, processes
 from slicens.host.bounded_result import BoundedResult
-from slicens.host.checkpoint import Checkpoint, CheckpointError, Loaded, differences, identity
+from slicens.host.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    Loaded,
+    differences,
+    identity,
+    likelihood_identity,
+)
 from slicens.host.compiled import Compiler, choose_program
 from slicens.host.finalise import finalise
 from slicens.host.loop import (
@@ -352,22 +359,11 @@ def _run_bounds(loglike, prior, start_time, *, n_live, num_delete, num_inner_ste
         devices=devices, seed=seed, max_evals=max_evals, max_time=max_time,
         start_time=start_time, report=progress is not False, checkpoint=checkpoint,
         resume=resume, checkpoint_every=checkpoint_every,
-        likelihood_id=_likelihood_id(loglike, likelihood_id))
-
-
-def _likelihood_id(loglike, likelihood_id) -> str:
-    """The likelihood's identity in a checkpoint: as declared, else its function's
-    module and qualified name."""
-    if likelihood_id is None:
-        return (f"{getattr(loglike, '__module__', '?')}."
-                f"{getattr(loglike, '__qualname__', type(loglike).__name__)}")
-    if not isinstance(likelihood_id, str):
-        raise TypeError(f"likelihood_id must be a string, got likelihood_id={likelihood_id!r}")
-    return likelihood_id
+        likelihood_id=likelihood_identity(loglike, likelihood_id))
 
 
 def _identity(loglike, prior, settings: kernel.Settings, seed: int, likelihood_id) -> dict:
-    likelihood_id = _likelihood_id(loglike, likelihood_id)
+    likelihood_id = likelihood_identity(loglike, likelihood_id)
     dtype = jax.eval_shape(lambda k: prior.sample(k, 1), jax.random.key(0)).dtype
     return identity(dim=prior.dim, dtype=dtype, n_live=settings.n_live,
                     num_delete=settings.num_delete,
