@@ -279,7 +279,6 @@ class _Store:
     def __init__(self, path: Path, every: float, identity: dict):
         self.path, self.every, self.identity = path, every, identity
         self.last = time.perf_counter()
-        self.seconds_writing = 0.0
 
     def write(self, points, found, progress, termination=None, force=False):
         """Rewrite the checkpoint if ``every`` seconds have passed (or ``force``); a run
@@ -289,8 +288,7 @@ class _Store:
             return
         if processes.is_writer():
             finished = dict(termination=termination) if termination == "min_ess" else None
-            self.seconds_writing += save(self.path, self.identity, points, found, progress,
-                                         finished)
+            save(self.path, self.identity, points, found, progress, finished)
         self.last = time.perf_counter()
 
 

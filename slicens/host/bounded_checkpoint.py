@@ -24,8 +24,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-import logging
-import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,11 +38,15 @@ from slicens.host import processes
 from slicens.host.bounded_record import Bounds, Points, Progress
 from slicens.host.checkpoint import BOUNDS_MAGIC as MAGIC
 from slicens.host.checkpoint import MAGIC as SLICE_MAGIC
-from slicens.host.checkpoint import CheckpointError, differences, write_atomically
+from slicens.host.checkpoint import (
+    CheckpointError,
+    exists_to_resume,
+    refuse_another_run,
+    refuse_finished,
+    write_atomically,
+)
 
 __all__ = ["MAGIC", "FORMAT_VERSION", "Stored", "identity", "save", "load", "open_for_run"]
-
-logger = logging.getLogger("slicens")
 
 FORMAT_VERSION = 1
 
@@ -73,9 +75,8 @@ class Stored:
 
 
 def save(path: Path, identity_: dict, points: Points, found: Bounds, progress: Progress,
-         finished: dict | None = None) -> float:
-    """Replace ``path`` by the run's state, atomically; returns the seconds it took."""
-    start = time.perf_counter()
+         finished: dict | None = None) -> None:
+    """Replace ``path`` by the run's state, atomically."""
     n, k = points.n, len(found)
     arrays = dict(u=points.u[:n], loglike=points.loglike[:n], source=points.source[:n],
                   member=points.member[:n, :k])
@@ -89,7 +90,6 @@ def save(path: Path, identity_: dict, points: Points, found: Bounds, progress: P
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     write_atomically(Path(path), lambda file: file.write(MAGIC + buffer.getvalue()))
-    return time.perf_counter() - start
 
 
 def load(path: Path) -> Stored:
@@ -129,26 +129,11 @@ def open_for_run(path: Path, resume, identity_: dict) -> Stored | None:
     finished one, True also returns a finished one, False refuses any existing file).
     A checkpoint of another run is refused, listing the differences."""
     path = Path(path)
-    seen = processes.gathered(path.exists())
-    if len(set(seen)) > 1:
-        raise CheckpointError(
-            f"checkpoint {path} exists for processes {np.flatnonzero(seen).tolist()} and not "
-            "for the others: put it on a filesystem every process sees")
-    if not seen[0]:
-        if resume is True:
-            logger.info("no checkpoint at %s yet: starting a new run", path)
+    if not exists_to_resume(path, resume):
         return None
-    if resume is False:
-        raise FileExistsError(f"checkpoint {path} exists and resume=False; remove it or pass "
-                              "resume=None to continue an unfinished run")
     stored = load(path)
-    mismatch = differences(stored.identity, identity_)
-    if mismatch:
-        raise CheckpointError(f"checkpoint {path} belongs to a different run:\n  "
-                              + "\n  ".join(mismatch))
-    if stored.finished is not None and resume is not True:
-        raise FileExistsError(f"checkpoint {path} holds a finished run; pass resume=True to "
-                              "return its stored result, or remove the file to run again")
+    refuse_another_run(path, stored.identity, identity_)
+    refuse_finished(path, stored.finished is not None, resume)
     processes.barrier("slicens: checkpoint read")  # before process 0 rewrites it
     return stored
 

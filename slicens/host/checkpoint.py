@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import struct
 import time
@@ -40,8 +41,12 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from slicens.host import processes
+
 __all__ = ["CheckpointError", "Checkpoint", "Loaded", "identity", "likelihood_identity",
-           "differences"]
+           "differences", "exists_to_resume", "refuse_another_run", "refuse_finished"]
+
+logger = logging.getLogger("slicens")
 
 MAGIC = b"SLICENS-CHECKPOINT\n"
 #: The first line of a method="bounds" run's checkpoint (slicens.host.bounded_checkpoint).
@@ -81,6 +86,41 @@ def differences(stored: dict, current: dict) -> list[str]:
     """Human-readable list of the entries where two identities differ."""
     return [f"{key}: checkpoint has {stored.get(key)!r}, this call has {current.get(key)!r}"
             for key in sorted(set(stored) | set(current)) if stored.get(key) != current.get(key)]
+
+
+def exists_to_resume(path: Path, resume) -> bool:
+    """Whether ``path`` holds a checkpoint to read, under ``resume``'s rules (both
+    methods): every process looks (it must lie on a filesystem they all see; the gather
+    is the barrier before process 0 creates it); no file is False (logged where
+    ``resume=True`` expected one); a file with ``resume=False`` is refused."""
+    seen = processes.gathered(path.exists())
+    if len(set(seen)) > 1:
+        raise CheckpointError(
+            f"checkpoint {path} exists for processes {np.flatnonzero(seen).tolist()} and not "
+            f"for the others: put it on a filesystem every process sees")
+    if not seen[0]:
+        if resume is True:
+            logger.info("no checkpoint at %s yet: starting a new run", path)
+        return False
+    if resume is False:
+        raise FileExistsError(f"checkpoint {path} exists and resume=False; remove it or pass "
+                              "resume=None to continue an unfinished run")
+    return True
+
+
+def refuse_another_run(path: Path, stored: dict, current: dict) -> None:
+    """A checkpoint whose identity differs from this run's is refused, listing how."""
+    mismatch = differences(stored, current)
+    if mismatch:
+        raise CheckpointError(f"checkpoint {path} belongs to a different run:\n  "
+                              + "\n  ".join(mismatch))
+
+
+def refuse_finished(path: Path, finished: bool, resume) -> None:
+    """A finished run is returned only where ``resume=True`` asks for it."""
+    if finished and resume is not True:
+        raise FileExistsError(f"checkpoint {path} holds a finished run; pass resume=True to "
+                              "return its stored result, or remove the file to run again")
 
 
 def _npz(arrays: dict[str, np.ndarray]) -> bytes:

@@ -9,18 +9,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 import jax
-import numpy as np
 
 from slicens.core import blocks, kernel
 from slicens.host import bounded, processes
 from slicens.host.bounded_result import BoundedResult
 from slicens.host.checkpoint import (
     Checkpoint,
-    CheckpointError,
     Loaded,
-    differences,
+    exists_to_resume,
     identity,
     likelihood_identity,
+    refuse_another_run,
+    refuse_finished,
 )
 from slicens.host.compiled import Compiler, choose_program
 from slicens.host.finalise import finalise
@@ -230,6 +230,9 @@ def run(
     start_time = time.perf_counter()
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got method={method!r}")
+    check_positive("checkpoint_every", checkpoint_every, allow_none=False, allow_zero=True)
+    if resume not in (None, True, False):
+        raise ValueError(f"resume must be None, True or False, got resume={resume!r}")
     if method == "bounds":
         return _run_bounds(loglike, prior, start_time, n_live=n_live, num_delete=num_delete,
                            num_inner_steps=num_inner_steps, chunk_size=chunk_size,
@@ -259,9 +262,6 @@ def run(
         max_iterations = 1000 * settings.n_live // settings.num_delete
         chosen["max_iterations"] = f"1000 * n_live // num_delete = {max_iterations}"
         logger.info("slicens chose max_iterations: %s", chosen["max_iterations"])
-    check_positive("checkpoint_every", checkpoint_every, allow_none=False, allow_zero=True)
-    if resume not in (None, True, False):
-        raise ValueError(f"resume must be None, True or False, got resume={resume!r}")
     display = make_display(progress if processes.is_writer() else False)
     warn_if_hazardous()
 
@@ -346,9 +346,6 @@ def _run_bounds(loglike, prior, start_time, *, n_live, num_delete, num_inner_ste
     check_int("max_evals", max_evals, 1, allow_none=True)
     check_positive("max_time", max_time, allow_none=True)
     check_positive("min_ess", min_ess, allow_none=True)
-    check_positive("checkpoint_every", checkpoint_every, allow_none=False, allow_zero=True)
-    if resume not in (None, True, False):
-        raise ValueError(f"resume must be None, True or False, got resume={resume!r}")
     make_display(progress).close()  # checks it; the run reports each bound to the log
     warn_if_hazardous()
     return bounded.run_bounded(
@@ -380,32 +377,16 @@ def _open_checkpoint(path: Path, resume, run_identity: dict):
     Under several processes every process reads the checkpoint (it must lie on a
     filesystem they all see: checked) and process 0 alone writes it, once all have read
     it; ``store`` is None on the others."""
-    seen = processes.gathered(path.exists())
-    if len(set(seen)) > 1:
-        raise CheckpointError(
-            f"checkpoint {path} exists for processes {np.flatnonzero(seen).tolist()} and not "
-            f"for the others: put it on a filesystem every process sees")
-    if not seen[0]:
-        if resume is True:
-            logger.info("no checkpoint at %s yet: starting a new run", path)
-        # gathered() was the barrier: every process has looked before process 0 creates it
+    if not exists_to_resume(path, resume):
         return (Checkpoint.create(path, run_identity) if processes.is_writer() else None), None
-    if resume is False:
-        raise FileExistsError(f"checkpoint {path} exists and resume=False; remove it or pass "
-                              "resume=None to continue an unfinished run")
     store, loaded = Checkpoint.open(path)
-    mismatch = differences(loaded.header["identity"], run_identity)
-    if mismatch:
-        raise CheckpointError(f"checkpoint {path} belongs to a different run:\n  "
-                              + "\n  ".join(mismatch))
+    refuse_another_run(path, loaded.header["identity"], run_identity)
     if loaded.damage:
         logger.warning("checkpoint %s: %s; continuing from the last intact snapshot "
                        "(iteration %s)", path, loaded.damage,
                        "none" if loaded.snapshot is None
                        else stored_tally(loaded.snapshot)["n_iterations"])
-    if loaded.finished is not None and resume is not True:
-        raise FileExistsError(f"checkpoint {path} holds a finished run; pass resume=True to "
-                              "return its stored result, or remove the file to run again")
+    refuse_finished(path, loaded.finished is not None, resume)
     processes.barrier("slicens: checkpoint read")  # before process 0 writes to it
     return (store if processes.is_writer() else None), loaded
 
