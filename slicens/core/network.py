@@ -99,8 +99,9 @@ def _init(key, dim: int, dtype):
 
 
 def _forward(weights, biases, white):
-    """Each network's prediction for whitened inputs (n, dim): shape (N_NETWORKS, n)."""
-    h = jnp.broadcast_to(white, (N_NETWORKS, *white.shape))
+    """Each network's prediction for whitened inputs (n, dim), the same for every
+    network, or (N_NETWORKS, n, dim), one set per network: shape (N_NETWORKS, n)."""
+    h = white if white.ndim == 3 else jnp.broadcast_to(white, (N_NETWORKS, *white.shape))
     for w, b in zip(weights[:-1], biases[:-1], strict=True):
         h = jax.nn.relu(jnp.einsum("jna,jab->jnb", h, w) + b[:, None, :])
     return (jnp.einsum("jna,jab->jnb", h, weights[-1]) + biases[-1][:, None, :])[..., 0]
@@ -198,11 +199,7 @@ def train(key, points, loglike, mask, threshold, centre, factor,
             return jnp.sum(weight[None, :] * (prediction - target[None, :]) ** 2)
         # a mini-batch of the masked rows, drawn with replacement, per network
         rows = masked[jax.random.randint(step_key, (N_NETWORKS, BATCH), 0, jnp.sum(mask))]
-        h = white[rows]
-        for w, b in zip(params[0][:-1], params[1][:-1], strict=True):
-            h = jax.nn.relu(jnp.einsum("jna,jab->jnb", h, w) + b[:, None, :])
-        prediction = (jnp.einsum("jna,jab->jnb", h, params[0][-1])
-                      + params[1][-1][:, None, :])[..., 0]
+        prediction = _forward(*params, white[rows])
         return jnp.mean((prediction - target[rows]) ** 2) * N_NETWORKS
 
     weights, biases = _adam(loss, _init(key, dim, dtype), TRAIN_STEPS if steps is None else steps,
