@@ -24,6 +24,7 @@ import jax
 import numpy as np
 
 import slicens
+from slicens.host.bounded import run_bounded
 from slicens.priors import as_prior
 from slicens.problems import (
     correlated_gaussian,
@@ -55,9 +56,13 @@ def run_slicens(problem, seed, n_live, steps):
                 ess=r.ess, boosted=r.boosted_ess)
 
 
-def run_bounds(problem, seed, n_live, refine=True):
-    r = slicens.run(problem.loglike, problem.prior, n_live=n_live, method="bounds", seed=seed,
-                    refine=refine, progress=False)
+def run_bounds(problem, seed, n_live, refine=True, split_bounds=False):
+    if split_bounds:  # an option of run_bounded only (experimental), not of slicens.run
+        r = run_bounded(problem.loglike, as_prior(problem.prior), n_live=n_live, seed=seed,
+                        refine=refine, split_bounds=True)
+    else:
+        r = slicens.run(problem.loglike, problem.prior, n_live=n_live, method="bounds",
+                        seed=seed, refine=refine, progress=False)
     return dict(evals=r.n_evals, wall=r.sampling_time, logZ=r.logZ, err=r.logZ_err,
                 ess=r.ess, boosted=np.nan)
 
@@ -98,8 +103,8 @@ def main() -> None:
                              "dense suits a GPU)")
     parser.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=list(PROBLEMS))
     parser.add_argument("--samplers", nargs="+", default=["fixed", "auto", "nautilus"],
-                        choices=("fixed", "auto", "bounds", "bounds-ell", "nautilus",
-                                 "nautilus-ell"))
+                        choices=("fixed", "auto", "bounds", "bounds-ell", "bounds-split",
+                                 "nautilus", "nautilus-ell"))
     parser.add_argument("--per-seed", action="store_true",
                         help="print each run as it finishes (for long background runs)")
     args = parser.parse_args()
@@ -123,6 +128,8 @@ def main() -> None:
                     rows.append(run_bounds(problem, seed, args.n_live))
                 elif sampler == "bounds-ell":  # method="bounds" without networks
                     rows.append(run_bounds(problem, seed, args.n_live, refine=False))
+                elif sampler == "bounds-split":  # split unions as each bound's outer bound
+                    rows.append(run_bounds(problem, seed, args.n_live, split_bounds=True))
                 else:
                     steps = (slicens.default_num_inner_steps(problem.dim) if sampler == "fixed"
                              else "auto")

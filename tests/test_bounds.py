@@ -18,8 +18,10 @@ from scipy.stats import norm
 import slicens
 from slicens.core import bounds, importance
 from slicens.core.ellipsoids import Ellipsoids
+from slicens.host import bounded_evaluate
 from slicens.host.checkpoint import Checkpoint, CheckpointError
-from slicens.priors import Uniform
+from slicens.host.method_choice import BOUNDS_MAX_DIM, choose_method
+from slicens.priors import Uniform, as_prior
 from slicens.problems import gaussian
 
 DIM = 3
@@ -233,6 +235,35 @@ def test_a_bounded_run_does_not_depend_on_the_chunk_size():
                                                            lanes.n_evals)
 
 
+def _inject_out_of_memory(at_batch):
+    """A hook raising RESOURCE_EXHAUSTED before the first batch from ``at_batch`` on
+    (every batch where ``at_batch`` is 0)."""
+    fired = []
+
+    def hook(batch, chunk_size):
+        if batch >= at_batch and (not fired or at_batch == 0):
+            fired.append((batch, chunk_size))
+            raise jax.errors.JaxRuntimeError("RESOURCE_EXHAUSTED: injected by the test")
+
+    return hook, fired
+
+
+def test_a_bounded_run_out_of_memory_halves_its_chunk_and_goes_on_unchanged(monkeypatch):
+    hook, fired = _inject_out_of_memory(30)  # in the exploration, after a few bounds
+    monkeypatch.setattr(bounded_evaluate, "_before_evaluate", hook)
+    recovered = _quick_run(4, chunk_size=14, max_evals=2500)
+    assert fired == [(30, 14)] and recovered.memory["chunk_size"] == 7
+    [event] = recovered.memory["history"]
+    assert (event["iteration"], event["chunk_size"], event["stage"]) == (30, 7, "running")
+    _assert_same_run(recovered, _stopped_run(7))
+
+
+def test_a_bounded_run_out_of_memory_at_chunk_one_gives_up_by_name(monkeypatch):
+    monkeypatch.setattr(bounded_evaluate, "_before_evaluate", _inject_out_of_memory(0)[0])
+    with pytest.raises(RuntimeError, match="out of device memory running .* chunk_size=1"):
+        _quick_run(4, chunk_size=2)
+
+
 def test_max_evals_stops_a_bounded_run_between_batches():
     result = _stopped_run(7)
     assert result.termination == "max_evals"
@@ -327,6 +358,26 @@ def test_bad_bounded_arguments_are_refused_by_name():
     custom = (lambda key, n: jax.random.uniform(key, (n, DIM)), lambda x: 0.0)
     with pytest.raises(TypeError, match="unit-cube transform"):
         slicens.run(_LOGLIKE, custom, **_QUICK)
+
+
+def test_auto_draws_from_bounds_in_few_dimensions_and_says_why():
+    auto = _quick_run(4, method="auto", max_evals=300)
+    assert isinstance(auto, slicens.BoundedResult) and auto.termination == "max_evals"
+    assert auto.settings["chosen"]["method"].startswith(f"bounds: dim={DIM} ")
+
+
+def test_auto_keeps_slice_chains_where_bounds_do_not_apply():
+    wide = as_prior([Uniform(0.0, 1.0)] * (BOUNDS_MAX_DIM + 1))
+    assert choose_method(wide)[0] == "slice"
+    assert f"dim={BOUNDS_MAX_DIM + 1} is above {BOUNDS_MAX_DIM}" in choose_method(wide)[1]
+    assert choose_method(as_prior([Uniform(0.0, 1.0)] * BOUNDS_MAX_DIM))[0] == "bounds"
+    # no unit-cube transform: the slice path runs, and its result says why
+    custom = (lambda key, n: jax.random.uniform(key, (n, 1), minval=-3.0, maxval=3.0),
+              lambda x: -math.log(6.0))
+    result = slicens.run(lambda x: -0.5 * jnp.sum(x**2), custom, method="auto", n_live=20,
+                         max_iterations=2, progress=False)
+    assert isinstance(result, slicens.Result)
+    assert result.settings["chosen"]["method"].startswith("slice: the prior has no unit-cube")
 
 
 @pytest.mark.slow

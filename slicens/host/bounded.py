@@ -27,18 +27,17 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from slicens.core import bounds, ellipsoids, importance, kernel
+from slicens.core import bounds, ellipsoids, importance
 from slicens.core.chunking import Execution
-from slicens.host import memory as memory_policy
 from slicens.host import processes
 from slicens.host.bounded_checkpoint import identity as stored_identity
 from slicens.host.bounded_checkpoint import open_for_run, save
+from slicens.host.bounded_evaluate import BatchEvaluator, choose_chunk
 from slicens.host.bounded_record import (
     Bounds,
     Points,
@@ -87,20 +86,8 @@ class _Programs:
                  max_clusters: int, enlargement: float, execution: Execution,
                  split_bounds: bool = False, refine: bool = False):
         dim = prior.dim
-
-        def evaluate_one(x):
-            return jnp.asarray(loglike(x), x.dtype), jnp.zeros((), x.dtype)
-
-        def evaluate(u):
-            # The transform outside the lanes, as the prior draws of method="slice": its
-            # multiply-adds would otherwise compile differently at other widths.
-            x = jax.vmap(prior.transform)(u)
-            (value, _), lanes = kernel.evaluate_points(evaluate_one, x, execution)
-            return jnp.where(jnp.isfinite(value), value, -jnp.inf), lanes
-
         jit = _jit
-        self.evaluate_batch = evaluate  # uncompiled: for the memory analysis
-        self.evaluate = jit(evaluate)
+        self.evaluate = BatchEvaluator(loglike, prior, n_batch, execution)
         self.transform = jit(jax.vmap(prior.transform))
         # The rest depend on their arguments and these settings only: compiled once per
         # process and shape, shared by every run (a run's compile time, and the suite's).
@@ -228,8 +215,8 @@ def run_bounded(loglike: Callable, prior, *, n_live: int, n_batch: int | None = 
                     "returning the finished run in" if termination else "resuming from",
                     store.path, points.n, len(found))
     compile_start = time.perf_counter()
-    chunk, memory = _choose_chunk(loglike, prior, n_live, n_batch, max_clusters, enlargement,
-                                  chunk_size, memory_budget, schedule, devices)
+    chunk, memory = choose_chunk(loglike, prior, n_batch, chunk_size, memory_budget,
+                                 schedule, devices)
     programs = _Programs(loglike, prior, n_live, n_batch, max_clusters, enlargement,
                          Execution(chunk, schedule, devices), split_bounds, refine)
     key = jax.random.key(seed)
@@ -258,7 +245,8 @@ def run_bounded(loglike: Callable, prior, *, n_live: int, n_batch: int | None = 
                     max_evals=max_evals, max_time=max_time,
                     schedule=schedule, chosen=chosen, resumed_at_evals=resumed_at,
                     checkpoint=None if store is None else str(store.path))
-    memory.update(requested_chunk_size=chunk_size, chunk_size=chunk)
+    memory.update(requested_chunk_size=chunk_size, chunk_size=programs.evaluate.chunk_size,
+                  history=programs.evaluate.history)
     return BoundedResult(
         logZ=float(est.logZ), logZ_err=float(est.logZ_err),
         positions=np.asarray(programs.transform(jnp.asarray(points.u[:n])), float),
@@ -315,7 +303,7 @@ def _iterate(programs, points: Points, found: Bounds, progress: Progress, store,
                             kept_share(found.log_volume_var[-1], programs.tries), points.n)
         source = len(found) - 1 if p.phase == "exploration" else p.next_bound
         u = _draw(programs, found, source, jax.random.fold_in(keys[_BATCH_STREAM], p.batch))
-        value, _ = programs.evaluate(u)
+        value = programs.evaluate(u, p.batch)
         value = np.asarray(value, float)
         member = np.stack([np.ones(n_batch, bool) if k in (0, source) else
                            membership(programs, found.unions[k], u, found.refinements[k])
@@ -377,25 +365,3 @@ def _draw(programs, found: Bounds, k: int, key):
             f"{bounds.BLOCK} tries: it holds almost none of its ellipsoids' volume (they lie "
             "outside the prior's unit cube, or its networks keep almost none of them)")
     return u
-
-
-def _choose_chunk(loglike, prior, n_live, n_batch, max_clusters, enlargement, chunk_size,
-                  memory_budget, schedule, devices) -> tuple[int, dict[str, Any]]:
-    """The chunk: an integer as given (at most ``n_batch``), None the whole batch,
-    ``"auto"`` the largest whose compiled evaluation fits the budget."""
-    if chunk_size is None:
-        return n_batch, dict(mode="fixed")
-    if chunk_size != "auto":
-        return min(int(chunk_size), n_batch), dict(mode="fixed")
-    budget, source = memory_policy.resolve_budget(memory_budget, devices=devices)
-    shape = jax.ShapeDtypeStruct((n_batch, prior.dim), jnp.zeros(()).dtype)
-
-    def peak_at(chunk: int):
-        programs = _Programs(loglike, prior, n_live, n_batch, max_clusters, enlargement,
-                             Execution(chunk, schedule, devices))
-        return memory_policy.compiled_memory(programs.evaluate_batch, shape).peak
-
-    choice = memory_policy.choose_chunk_size(peak_at, budget, n_batch)
-    return choice.chunk_size, dict(mode="auto", budget=budget, budget_source=source,
-                                   predicted_peak=choice.predicted_peak,
-                                   measured=choice.measured)

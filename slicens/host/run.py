@@ -32,6 +32,7 @@ from slicens.host.loop import (
     state_from_arrays,
     stored_tally,
 )
+from slicens.host.method_choice import choose_method
 from slicens.host.platform import warn_if_hazardous
 from slicens.host.progress import make_display
 from slicens.host.results import Result, jsonable
@@ -46,6 +47,7 @@ from slicens.host.settings import (
     resolve,
     resolve_devices,
 )
+from slicens.priors import as_prior
 
 __all__ = ["run", "default_num_inner_steps"]
 
@@ -201,6 +203,9 @@ def run(
         whole state, rewritten atomically every ``checkpoint_every`` seconds
         (:mod:`slicens.host.bounded_checkpoint`); a continued run equals an uninterrupted
         one bit for bit, and a run stopped by ``min_ess`` is finished.
+        ``"auto"``: ``"bounds"`` where the prior has a unit-cube transform and ``dim`` is
+        at most 10, ``"slice"`` otherwise (:mod:`slicens.host.method_choice`, from the
+        costs measured for each); ``settings["chosen"]["method"]`` says which and why.
     f_live, n_batch
         ``method="bounds"`` only: exploration ends once the ``n_live`` best points hold
         less than ``f_live`` of the evidence (default 0.01), and points are drawn and
@@ -230,11 +235,15 @@ def run(
     start_time = time.perf_counter()
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got method={method!r}")
+    reason = None
+    if method == "auto":
+        method, reason = choose_method(as_prior(prior))
+        logger.info("slicens chose method=%r (method='auto'): %s", method, reason)
     check_positive("checkpoint_every", checkpoint_every, allow_none=False, allow_zero=True)
     if resume not in (None, True, False):
         raise ValueError(f"resume must be None, True or False, got resume={resume!r}")
     if method == "bounds":
-        return _run_bounds(loglike, prior, start_time, n_live=n_live, num_delete=num_delete,
+        result = _run_bounds(loglike, prior, start_time, n_live=n_live, num_delete=num_delete,
                            num_inner_steps=num_inner_steps, chunk_size=chunk_size,
                            memory_budget=memory_budget, schedule=schedule, devices=devices,
                            seed=seed, dlogz=dlogz, max_evals=max_evals,
@@ -243,6 +252,9 @@ def run(
                            checkpoint=checkpoint, resume=resume,
                            checkpoint_every=checkpoint_every, likelihood_id=likelihood_id,
                            f_live=f_live, n_batch=n_batch, refine=refine, progress=progress)
+        if reason is not None:
+            result.settings["chosen"]["method"] = reason
+        return result
     for name, value in (("f_live", f_live), ("n_batch", n_batch), ("refine", refine)):
         if value is not None:
             raise ValueError(f"{name} is an argument of method='bounds', got {name}={value!r} "
@@ -251,6 +263,8 @@ def run(
         loglike, prior, n_live=n_live, num_delete=num_delete, num_inner_steps=num_inner_steps,
         chunk_size=chunk_size, memory_budget=memory_budget, schedule=schedule,
         max_expansions=max_expansions, max_shrinkage=max_shrinkage)
+    if reason is not None:
+        chosen["method"] = reason
     devices = resolve_devices(devices)
     check_int("seed", seed, 0)
     check_int("max_evals", max_evals, 1, allow_none=True)
@@ -318,8 +332,8 @@ def run(
     return finalise(loop.dead, jax.device_get(state), prior, seed=seed, **finished)
 
 
-#: The samplers ``run`` offers (its ``method``).
-METHODS = ("slice", "bounds")
+#: The samplers ``run`` offers (its ``method``; "auto": :mod:`slicens.host.method_choice`).
+METHODS = ("slice", "bounds", "auto")
 
 
 def _run_bounds(loglike, prior, start_time, *, n_live, num_delete, num_inner_steps, chunk_size,
