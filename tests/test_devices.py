@@ -24,7 +24,7 @@ from slicens.core import chunking, kernel
 from slicens.host.checkpoint import Checkpoint
 from slicens.host.settings import resolve, resolve_devices
 from slicens.problems import gaussian
-from tests.scripts.device_problems import FIELDS
+from tests.scripts.device_problems import BOUNDED_FIELDS, FIELDS
 
 SCRIPT = Path(__file__).parent / "scripts" / "sharded_runs.py"
 PROCESS_SCRIPT = Path(__file__).parent / "scripts" / "process_runs.py"
@@ -117,6 +117,17 @@ def test_gaussian_identical_on_1_and_4_devices_and_on_2_processes(tmp_path):
     assert int(first["writes"]) >= 3 and int(second["writes"]) == 0  # create, append, finish
     _, stored = Checkpoint.open(tmp_path / "pair.ckpt")
     assert stored.finished["counts"]["n_evals"] == int(single["n_evals"])
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_a_bounded_run_is_identical_on_1_and_4_devices(tmp_path):
+    """10 draws per batch on 4 devices at 2 lanes each: 3, 3, 2 and 2 (padded)."""
+    runs = sharded_runs(tmp_path, "bounds", 1, 4)
+    assert [int(runs[f"{d}.devices"]) for d in (1, 4)] == [1, 4]
+    assert int(runs["1.n_evals"]) > 700 and int(runs["1.n_bounds"]) > 3  # drawn in lanes
+    for field in BOUNDED_FIELDS:
+        np.testing.assert_array_equal(runs[f"1.{field}"], runs[f"4.{field}"], err_msg=field)
 
 
 @pytest.mark.slow

@@ -245,7 +245,8 @@ def run_bounded(loglike: Callable, prior, *, n_live: int, n_batch: int | None = 
                     max_evals=max_evals, max_time=max_time,
                     schedule=schedule, chosen=chosen, resumed_at_evals=resumed_at,
                     checkpoint=None if store is None else str(store.path))
-    memory.update(requested_chunk_size=chunk_size, chunk_size=programs.evaluate.chunk_size,
+    memory.update(devices=[str(d) for d in devices] or [str(jax.devices()[0])],
+                  requested_chunk_size=chunk_size, chunk_size=programs.evaluate.chunk_size,
                   history=programs.evaluate.history)
     return BoundedResult(
         logZ=float(est.logZ), logZ_err=float(est.logZ_err),

@@ -12,6 +12,9 @@ from slicens.problems import gaussian
 #: The result fields every script saves and the tests compare bit for bit.
 FIELDS = ("positions", "loglike", "loglike_birth", "logZ", "logZ_err", "n_evals",
           "n_iterations")
+#: The same for a ``method="bounds"`` run.
+BOUNDED_FIELDS = ("positions", "loglike", "log_weights", "source", "logZ", "logZ_err",
+                  "n_evals", "n_bounds")
 
 _OFFSET = np.random.default_rng(0).uniform(-0.3, 0.3, 5)
 # (two of its five values round differently: a seed whose values all agree guards nothing)

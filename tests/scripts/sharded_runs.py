@@ -3,7 +3,8 @@
 
 The process forces 4 host devices (``--xla_force_host_platform_device_count=4``), so the
 test process itself keeps one. For each device count it runs ``PROBLEM`` (``gaussian``,
-device_problems.py's shifted Gaussian, or ``lens``, the tiny lens) and saves the dead
+device_problems.py's shifted Gaussian; ``bounds``, the same with ``method="bounds"``; or
+``lens``, the tiny lens) and saves the dead
 points, log-likelihoods, logZ and counts under ``{devices}.{field}``, and the error for
 a single device other than the first (``refused_single_other_device``);
 ``--resume-from D`` also runs on ``D`` devices to iteration 3 with a checkpoint and
@@ -25,19 +26,23 @@ import numpy as np  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 
-from device_problems import FIELDS, shifted_gaussian  # noqa: E402
+from device_problems import BOUNDED_FIELDS, FIELDS, shifted_gaussian  # noqa: E402
 
 import slicens  # noqa: E402
 from slicens.problems import lens_problem  # noqa: E402
 
 
 def settings(problem_name: str) -> dict:
+    if problem_name == "bounds":  # a few bounds into the exploration, 10 draws per batch
+        return dict(n_live=40, chunk_size=2, seed=11, progress=False, method="bounds",
+                    max_evals=800)
     common = dict(n_live=40, num_delete=10, chunk_size=2, seed=11, progress=False)
     return common if problem_name == "gaussian" else dict(common, max_iterations=8)
 
 
 def fields(result, prefix: str) -> dict:
-    out = {f"{prefix}.{name}": np.asarray(getattr(result, name)) for name in FIELDS}
+    names = BOUNDED_FIELDS if isinstance(result, slicens.BoundedResult) else FIELDS
+    out = {f"{prefix}.{name}": np.asarray(getattr(result, name)) for name in names}
     out[f"{prefix}.devices"] = np.asarray(len(result.memory["devices"]))
     return out
 
@@ -90,7 +95,7 @@ def main(argv):
     if "--resume-from" in rest:
         at = rest.index("--resume-from")
         resume_from, rest = int(rest[at + 1]), rest[:at] + rest[at + 2:]
-    if problem_name == "gaussian":
+    if problem_name in ("gaussian", "bounds"):
         loglike, prior = shifted_gaussian()
     else:
         lens = lens_problem("tiny")
