@@ -8,6 +8,10 @@ invariance and the refused arguments. The many-seed batteries are marked slow.
 
 import functools
 import math
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -18,13 +22,14 @@ from scipy.stats import norm
 import slicens
 from slicens.core import bounds, importance
 from slicens.core.ellipsoids import Ellipsoids
-from slicens.host import bounded_evaluate
+from slicens.host import bounded_checkpoint, bounded_evaluate
 from slicens.host.checkpoint import Checkpoint, CheckpointError
 from slicens.host.method_choice import BOUNDS_MAX_DIM, choose_method
 from slicens.priors import Uniform, as_prior
 from slicens.problems import gaussian
 
 DIM = 3
+KILLED_RUN = Path(__file__).parent / "scripts" / "bounded_killed_run.py"
 
 
 def _ball(centre, radius):
@@ -300,6 +305,24 @@ def test_a_bounded_run_continued_from_its_checkpoint_equals_an_uninterrupted_one
     assert second.phase_evals["sampling"] > 0 and second.settings["resumed_at_evals"] == 1200
     assert path.read_bytes().startswith(b"SLICENS-BOUNDS-CHECKPOINT\n")
     _assert_same_run(third, _stopped_run(7))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_a_bounded_run_killed_at_a_write_or_halfway_through_one_resumes_exactly(tmp_path):
+    """SIGKILL after the 40th write (exploring), then, resumed, halfway through the 45th
+    (the temporary file half written, never renamed): the run continued from what is
+    left equals the uninterrupted one."""
+    path = tmp_path / "bounds.ckpt"
+    for write, tail in ((40, []), (5, ["torn"])):
+        child = subprocess.run([sys.executable, str(KILLED_RUN), str(path), str(write), *tail],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=600)
+        assert child.returncode == -signal.SIGKILL, child.stderr.decode()[-2000:]
+    stored = bounded_checkpoint.load(path)
+    assert 40 * 25 < stored.points.n < 2500  # the 44th write's state, the 45th torn
+    assert path.with_name(path.name + ".tmp").exists()
+    _assert_same_run(_quick_run(4, chunk_size=7, max_evals=2500, checkpoint=path),
+                     _stopped_run(7))
 
 
 def test_a_finished_bounded_checkpoint_is_returned_only_when_asked(checkpointed, tmp_path):
