@@ -394,7 +394,12 @@ def test_auto_keeps_slice_chains_where_bounds_do_not_apply():
     assert choose_method(wide)[0] == "slice"
     assert f"dim={BOUNDS_MAX_DIM + 1} is above {BOUNDS_MAX_DIM}" in choose_method(wide)[1]
     assert choose_method(as_prior([Uniform(0.0, 1.0)] * BOUNDS_MAX_DIM))[0] == "bounds"
-    # no unit-cube transform: the slice path runs, and its result says why
+    custom = (lambda key, n: jax.random.uniform(key, (n, 1)), lambda x: 0.0)
+    assert choose_method(as_prior(custom))[1].startswith("slice: the prior has no unit-cube")
+
+
+@pytest.mark.slow  # compiles a nested-sampling run (16 s)
+def test_auto_runs_slice_chains_and_the_result_says_why():
     custom = (lambda key, n: jax.random.uniform(key, (n, 1), minval=-3.0, maxval=3.0),
               lambda x: -math.log(6.0))
     result = slicens.run(lambda x: -0.5 * jnp.sum(x**2), custom, method="auto", n_live=20,

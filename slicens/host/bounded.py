@@ -71,6 +71,9 @@ DEFAULT_ENLARGEMENT = 3.0
 #: Blocks of :data:`slicens.core.bounds.BLOCK` tries that count each bound's volume:
 #: 2**18 tries, a log-volume error of about ``0.002 / sqrt(kept share)``.
 VOLUME_BLOCKS = 64
+#: Whether a new bound is kept is decided on a count of this fraction of those tries;
+#: the kept bound's volume is counted again in full, independently (bounded_record).
+PRECOUNT_FRACTION = 8
 #: Rounds of tries a batch may take before the bound counts as too thin to draw from.
 MAX_ROUNDS = 4096
 #: Evaluations from one bound, in units of ``n_live``, after which a new one is fitted.
@@ -92,9 +95,10 @@ class _Programs:
         # The rest depend on their arguments and these settings only: compiled once per
         # process and shape, shared by every run (a run's compile time, and the suite's).
         shared = _shared_programs(n_batch, dim, max_clusters, enlargement, split_bounds)
-        self.union, self.count, self.draw, self.cube = shared
+        self.union, self.count, self.precount, self.draw, self.cube = shared
         self.learn = learn_program()
         self.tries = VOLUME_BLOCKS * bounds.BLOCK
+        self.precount_tries = self.tries // PRECOUNT_FRACTION
         self.contains, self.nearest, self.estimate, self.need, self.live_share = (
             _shared_plain())
         self.n_live = n_live
@@ -113,7 +117,8 @@ def _jit(fun, **kwargs):
 def _shared_programs(n_batch: int, dim: int, max_clusters: int, enlargement: float,
                      split_bounds: bool):
     """A run's bound programs that depend on its settings, not its likelihood: fit a
-    union, count a bound's volume, draw a batch from it, draw a batch from the cube."""
+    union, count a bound's volume (in full, and the smaller count that decides whether it
+    is kept), draw a batch from it, draw a batch from the cube."""
     def union_of(points, target_log_volume):
         if split_bounds:
             return bounds.split_union(points, max_clusters + 1, enlargement,
@@ -123,6 +128,8 @@ def _shared_programs(n_batch: int, dim: int, max_clusters: int, enlargement: flo
     return (_jit(union_of),
             _jit(lambda key, union, refinement: bounds.count_volume(
                 key, union, VOLUME_BLOCKS, refinement)),
+            _jit(lambda key, union, refinement: bounds.count_volume(
+                key, union, VOLUME_BLOCKS // PRECOUNT_FRACTION, refinement)),
             _jit(lambda key, union, refinement: bounds.draw(
                 key, union, n_batch, MAX_ROUNDS, refinement)),
             _jit(lambda key: jax.random.uniform(key, (n_batch, dim))))

@@ -174,13 +174,18 @@ def new_bound(programs, points: Points, found: Bounds, key,
     refinement = None
     if programs.refine:
         refinement, union = _learn(programs, points, union, threshold, network_key)
-    bound = programs.count(key, union, refinement)
-    if refinement is not None and kept_share(float(bound.log_volume_var),
-                                             programs.tries) < MIN_KEPT_SHARE:
+    # Whether to keep the bound (and its networks) is decided on a first, smaller count;
+    # the volume the estimate uses is counted anew, independently: a count that decided
+    # the keep is biased low (a bound is kept where it came out below the newest's).
+    trial = programs.precount(key, union, refinement)
+    if refinement is not None and kept_share(float(trial.log_volume_var),
+                                             programs.precount_tries) < MIN_KEPT_SHARE:
         # the networks keep too few of the union's tries to draw from or count: the
         # union alone (recorded in found.refined)
-        bound = programs.count(key, union, None)
-    if float(bound.log_volume) < found.log_volume[-1]:
+        refinement = None
+        trial = programs.precount(key, union, None)
+    if float(trial.log_volume) < found.log_volume[-1]:
+        bound = programs.count(jax.random.fold_in(key, 1), union, refinement)
         found.add(bound, threshold)
         column = membership(programs, bound.union, points.u[: points.n], bound.network)
         points.add_bound_column(len(found) - 1, column)
