@@ -173,8 +173,9 @@ def run_bounded(loglike: Callable, prior, *, n_live: int, n_batch: int | None = 
     phase's points only (every point: bounds fitted to the points bias it, measured in
     docs/design.md). ``split_bounds`` (experimental, off): split each
     bound's ellipsoids along the contour (:func:`slicens.core.bounds.split_union`):
-    2-d shells 596,500 -> 97,313 evaluations, but at n_live 100 in 3 dimensions its logZ
-    is not calibrated (sd(z) 1.38 over 12 seeds, one seed 3.2 errors low).
+    the tiny lens 125,625 -> 77,042 evaluations (3 seeds), the same or fewer on four of
+    five 2-d and 5-d problems, 15% more on the 2-d shells, but no 10-d shells run
+    finished in 30 minutes (BENCHMARKS.md, "Bounded draws, fourth part").
     ``checkpoint``, ``resume``, ``checkpoint_every``, ``likelihood_id``: as for
     :func:`slicens.run` (:mod:`slicens.host.bounded_checkpoint`)."""
     start_time = time.perf_counter() if start_time is None else start_time
