@@ -18,8 +18,7 @@ import jax.numpy as jnp
 from slicens.core import kernel
 from slicens.core.chunking import Execution
 from slicens.host import memory as memory_policy
-from slicens.host import processes
-from slicens.host.compiled import halved_chunk, is_out_of_memory
+from slicens.host.compiled import chunk_to_retry
 from slicens.host.platform import compiler_options
 
 __all__ = ["BatchEvaluator", "choose_chunk"]
@@ -72,17 +71,9 @@ class BatchEvaluator:
                     _before_evaluate(batch, self.chunk_size)
                 # Block here so that an out-of-memory error surfaces inside the retry.
                 return jax.block_until_ready(self.program(u))[0]
-            except Exception as exc:
-                if not is_out_of_memory(exc):
-                    raise
-                if processes.several():  # the others wait in collectives: no joint retry
-                    raise RuntimeError(
-                        f"out of device memory at batch {batch} with chunk_size="
-                        f"{self.chunk_size}, under {jax.process_count()} JAX processes, "
-                        "which cannot retry together: run again with a smaller chunk_size "
-                        "or memory_budget (a checkpoint continues the run)") from exc
-                chunk = halved_chunk(self.chunk_size, self.n_batch, batch, "running", exc,
-                                     self.history)
+            except Exception as exc:  # the batch's index is the iteration it names
+                chunk = chunk_to_retry(exc, self.chunk_size, self.n_batch, batch,
+                                       self.history)
                 self._compile(self.execution._replace(chunk_size=chunk))
 
 

@@ -29,7 +29,8 @@ from slicens.host.memory import (
 )
 from slicens.host.platform import compiler_options
 
-__all__ = ["Program", "Compiler", "choose_program", "limits", "INT32_MAX", "is_out_of_memory",
+__all__ = ["Program", "Compiler", "choose_program", "chunk_to_retry", "limits", "INT32_MAX",
+           "is_out_of_memory",
            "halved_chunk"]
 
 logger = logging.getLogger("slicens")
@@ -271,6 +272,23 @@ def halved_chunk(chunk: int, chains: int, iteration: int, stage: str,
     history.append(dict(iteration=iteration, stage=stage, chunk_size=chunk // 2,
                         reason="RESOURCE_EXHAUSTED", error=str(exc).splitlines()[0]))
     return chunk // 2
+
+
+def chunk_to_retry(exc: BaseException, chunk: int, chains: int, iteration: int,
+                   history: list[dict]) -> int:
+    """The chunk to redo a dispatch at after ``exc`` ran it at ``chunk``
+    (:func:`halved_chunk`). Re-raises ``exc`` unless the device ran out of memory, and
+    refuses under several JAX processes, whose others wait in collectives and cannot
+    retry together."""
+    if not is_out_of_memory(exc):
+        raise exc
+    if processes.several():
+        raise RuntimeError(
+            f"out of device memory at iteration {iteration} with chunk_size={chunk}, under "
+            f"{jax.process_count()} JAX processes, which cannot retry together: run again "
+            f"with a smaller chunk_size or memory_budget (a checkpoint continues the run)"
+        ) from exc
+    return halved_chunk(chunk, chains, iteration, "running", exc, history)
 
 
 def choose_program(compiler: Compiler, chunk_size: int | str, memory_budget,

@@ -25,8 +25,7 @@ from slicens.host.compiled import (
     INT32_MAX,
     Compiler,
     Program,
-    halved_chunk,
-    is_out_of_memory,
+    chunk_to_retry,
     limits,
 )
 from slicens.host.progress import Snapshot
@@ -298,17 +297,8 @@ class Runner:
                 # Block here so that an out-of-memory error surfaces inside the retry.
                 return jax.block_until_ready(getattr(self.program, fn_name)(*args))
             except Exception as exc:
-                if not is_out_of_memory(exc):
-                    raise
-                if processes.several():  # the others wait in collectives: no joint retry
-                    raise RuntimeError(
-                        f"out of device memory at iteration {iteration} with chunk_size="
-                        f"{self.chunk_size}, under {jax.process_count()} JAX processes, "
-                        f"which cannot retry together: run again with a smaller "
-                        f"chunk_size or memory_budget (a checkpoint continues the run)"
-                    ) from exc
-                chunk = halved_chunk(self.chunk_size, self.compiler.batch("block"),
-                                     iteration, "running", exc, self.history)
+                chunk = chunk_to_retry(exc, self.chunk_size, self.compiler.batch("block"),
+                                       iteration, self.history)
                 self.program = self.compiler.recovering_program(chunk, self.history,
                                                                 iteration)
 
