@@ -50,7 +50,7 @@ from slicens.host.bounded_record import (
     new_bound,
 )
 from slicens.host.bounded_result import BoundedResult
-from slicens.host.platform import compiler_options
+from slicens.host.platform import jit
 from slicens.host.settings import check_int, check_positive, default_max_clusters
 
 __all__ = ["BoundedResult", "run_bounded", "DEFAULT_F_LIVE", "DEFAULT_MIN_ESS", "DEFAULT_REFINE",
@@ -89,7 +89,6 @@ class _Programs:
                  max_clusters: int, enlargement: float, execution: Execution,
                  split_bounds: bool = False, refine: bool = False):
         dim = prior.dim
-        jit = _jit
         self.evaluate = BatchEvaluator(loglike, prior, n_batch, execution)
         self.transform = jit(jax.vmap(prior.transform))
         # The rest depend on their arguments and these settings only: compiled once per
@@ -107,12 +106,6 @@ class _Programs:
         self.refine = refine
 
 
-def _jit(fun, **kwargs):
-    """``jax.jit`` with XLA:CPU's intra-op threads off, as for every program slicens
-    compiles (the jaxlib hazards of host/platform.py)."""
-    return jax.jit(fun, compiler_options=compiler_options(), **kwargs)
-
-
 @functools.cache
 def _shared_programs(n_batch: int, dim: int, max_clusters: int, enlargement: float,
                      split_bounds: bool):
@@ -125,22 +118,22 @@ def _shared_programs(n_batch: int, dim: int, max_clusters: int, enlargement: flo
                                       target_log_volume)
         return bounds.fit(points, max_clusters, enlargement)
 
-    return (_jit(union_of),
-            _jit(lambda key, union, refinement: bounds.count_volume(
+    return (jit(union_of),
+            jit(lambda key, union, refinement: bounds.count_volume(
                 key, union, VOLUME_BLOCKS, refinement)),
-            _jit(lambda key, union, refinement: bounds.count_volume(
+            jit(lambda key, union, refinement: bounds.count_volume(
                 key, union, VOLUME_BLOCKS // PRECOUNT_FRACTION, refinement)),
-            _jit(lambda key, union, refinement: bounds.draw(
+            jit(lambda key, union, refinement: bounds.draw(
                 key, union, n_batch, MAX_ROUNDS, refinement)),
-            _jit(lambda key: jax.random.uniform(key, (n_batch, dim))))
+            jit(lambda key: jax.random.uniform(key, (n_batch, dim))))
 
 
 @functools.cache
 def _shared_plain():
     """Programs every run shares whatever its settings: membership in a bound, nearest
     ellipsoids, the importance estimate, the bounds' needs, the live points' share."""
-    return (_jit(bounds.contains), _jit(ellipsoids.nearest), _jit(importance.estimate),
-            _jit(importance.log_need), _jit(importance.live_share, static_argnums=2))
+    return (jit(bounds.contains), jit(ellipsoids.nearest), jit(importance.estimate),
+            jit(importance.log_need), jit(importance.live_share, static_argnums=2))
 
 
 #: The weights are recomputed (for f_live and the ESS) after every batch while a run

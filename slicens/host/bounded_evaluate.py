@@ -19,7 +19,7 @@ from slicens.core import kernel
 from slicens.core.chunking import Execution
 from slicens.host import memory as memory_policy
 from slicens.host.compiled import chunk_to_retry
-from slicens.host.platform import compiler_options
+from slicens.host.platform import jit
 
 __all__ = ["BatchEvaluator", "choose_chunk"]
 
@@ -56,8 +56,7 @@ class BatchEvaluator:
 
     def _compile(self, execution: Execution):
         self.execution = execution
-        self.program = jax.jit(evaluate_program(self.loglike, self.prior, execution),
-                               compiler_options=compiler_options())
+        self.program = jit(evaluate_program(self.loglike, self.prior, execution))
 
     @property
     def chunk_size(self) -> int:

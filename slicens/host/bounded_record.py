@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from slicens.core import bounds, importance, network
-from slicens.host.platform import compiler_options
+from slicens.host.platform import jit
 
 __all__ = ["Points", "Bounds", "Progress", "TRAIN_POINTS", "MIN_KEPT_SHARE", "new_bound",
            "estimate", "neediest", "membership", "learn_program", "kept_share"]
@@ -320,6 +320,6 @@ def kept_share(log_volume_var: float, tries: int) -> float:
 def learn_program():
     """The networks' training, compiled once per process and shape (it depends on its
     arguments only: every run shares it)."""
-    return jax.jit(network.train, compiler_options=compiler_options())
+    return jit(network.train)
 
 

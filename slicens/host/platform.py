@@ -22,7 +22,7 @@ import warnings
 
 import jax
 
-__all__ = ["cholesky_deadlock_hazard", "compiler_options", "warn_if_hazardous"]
+__all__ = ["cholesky_deadlock_hazard", "compiler_options", "jit", "warn_if_hazardous"]
 
 _HAZARDOUS_JAXLIB = ((0, 10, 0), (0, 10, 2))  # inclusive range, measured
 
@@ -82,3 +82,9 @@ def compiler_options(backend: str | None = None) -> dict:
     """
     backend = backend or jax.default_backend()
     return dict(CPU_COMPILER_OPTIONS) if backend == "cpu" else {}
+
+
+def jit(fun, **kwargs):
+    """``jax.jit`` with :func:`compiler_options`, as for every program slicens compiles
+    (the ahead-of-time ones pass them to ``compile`` instead: host/compiled.py)."""
+    return jax.jit(fun, compiler_options=compiler_options(), **kwargs)

@@ -237,7 +237,8 @@ def run(
         raise ValueError(f"method must be one of {METHODS}, got method={method!r}")
     reason = None
     if method == "auto":
-        method, reason = choose_method(as_prior(prior))
+        prior = as_prior(prior)  # a joint prior: the methods take it as it is
+        method, reason = choose_method(prior)
         logger.info("slicens chose method=%r (method='auto'): %s", method, reason)
     check_positive("checkpoint_every", checkpoint_every, allow_none=False, allow_zero=True)
     if resume not in (None, True, False):
