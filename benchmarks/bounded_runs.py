@@ -1,7 +1,8 @@
-"""Single bounded runs, one per seed, printed as they finish: the tiny lens with split
-unions, or the 30-d correlated Gaussian under a time limit.
+"""Single bounded runs, one per seed, printed as they finish: the tiny lens or the 10-d
+shells with split unions, or the 30-d correlated Gaussian under a time limit.
 
     python benchmarks/bounded_runs.py lens [--seeds 0 1 2] [--split]
+    python benchmarks/bounded_runs.py shells_10d --split [--max-time 1800]
     python benchmarks/bounded_runs.py correlated_30d [--max-time 900]
 
 Calls ``run_bounded`` directly, as ``split_bounds`` is an option of it only
@@ -17,9 +18,10 @@ import jax
 
 from slicens.host.bounded import run_bounded
 from slicens.priors import as_prior
-from slicens.problems import correlated_gaussian, lens_problem
+from slicens.problems import correlated_gaussian, lens_problem, shells
 
 PROBLEMS = {"lens": lambda: lens_problem("tiny", curvature="sparse"),
+            "shells_10d": lambda: shells(10),
             "correlated_30d": lambda: correlated_gaussian(30)}
 
 

@@ -148,18 +148,32 @@ def split_union(points, slots: int, enlargement: float, target_log_volume) -> El
     """A union of up to ``slots`` ellipsoids around ``points``: one around all, then the
     largest split in two (:func:`_two_means`) while the union's volume exceeds
     :data:`SPLIT_ABOVE` times ``target_log_volume``'s and both halves keep ``dim +``
-    :data:`SPLIT_MIN_POINTS` points; each radius the cross-validated one, scaled to
-    ``enlargement`` times its volume. Deterministic."""
+    :data:`SPLIT_MIN_POINTS` points; of the unions met along the way the smallest is
+    returned (as the ellipsoids' volumes say, before enlargement); each radius the
+    cross-validated one, scaled to ``enlargement`` times its volume. Deterministic."""
     n, dim = points.shape
     min_points = dim + SPLIT_MIN_POINTS
     label, used = _initial_clusters(points, slots)
     unit = ellipsoids.log_unit_ball(dim)
 
+    def union_volume(label):
+        _, factor, _, r2, _ = _slot_shapes(points, label, slots)
+        return jax.nn.logsumexp(_log_volumes(factor, r2))
+
     def one_split(_, carry):
-        label, used, frozen = carry
+        label, used, frozen, best, best_volume = carry
         centre, factor, inverse, r2, size = _slot_shapes(points, label, slots)
         log_volume = _log_volumes(factor, r2) + unit
-        wanted = jax.nn.logsumexp(log_volume) > target_log_volume + jnp.log(SPLIT_ABOVE)
+        total = jax.nn.logsumexp(log_volume)
+        # the smallest union met along the way is kept: one split can enlarge a union
+        # that later ones shrink (a ring's halves take more volume than its ellipsoid,
+        # its quarters less), while in 10-d halves of a few dozen points have noisy
+        # shapes and large cross-validated radii, and a union split to the end came out
+        # larger than the last bound at every fit (the 10-d shells stalled at log V -16.4)
+        better = total < best_volume
+        best = jnp.where(better, label, best)
+        best_volume = jnp.where(better, total, best_volume)
+        wanted = total > target_log_volume + jnp.log(SPLIT_ABOVE)
         open_ = ~frozen & (size >= 2 * min_points)
         slot = jnp.argmax(jnp.where(open_, log_volume, -jnp.inf))
         members = label == slot
@@ -170,10 +184,11 @@ def split_union(points, slots: int, enlargement: float, target_log_volume) -> El
         split = go & fits
         label = jnp.where(split & second, used, label)
         frozen = frozen.at[slot].set(frozen[slot] | (go & ~fits))
-        return label, used + split.astype(jnp.int32), frozen
+        return label, used + split.astype(jnp.int32), frozen, best, best_volume
 
-    start = (label, used, jnp.zeros(slots, bool))
-    label, _, _ = jax.lax.fori_loop(0, slots - 1, one_split, start)
+    start = (label, used, jnp.zeros(slots, bool), label, jnp.asarray(jnp.inf, points.dtype))
+    label, _, _, best, best_volume = jax.lax.fori_loop(0, slots - 1, one_split, start)
+    label = jnp.where(union_volume(label) + unit < best_volume, label, best)
     centre, factor, inverse, r2, _ = _slot_shapes(points, label, slots)
     radius = jnp.sqrt(r2) * enlargement ** (1.0 / dim)
     return Ellipsoids(centre, factor, radius, inverse)
