@@ -1,12 +1,13 @@
 """Single bounded runs, one per seed, printed as they finish: the tiny lens or the 10-d
-shells with split unions, or the 30-d correlated Gaussian under a time limit.
+shells, or the 30-d correlated Gaussian under a time limit.
 
-    python benchmarks/bounded_runs.py lens [--seeds 0 1 2] [--split]
-    python benchmarks/bounded_runs.py shells_10d --split [--max-time 1800]
+    python benchmarks/bounded_runs.py lens [--seeds 0 1 2] [--clusters]
+    python benchmarks/bounded_runs.py shells_10d [--seeds 0 1 2 3] [--max-time 1800]
     python benchmarks/bounded_runs.py correlated_30d [--max-time 900]
 
 Calls ``run_bounded`` directly, as ``split_bounds`` is an option of it only
-(experimental); each bound is logged as it is fitted (logger ``slicens``, INFO).
+(``--clusters``: one ellipsoid per mode instead of the split unions); each bound is
+logged as it is fitted (logger ``slicens``, INFO).
 """
 
 import argparse
@@ -30,7 +31,8 @@ def main() -> None:
     parser.add_argument("problem", choices=list(PROBLEMS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--n-live", type=int, default=500)
-    parser.add_argument("--split", action="store_true", help="split unions as the bounds")
+    parser.add_argument("--clusters", action="store_true",
+                        help="one ellipsoid per mode as the bounds (not split unions)")
     parser.add_argument("--max-time", type=float, default=None)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -41,10 +43,10 @@ def main() -> None:
     for seed in args.seeds:
         start = time.perf_counter()
         r = run_bounded(problem.loglike, as_prior(problem.prior), n_live=args.n_live,
-                        seed=seed, split_bounds=args.split, max_time=args.max_time,
+                        seed=seed, split_bounds=not args.clusters, max_time=args.max_time,
                         chunk_size=None, report=True)  # the whole batch at once: it fits
         truth = "" if reference is None else f" (reference {reference:.3f})"
-        print(f"{args.problem} split={args.split} seed {seed}: {r.termination}, evaluations "
+        print(f"{args.problem} clusters={args.clusters} seed {seed}: {r.termination}, evaluations "
               f"{r.n_evals} {r.phase_evals}, bounds {r.n_bounds}, logZ {r.logZ:.3f} +/- "
               f"{r.logZ_err:.3f}{truth}, ESS {r.ess:.0f}, wall "
               f"{time.perf_counter() - start:.0f} s", flush=True)

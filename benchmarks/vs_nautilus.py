@@ -56,10 +56,10 @@ def run_slicens(problem, seed, n_live, steps):
                 ess=r.ess, boosted=r.boosted_ess)
 
 
-def run_bounds(problem, seed, n_live, refine=True, split_bounds=False):
-    if split_bounds:  # an option of run_bounded only (experimental), not of slicens.run
+def run_bounds(problem, seed, n_live, refine=True, split_bounds=None):
+    if split_bounds is not None:  # an option of run_bounded only, not of slicens.run
         r = run_bounded(problem.loglike, as_prior(problem.prior), n_live=n_live, seed=seed,
-                        refine=refine, split_bounds=True)
+                        refine=refine, split_bounds=split_bounds)
     else:
         r = slicens.run(problem.loglike, problem.prior, n_live=n_live, method="bounds",
                         seed=seed, refine=refine, progress=False)
@@ -103,7 +103,7 @@ def main() -> None:
                              "dense suits a GPU)")
     parser.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=list(PROBLEMS))
     parser.add_argument("--samplers", nargs="+", default=["fixed", "auto", "nautilus"],
-                        choices=("fixed", "auto", "bounds", "bounds-ell", "bounds-split",
+                        choices=("fixed", "auto", "bounds", "bounds-ell", "bounds-clusters",
                                  "nautilus", "nautilus-ell"))
     parser.add_argument("--per-seed", action="store_true",
                         help="print each run as it finishes (for long background runs)")
@@ -128,8 +128,8 @@ def main() -> None:
                     rows.append(run_bounds(problem, seed, args.n_live))
                 elif sampler == "bounds-ell":  # method="bounds" without networks
                     rows.append(run_bounds(problem, seed, args.n_live, refine=False))
-                elif sampler == "bounds-split":  # split unions as each bound's outer bound
-                    rows.append(run_bounds(problem, seed, args.n_live, split_bounds=True))
+                elif sampler == "bounds-clusters":  # one ellipsoid per mode, not split
+                    rows.append(run_bounds(problem, seed, args.n_live, split_bounds=False))
                 else:
                     steps = (slicens.default_num_inner_steps(problem.dim) if sampler == "fixed"
                              else "auto")

@@ -23,6 +23,7 @@ import slicens
 from slicens.core import bounds, importance
 from slicens.core.ellipsoids import Ellipsoids
 from slicens.host import bounded_checkpoint, bounded_evaluate
+from slicens.host.bounded import run_bounded
 from slicens.host.checkpoint import Checkpoint, CheckpointError
 from slicens.host.method_choice import BOUNDS_MAX_DIM, choose_method
 from slicens.priors import Uniform, as_prior
@@ -391,6 +392,8 @@ def test_bad_bounded_arguments_are_refused_by_name():
         slicens.run(_LOGLIKE, _PRIOR, refine=True, progress=False)
     with pytest.raises(TypeError, match="refine=1"):
         _quick_run(0, refine=1)
+    with pytest.raises(TypeError, match="split_bounds='no'"):
+        run_bounded(_LOGLIKE, as_prior(_PRIOR), n_live=100, split_bounds="no")
     custom = (lambda key, n: jax.random.uniform(key, (n, DIM)), lambda x: 0.0)
     with pytest.raises(TypeError, match="unit-cube transform"):
         slicens.run(_LOGLIKE, custom, **_QUICK)

@@ -54,7 +54,7 @@ from slicens.host.platform import jit
 from slicens.host.settings import check_int, check_positive, default_max_clusters
 
 __all__ = ["BoundedResult", "run_bounded", "DEFAULT_F_LIVE", "DEFAULT_MIN_ESS", "DEFAULT_REFINE",
-           "DEFAULT_ENLARGEMENT", "VOLUME_BLOCKS"]
+           "DEFAULT_SPLIT_BOUNDS", "DEFAULT_ENLARGEMENT", "VOLUME_BLOCKS"]
 
 logger = logging.getLogger("slicens")
 
@@ -63,6 +63,12 @@ logger = logging.getLogger("slicens")
 DEFAULT_F_LIVE = 0.01
 #: Bounds are refined by networks (:mod:`slicens.core.network`) unless a run says not.
 DEFAULT_REFINE = True
+#: Each bound's ellipsoids split along the contour (:func:`slicens.core.bounds.split_union`)
+#: rather than one per mode (:func:`slicens.core.bounds.fit`): the tiny lens 125,625 ->
+#: 58,167 evaluations (3 seeds), the 5-d mixture and 2-d Rosenbrock 13-15% fewer, the 2-d
+#: shells 22% and the 10-d shells about 40% more (BENCHMARKS.md, "Bounded draws, fifth
+#: part").
+DEFAULT_SPLIT_BOUNDS = True
 #: Sampling ends at this effective sample size of the weights (Nautilus's ``n_eff``).
 DEFAULT_MIN_ESS = 10_000
 #: A bound's ellipsoids hold this many times the volume of those through their farthest
@@ -154,7 +160,7 @@ def run_bounded(loglike: Callable, prior, *, n_live: int, n_batch: int | None = 
                 schedule: str = "lanes", devices: tuple = (), seed: int = 0,
                 max_evals: int | None = None, max_time: float | None = None,
                 start_time: float | None = None, report: bool = False,
-                split_bounds: bool = False, refine: bool = DEFAULT_REFINE,
+                split_bounds: bool = DEFAULT_SPLIT_BOUNDS, refine: bool = DEFAULT_REFINE,
                 discard_exploration: bool = True, checkpoint=None, resume: bool | None = None,
                 checkpoint_every: float = 60.0,
                 likelihood_id: str = "?") -> BoundedResult:
@@ -164,11 +170,10 @@ def run_bounded(loglike: Callable, prior, *, n_live: int, n_batch: int | None = 
     there except those of this method. ``refine``: networks refine the bounds (default
     True). ``discard_exploration`` (default True): the estimate from the sampling
     phase's points only (every point: bounds fitted to the points bias it, measured in
-    docs/design.md). ``split_bounds`` (experimental, off): split each
-    bound's ellipsoids along the contour (:func:`slicens.core.bounds.split_union`):
-    the tiny lens 125,625 -> 77,042 evaluations (3 seeds), the same or fewer on four of
-    five 2-d and 5-d problems, 15% more on the 2-d shells, but no 10-d shells run
-    finished in 30 minutes (BENCHMARKS.md, "Bounded draws, fourth part").
+    docs/design.md). ``split_bounds`` (default True, :data:`DEFAULT_SPLIT_BOUNDS`): each
+    bound's ellipsoids split along the contour (:func:`slicens.core.bounds.split_union`);
+    False: one ellipsoid per mode (:func:`slicens.core.bounds.fit`), which takes fewer
+    evaluations on the 2-d and 10-d shells and more on the lens.
     ``checkpoint``, ``resume``, ``checkpoint_every``, ``likelihood_id``: as for
     :func:`slicens.run` (:mod:`slicens.host.bounded_checkpoint`)."""
     start_time = time.perf_counter() if start_time is None else start_time
@@ -189,8 +194,9 @@ def run_bounded(loglike: Callable, prior, *, n_live: int, n_batch: int | None = 
     check_positive("f_live", f_live)
     if f_live >= 1:
         raise ValueError(f"f_live must be below 1, got f_live={f_live!r}")
-    if not isinstance(refine, bool):
-        raise TypeError(f"refine must be True or False, got refine={refine!r}")
+    for name, value in (("refine", refine), ("split_bounds", split_bounds)):
+        if not isinstance(value, bool):
+            raise TypeError(f"{name} must be True or False, got {name}={value!r}")
     check_positive("enlargement", enlargement)
     if enlargement < 1:
         raise ValueError(f"enlargement must be at least 1, got enlargement={enlargement!r}")
