@@ -93,7 +93,7 @@ class _Programs:
 
     def __init__(self, loglike: Callable, prior, n_live: int, n_batch: int,
                  max_clusters: int, enlargement: float, execution: Execution,
-                 split_bounds: bool = False, refine: bool = False):
+                 split_bounds: bool, refine: bool):
         dim = prior.dim
         self.evaluate = BatchEvaluator(loglike, prior, n_batch, execution)
         self.transform = jit(jax.vmap(prior.transform))
