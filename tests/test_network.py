@@ -116,3 +116,50 @@ def test_an_ellipsoid_without_networks_shrinks_to_its_own_best_points():
     assert _own_radius(union, 0, best, 3.0) == pytest.approx(0.5 * 3.0 ** 0.5)
     assert _own_radius(union, 1, np.array([[0.2, 0.5]]), 1.0) == pytest.approx(3.0)  # capped
     assert _own_radius(union, 0, np.zeros((0, 2)), 3.0) == 0.0
+
+
+def _ellipsoid_with_too_few_points(modes_of):
+    """``bounded_record._learn`` on a 2-d Gaussian's 4,096 evaluated points and a union of
+    two ellipsoids: one around the best points and one small disc inside the contour
+    holding fewer than ``MIN_TRAIN`` points of its own. ``modes_of(union, best)`` gives
+    the union of modes. Returns (networks, refined union, union, modes)."""
+    from types import SimpleNamespace
+
+    from slicens.host import bounded_record
+
+    u = np.asarray(jax.random.uniform(jax.random.key(9), (4096, 2)), np.float64)
+    loglike = -0.5 * np.sum((u - 0.5) ** 2, axis=1) / 0.1**2
+    points = bounded_record.Points(2)
+    points.add(u, loglike, 0, np.ones((4096, 1), bool))
+    best = u[np.argsort(loglike)[-500:]]
+    threshold = float(np.sort(loglike)[-500])
+    mode = bounds.fit(jnp.asarray(best), 1, 3.0)
+    shift = jnp.array([[0.01, 0.0], [0.15, 0.0]])  # slot 1: a disc at the contour's edge
+    union = Ellipsoids.make(mode.centre[:1] + shift,
+                            jnp.stack([mode.factor[0], jnp.eye(2) * 0.03]),
+                            jnp.array([float(mode.radius[0]), 1.0]))
+    programs = SimpleNamespace(contains=jax.jit(bounds.contains),
+                               nearest=jax.jit(ellipsoids.nearest),
+                               learn=bounded_record.learn_program(), n_live=500,
+                               enlargement=3.0)
+    modes = modes_of(union, mode)
+    networks, refined = bounded_record._learn(programs, points, union, modes, threshold,
+                                              jax.random.key(10))
+    return networks, refined, union, modes
+
+
+def test_an_ellipsoid_with_too_few_points_takes_the_networks_of_its_mode():
+    """In a split union (``modes``: one ellipsoid per mode) an ellipsoid holding too few
+    points to train on is refined by its mode's networks, whitened by the mode's shape;
+    with no union of modes (one ellipsoid per mode already) it keeps its volume, shrunk
+    to its own best points."""
+    networks, refined, union, modes = _ellipsoid_with_too_few_points(lambda _, mode: mode)
+    cut = np.asarray(networks.cut)
+    assert np.all(np.isfinite(cut))
+    np.testing.assert_array_equal(np.asarray(networks.centre[0]), np.asarray(union.centre[0]))
+    np.testing.assert_array_equal(np.asarray(networks.centre[1]), np.asarray(modes.centre[0]))
+    np.testing.assert_array_equal(np.asarray(refined.radius), np.asarray(union.radius))
+
+    networks, refined, union, _ = _ellipsoid_with_too_few_points(lambda union, _: union)
+    assert np.isfinite(float(networks.cut[0])) and float(networks.cut[1]) == -np.inf
+    assert 0 < float(refined.radius[1]) < float(union.radius[1])

@@ -100,7 +100,7 @@ class _Programs:
         # The rest depend on their arguments and these settings only: compiled once per
         # process and shape, shared by every run (a run's compile time, and the suite's).
         shared = _shared_programs(n_batch, dim, max_clusters, enlargement, split_bounds)
-        self.union, self.count, self.precount, self.draw, self.cube = shared
+        self.union, self.modes, self.count, self.precount, self.draw, self.cube = shared
         self.learn = learn_program()
         self.tries = VOLUME_BLOCKS * bounds.BLOCK
         self.precount_tries = self.tries // PRECOUNT_FRACTION
@@ -117,14 +117,19 @@ def _shared_programs(n_batch: int, dim: int, max_clusters: int, enlargement: flo
                      split_bounds: bool):
     """A run's bound programs that depend on its settings, not its likelihood: fit a
     union, count a bound's volume (in full, and the smaller count that decides whether it
-    is kept), draw a batch from it, draw a batch from the cube."""
+    is kept), draw a batch from it, draw a batch from the cube; and the union of one
+    ellipsoid per mode, whose ellipsoids the networks of a split union follow
+    (``bounded_record._learn``)."""
+    def modes_of(points):
+        return bounds.fit(points, max_clusters, enlargement)
+
     def union_of(points, target_log_volume):
         if split_bounds:
             return bounds.split_union(points, max_clusters + 1, enlargement,
                                       target_log_volume)
-        return bounds.fit(points, max_clusters, enlargement)
+        return modes_of(points)
 
-    return (jit(union_of),
+    return (jit(union_of), jit(modes_of),
             jit(lambda key, union, refinement: bounds.count_volume(
                 key, union, VOLUME_BLOCKS, refinement)),
             jit(lambda key, union, refinement: bounds.count_volume(

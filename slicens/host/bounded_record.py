@@ -173,7 +173,8 @@ def new_bound(programs, points: Points, found: Bounds, key,
     union = programs.union(best_u, target)
     refinement = None
     if programs.refine:
-        refinement, union = _learn(programs, points, union, threshold, network_key)
+        modes = programs.modes(best_u) if programs.split_bounds else union
+        refinement, union = _learn(programs, points, union, modes, threshold, network_key)
     # Whether to keep the bound (and its networks) is decided on a first, smaller count;
     # the volume the estimate uses is counted anew, independently: a count that decided
     # the keep is biased low (a bound is kept where it came out below the newest's).
@@ -196,36 +197,72 @@ def new_bound(programs, points: Points, found: Bounds, key,
 #: alone is the bound): below it a batch takes over ``n_batch / share`` tries and the
 #: counted log volume's error exceeds ``1 / sqrt(share x tries)`` = 0.06.
 MIN_KEPT_SHARE = 1e-3
-#: Points each ellipsoid's networks train on at most (its points above the threshold,
+#: Points each mode's networks train on at most (its points above the threshold,
 #: and as many of those below as fit, chosen at random), or ``4 n_live``.
 TRAIN_POINTS = 4096
-#: Points above and below the threshold an ellipsoid needs for networks of its own;
-#: with fewer it keeps every point it holds (as an unrefined union).
+#: Points above and below the threshold a mode needs for networks of its own; with
+#: fewer its ellipsoids keep every point they hold (as an unrefined union).
 MIN_TRAIN = 20
 
 
-def _learn(programs, points: Points, union, threshold: float, key):
-    """Networks per ellipsoid of ``union`` (:func:`slicens.core.network.stack`), each
-    trained on the run's points inside the union whose nearest ellipsoid it is (at most
-    ``max(TRAIN_POINTS, 4 n_live)`` of them, padded to a power of two), whitened by its
-    ellipsoid's shape, and the union to refine. An ellipsoid with too few points above
-    or below the threshold to train on keeps all of its volume, so it shrinks first to
-    the one through its own points above the threshold (enlarged as the union's; radius
-    0 where it holds none): on the tiny lens an ellipsoid around 4 of the 500 best
-    points held 95% of a refined bound's volume and none of its draws above the
-    threshold, and the exploration stalled. ``(None, union)`` where no ellipsoid has
-    enough points."""
-    inside = np.flatnonzero(membership(programs, union, points.u[: points.n]))
-    slot = _nearest(programs, union, points.u[inside])
+def _learn(programs, points: Points, union, modes, threshold: float, key):
+    """Networks per ellipsoid of ``union`` (:func:`slicens.core.network.stack`) and the
+    union to refine. Each ellipsoid's ensemble trains on the run's points inside the
+    union whose nearest ellipsoid it is (at most ``max(TRAIN_POINTS, 4 n_live)`` of
+    them, padded to a power of two), whitened by its ellipsoid's shape. An ellipsoid
+    with too few points above or below the threshold (``MIN_TRAIN``) takes the networks
+    of its mode instead (``modes``: the union of one ellipsoid per mode, ``union``
+    itself where the run does not split its unions), trained alike on the points whose
+    nearest mode it is, as Nautilus's neural bounds (one per mode, the union it samples
+    split further). Without them most ellipsoids of the 2-d shells' later split bounds
+    (12-23 of 24-31) stayed unrefined; with networks of their own on as few as 5 points
+    a side the 5-d mixture came out low on 8 of 8 seeds (BENCHMARKS.md).
+
+    An ellipsoid left without networks (its mode too has too few points) keeps all of
+    its volume, so it shrinks first to the one through its own points above the
+    threshold (enlarged as the union's; radius 0 where it holds none): on the tiny lens
+    an ellipsoid around 4 of the 500 best points held 95% of a refined bound's volume
+    and none of its draws above the threshold, and the exploration stalled. ``(None,
+    union)`` where no ellipsoid gets networks."""
+    u = points.u[: points.n]
+    inside = np.flatnonzero(membership(programs, union, u))
+    slot = _nearest(programs, union, u[inside])
     radius = np.asarray(union.radius)
+    trained = _trained_per_slot(programs, points, inside, slot, union, threshold, key)
+    lacking = [s for s in range(radius.shape[0]) if radius[s] > 0 and trained[s] is None]
+    if lacking and modes is not union:
+        mode_of_slot = np.asarray(programs.nearest(modes, union.centre))
+        per_mode = _trained_per_slot(
+            programs, points, inside, _nearest(programs, modes, u[inside]), modes,
+            threshold, jax.random.fold_in(key, radius.shape[0]),
+            wanted={int(mode_of_slot[s]) for s in lacking})
+        for s in lacking:
+            trained[s] = per_mode[int(mode_of_slot[s])]
+    if all(t is None for t in trained):
+        return None, union
     shrunk = radius.copy()
+    for s in range(radius.shape[0]):
+        if trained[s] is None:
+            rows = inside[slot == s]
+            above = rows[points.loglike[rows] >= threshold]
+            shrunk[s] = _own_radius(union, s, u[above], programs.enlargement)
+    return network.stack(trained), union._replace(radius=jnp.asarray(shrunk, radius.dtype))
+
+
+def _trained_per_slot(programs, points: Points, inside, slot, shapes, threshold: float,
+                      key, wanted=None) -> list:
+    """For each slot of the union ``shapes`` (``slot``: the nearest slot of each of the
+    points ``inside``), the ensemble trained on its points and whitened by its shape, or
+    None where its radius is 0, it holds fewer than ``MIN_TRAIN`` points above or below
+    the threshold, or it is not ``wanted`` (where given)."""
+    radius = np.asarray(shapes.radius)
     trained = []
     for s in range(radius.shape[0]):
         rows = inside[slot == s]
         above = points.loglike[rows] >= threshold
-        if radius[s] <= 0 or min(above.sum(), (~above).sum()) < MIN_TRAIN:
+        if (radius[s] <= 0 or (wanted is not None and s not in wanted)
+                or min(above.sum(), (~above).sum()) < MIN_TRAIN):
             trained.append(None)
-            shrunk[s] = _own_radius(union, s, points.u[rows[above]], programs.enlargement)
             continue
         rows = _capped(rows, above, max(TRAIN_POINTS, 4 * programs.n_live),
                        jax.random.fold_in(key, s))
@@ -236,11 +273,9 @@ def _learn(programs, points: Points, union, threshold: float, key):
         loglike[: rows.size] = points.loglike[rows]
         trained.append(programs.learn(
             jax.random.fold_in(key, s), jnp.asarray(train), jnp.asarray(loglike),
-            jnp.asarray(np.arange(n_pad) < rows.size), threshold, union.centre[s],
-            union.factor[s]))
-    if all(t is None for t in trained):
-        return None, union
-    return network.stack(trained), union._replace(radius=jnp.asarray(shrunk, radius.dtype))
+            jnp.asarray(np.arange(n_pad) < rows.size), threshold, shapes.centre[s],
+            shapes.factor[s]))
+    return trained
 
 
 def _own_radius(union, s: int, u, enlargement: float) -> float:
