@@ -197,11 +197,12 @@ def new_bound(programs, points: Points, found: Bounds, key,
 #: alone is the bound): below it a batch takes over ``n_batch / share`` tries and the
 #: counted log volume's error exceeds ``1 / sqrt(share x tries)`` = 0.06.
 MIN_KEPT_SHARE = 1e-3
-#: Points each mode's networks train on at most (its points above the threshold,
-#: and as many of those below as fit, chosen at random), or ``4 n_live``.
+#: Points each ellipsoid's (or mode's) networks train on at most (its points above the
+#: threshold, and as many of those below as fit, chosen at random), or ``4 n_live``.
 TRAIN_POINTS = 4096
-#: Points above and below the threshold a mode needs for networks of its own; with
-#: fewer its ellipsoids keep every point they hold (as an unrefined union).
+#: Points above and below the threshold an ellipsoid (or a mode) needs for networks of
+#: its own; an ellipsoid with fewer takes its mode's, and where its mode has fewer too
+#: it keeps every point it holds (as an unrefined union).
 MIN_TRAIN = 20
 
 
