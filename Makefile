@@ -28,12 +28,8 @@ $(BIN)/.installed: pyproject.toml
 demo: $(BIN)/.installed
 	$(BIN)/python examples/lens_demo.py
 
-# A persistent compilation cache, fresh for each `make test`: programs compiled by one
-# test process (or by the scripts the tests start) are loaded by the others instead of
-# compiled again. Only programs taking 1 s or more to compile are stored (JAX's default).
 test: $(BIN)/.installed
-	cache=$$(mktemp -d); JAX_COMPILATION_CACHE_DIR=$$cache $(BIN)/python $(PYTEST) $(PYTEST_ARGS); \
-	status=$$?; rm -rf $$cache; exit $$status
+	$(BIN)/python $(PYTEST) $(PYTEST_ARGS)
 
 test-all: PYTEST_ARGS =
 test-all: test
