@@ -118,11 +118,12 @@ def test_an_ellipsoid_without_networks_shrinks_to_its_own_best_points():
     assert _own_radius(union, 0, np.zeros((0, 2)), 3.0) == 0.0
 
 
-def _ellipsoid_with_too_few_points(modes_of):
+def _ellipsoid_with_too_few_points(split: bool):
     """``bounded_record._learn`` on a 2-d Gaussian's 4,096 evaluated points and a union of
     two ellipsoids: one around the best points and one small disc inside the contour
-    holding fewer than ``MIN_TRAIN`` points of its own. ``modes_of(union, best)`` gives
-    the union of modes. Returns (networks, refined union, union, modes)."""
+    holding fewer than ``MIN_TRAIN`` points of its own, with the union of modes ``mode``
+    (the best points' one ellipsoid) where ``split``. Returns (networks, refined union,
+    union, mode)."""
     from types import SimpleNamespace
 
     from slicens.host import bounded_record
@@ -142,10 +143,10 @@ def _ellipsoid_with_too_few_points(modes_of):
                                nearest=jax.jit(ellipsoids.nearest),
                                learn=bounded_record.learn_program(), n_live=500,
                                enlargement=3.0)
-    modes = modes_of(union, mode)
-    networks, refined = bounded_record._learn(programs, points, union, modes, threshold,
-                                              jax.random.key(10))
-    return networks, refined, union, modes
+    networks, refined = bounded_record._learn(programs, points, union, threshold,
+                                              jax.random.key(10),
+                                              (lambda: mode) if split else None)
+    return networks, refined, union, mode
 
 
 def test_an_ellipsoid_with_too_few_points_takes_the_networks_of_its_mode():
@@ -153,13 +154,13 @@ def test_an_ellipsoid_with_too_few_points_takes_the_networks_of_its_mode():
     points to train on is refined by its mode's networks, whitened by the mode's shape;
     with no union of modes (one ellipsoid per mode already) it keeps its volume, shrunk
     to its own best points."""
-    networks, refined, union, modes = _ellipsoid_with_too_few_points(lambda _, mode: mode)
+    networks, refined, union, modes = _ellipsoid_with_too_few_points(True)
     cut = np.asarray(networks.cut)
     assert np.all(np.isfinite(cut))
     np.testing.assert_array_equal(np.asarray(networks.centre[0]), np.asarray(union.centre[0]))
     np.testing.assert_array_equal(np.asarray(networks.centre[1]), np.asarray(modes.centre[0]))
     np.testing.assert_array_equal(np.asarray(refined.radius), np.asarray(union.radius))
 
-    networks, refined, union, _ = _ellipsoid_with_too_few_points(lambda union, _: union)
+    networks, refined, union, _ = _ellipsoid_with_too_few_points(False)
     assert np.isfinite(float(networks.cut[0])) and float(networks.cut[1]) == -np.inf
     assert 0 < float(refined.radius[1]) < float(union.radius[1])

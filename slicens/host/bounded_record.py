@@ -173,8 +173,9 @@ def new_bound(programs, points: Points, found: Bounds, key,
     union = programs.union(best_u, target)
     refinement = None
     if programs.refine:
-        modes = programs.modes(best_u) if programs.split_bounds else union
-        refinement, union = _learn(programs, points, union, modes, threshold, network_key)
+        # the union of modes is fitted (and compiled) only where an ellipsoid needs it
+        modes = (lambda: programs.modes(best_u)) if programs.split_bounds else None
+        refinement, union = _learn(programs, points, union, threshold, network_key, modes)
     # Whether to keep the bound (and its networks) is decided on a first, smaller count;
     # the volume the estimate uses is counted anew, independently: a count that decided
     # the keep is biased low (a bound is kept where it came out below the newest's).
@@ -206,18 +207,19 @@ TRAIN_POINTS = 4096
 MIN_TRAIN = 20
 
 
-def _learn(programs, points: Points, union, modes, threshold: float, key):
+def _learn(programs, points: Points, union, threshold: float, key, modes=None):
     """Networks per ellipsoid of ``union`` (:func:`slicens.core.network.stack`) and the
     union to refine. Each ellipsoid's ensemble trains on the run's points inside the
     union whose nearest ellipsoid it is (at most ``max(TRAIN_POINTS, 4 n_live)`` of
     them, padded to a power of two), whitened by its ellipsoid's shape. An ellipsoid
     with too few points above or below the threshold (``MIN_TRAIN``) takes the networks
-    of its mode instead (``modes``: the union of one ellipsoid per mode, ``union``
-    itself where the run does not split its unions), trained alike on the points whose
-    nearest mode it is, as Nautilus's neural bounds (one per mode, the union it samples
-    split further). Without them most ellipsoids of the 2-d shells' later split bounds
-    (12-23 of 24-31) stayed unrefined; with networks of their own on as few as 5 points
-    a side the 5-d mixture came out low on 8 of 8 seeds (BENCHMARKS.md).
+    of its mode instead (``modes()``: the union of one ellipsoid per mode; None where
+    the run does not split its unions, whose ellipsoids are its modes), trained alike
+    on the points whose nearest mode it is, as Nautilus's neural bounds (one per mode,
+    the union it samples split further). Without them most ellipsoids of the 2-d
+    shells' later split bounds (12-23 of 24-31) stayed unrefined; with networks of their
+    own on as few as 5 points a side the 5-d mixture came out low on 8 of 8 seeds
+    (BENCHMARKS.md).
 
     An ellipsoid left without networks (its mode too has too few points) keeps all of
     its volume, so it shrinks first to the one through its own points above the
@@ -231,7 +233,8 @@ def _learn(programs, points: Points, union, modes, threshold: float, key):
     radius = np.asarray(union.radius)
     trained = _trained_per_slot(programs, points, inside, slot, union, threshold, key)
     lacking = [s for s in range(radius.shape[0]) if radius[s] > 0 and trained[s] is None]
-    if lacking and modes is not union:
+    if lacking and modes is not None:
+        modes = modes()
         mode_of_slot = np.asarray(programs.nearest(modes, union.centre))
         per_mode = _trained_per_slot(
             programs, points, inside, _nearest(programs, modes, u[inside]), modes,
