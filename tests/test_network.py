@@ -164,3 +164,18 @@ def test_an_ellipsoid_with_too_few_points_takes_the_networks_of_its_mode():
     networks, refined, union, _ = _ellipsoid_with_too_few_points(False)
     assert np.isfinite(float(networks.cut[0])) and float(networks.cut[1]) == -np.inf
     assert 0 < float(refined.radius[1]) < float(union.radius[1])
+
+
+def test_with_networks_per_mode_every_ellipsoid_takes_its_modes(monkeypatch):
+    """``NETWORKS_PER_MODE``: the ellipsoid with points enough for networks of its own
+    takes its mode's too (whitened by the mode's shape), as the one with too few does."""
+    from slicens.host import bounded_record
+
+    monkeypatch.setattr(bounded_record, "NETWORKS_PER_MODE", True)
+    networks, refined, union, modes = _ellipsoid_with_too_few_points(True)
+    for s in range(2):
+        np.testing.assert_array_equal(np.asarray(networks.centre[s]),
+                                      np.asarray(modes.centre[0]))
+        for layer in networks.weights:
+            np.testing.assert_array_equal(np.asarray(layer[s]), np.asarray(layer[0]))
+    np.testing.assert_array_equal(np.asarray(refined.radius), np.asarray(union.radius))

@@ -205,6 +205,12 @@ TRAIN_POINTS = 4096
 #: its own; an ellipsoid with fewer takes its mode's, and where its mode has fewer too
 #: it keeps every point it holds (as an unrefined union).
 MIN_TRAIN = 20
+#: Every ellipsoid of a split union takes the networks of its mode (Nautilus's neural
+#: bounds: one ensemble per mode), not only those with fewer than ``MIN_TRAIN`` points.
+#: Off by default until measured over the batteries: with Nautilus's network size and
+#: mini-batch training it drew 62% of a middle lens bound's draws above the threshold
+#: against 38% (BENCHMARKS.md, "Bounded draws, seventh part").
+NETWORKS_PER_MODE = False
 
 
 def _learn(programs, points: Points, union, threshold: float, key, modes=None):
@@ -231,7 +237,10 @@ def _learn(programs, points: Points, union, threshold: float, key, modes=None):
     inside = np.flatnonzero(membership(programs, union, u))
     slot = _nearest(programs, union, u[inside])
     radius = np.asarray(union.radius)
-    trained = _trained_per_slot(programs, points, inside, slot, union, threshold, key)
+    if NETWORKS_PER_MODE and modes is not None:  # every ellipsoid takes its mode's
+        trained = [None] * radius.shape[0]
+    else:
+        trained = _trained_per_slot(programs, points, inside, slot, union, threshold, key)
     lacking = [s for s in range(radius.shape[0]) if radius[s] > 0 and trained[s] is None]
     if lacking and modes is not None:
         modes = modes()
