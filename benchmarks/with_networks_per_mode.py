@@ -4,7 +4,7 @@
     python benchmarks/with_networks_per_mode.py benchmarks/bounded_runs.py lens --seeds 0 1 2
 
 Sets ``bounded_record.NETWORKS_PER_MODE = True``, ``network.HIDDEN = (100, 50, 20)``,
-``network.BATCH = 256`` and ``network.TRAIN_STEPS = 4000`` before the script runs (in this
+``network.BATCH = 256`` and ``network.TRAIN_STEPS = 2000`` before the script runs (in this
 process, before anything is compiled), then runs it with the remaining arguments.
 """
 
@@ -16,7 +16,7 @@ from slicens.core import network
 from slicens.host import bounded_record
 
 bounded_record.NETWORKS_PER_MODE = True
-network.HIDDEN, network.BATCH, network.TRAIN_STEPS = (100, 50, 20), 256, 4000
+network.HIDDEN, network.BATCH, network.TRAIN_STEPS = (100, 50, 20), 256, 2000
 
 if __name__ == "__main__":
     script = sys.argv[1]
