@@ -1,5 +1,5 @@
 """Run a benchmark script with networks per mode of Nautilus's size trained on mini-batches
-(the candidate default of BENCHMARKS.md, "Bounded draws, seventh part"):
+(measured, not adopted: BENCHMARKS.md, "Bounded draws, seventh part"):
 
     python benchmarks/with_networks_per_mode.py benchmarks/bounded_runs.py lens --seeds 0 1 2
 

@@ -207,9 +207,11 @@ TRAIN_POINTS = 4096
 MIN_TRAIN = 20
 #: Every ellipsoid of a split union takes the networks of its mode (Nautilus's neural
 #: bounds: one ensemble per mode), not only those with fewer than ``MIN_TRAIN`` points.
-#: Off by default until measured over the batteries: with Nautilus's network size and
-#: mini-batch training it drew 62% of a middle lens bound's draws above the threshold
-#: against 38% (BENCHMARKS.md, "Bounded draws, seventh part").
+#: Off: with Nautilus's network size and mini-batch training it drew 64% of a middle lens
+#: bound's draws above the threshold against 39%, and two of three lens runs took a third
+#: fewer evaluations, but the third's networks cut a region far above their contour and
+#: its sampling phase took 94,000 draws; the 5-d mixture took 16-24% more
+#: (BENCHMARKS.md, "Bounded draws, seventh part").
 NETWORKS_PER_MODE = False
 
 
