@@ -210,7 +210,7 @@ MIN_TRAIN = 20
 #: Off: with Nautilus's network size and mini-batch training it drew 64% of a middle lens
 #: bound's draws above the threshold against 39%, and two of three lens runs took a third
 #: fewer evaluations, but the third's networks cut a region far above their contour and
-#: its sampling phase took 94,000 draws; the 5-d mixture took 16-24% more
+#: its sampling phase took 94,000 draws; the 5-d mixture took 16-46% more
 #: (BENCHMARKS.md, "Bounded draws, seventh part").
 NETWORKS_PER_MODE = False
 
