@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from slicens.core import importance, network
+from slicens.core import network
 from slicens.core.chunking import Execution
 from slicens.host import bounded, bounded_checkpoint
 from slicens.host import bounded_record as rec
@@ -51,16 +51,6 @@ def parse(spec: str) -> tuple[str, dict]:
     return name.strip(), options
 
 
-def contour_log_volume(points, found, threshold: float) -> float:
-    """The volume above ``threshold`` from every point's mixture weight (1 / density)."""
-    with np.errstate(divide="ignore"):
-        log_n = np.log(np.array(found.draws, float))
-    rows = np.flatnonzero(points.loglike[: points.n] >= threshold)
-    log_d = importance.log_mixture_density(jnp.asarray(points.member[rows, : len(found)]),
-                                           jnp.asarray(log_n), jnp.asarray(found.log_volume))
-    return float(jax.nn.logsumexp(-log_d))
-
-
 def draw(programs, union, refinement, key):
     u, filled = programs.draw(key, union, refinement)
     if int(filled) < u.shape[0]:
@@ -79,16 +69,8 @@ def measure(problem, prior, points, found, name: str, options: dict) -> None:
                                  options["enlargement"], Execution(N_BATCH, "lanes", ()),
                                  options["split"], True)
     start = time.perf_counter()
-    loglike = points.loglike[: points.n]
-    best = np.argsort(loglike, kind="stable")[-N_LIVE:]
-    threshold = float(loglike[best[0]])
-    split = options["split"]
-    target = rec._represented_log_volume(points, found, best) if split else 0.0
-    best_u = jnp.asarray(points.u[best])
-    union = programs.union(best_u, target)
     key = jax.random.key(7)
-    refinement, union = rec._learn(programs, points, union, threshold, key,
-                                   (lambda: programs.modes(best_u)) if split else None)
+    union, refinement, threshold = rec.fit_bound(programs, points, found, key)
     whole = programs.count(key, union, None)
     bound = programs.count(key, union, refinement)
     seconds = time.perf_counter() - start
@@ -96,10 +78,10 @@ def measure(problem, prior, points, found, name: str, options: dict) -> None:
                         for i in range(DRAW_BATCHES)])
     value = np.concatenate([np.asarray(programs.evaluate(jnp.asarray(u[i:i + N_BATCH]), 0))
                             for i in range(0, u.shape[0], N_BATCH)])
-    everything = points.u[: points.n]
-    above = loglike >= threshold
-    kept = rec.membership(programs, union, everything, refinement)
-    contour = contour_log_volume(points, found, threshold)
+    above = points.loglike[: points.n] >= threshold
+    kept = rec.membership(programs, union, points.u[: points.n], refinement)
+    # the volume above the threshold from every point's mixture weight (1 / density)
+    contour = rec._represented_log_volume(points, found, np.flatnonzero(above))
     print(f"{name}: threshold {threshold:.2f} union log V {float(whole.log_volume):.2f} bound "
           f"log V {float(bound.log_volume):.2f} contour log V {contour:.2f} ideal share "
           f"{np.exp(contour - float(bound.log_volume)):.3f} drawn share above "

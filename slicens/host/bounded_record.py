@@ -164,18 +164,7 @@ def new_bound(programs, points: Points, found: Bounds, key,
     point inside it, where the run refines); keep it if it is smaller than the newest.
     Returns the threshold new points are counted above (the ``n_live``-th best
     likelihood)."""
-    loglike = points.loglike[: points.n]
-    best = np.argsort(loglike, kind="stable")[-programs.n_live:]
-    threshold = float(loglike[best[0]])
-    # Only the split unions use the volume the best points stand for.
-    target = _represented_log_volume(points, found, best) if programs.split_bounds else 0.0
-    best_u = jnp.asarray(points.u[best])
-    union = programs.union(best_u, target)
-    refinement = None
-    if programs.refine:
-        # the union of modes is fitted (and compiled) only where an ellipsoid needs it
-        modes = (lambda: programs.modes(best_u)) if programs.split_bounds else None
-        refinement, union = _learn(programs, points, union, threshold, network_key, modes)
+    union, refinement, threshold = fit_bound(programs, points, found, network_key)
     # Whether to keep the bound (and its networks) is decided on a first, smaller count;
     # the volume the estimate uses is counted anew, independently: a count that decided
     # the keep is biased low (a bound is kept where it came out below the newest's).
@@ -192,6 +181,25 @@ def new_bound(programs, points: Points, found: Bounds, key,
         column = membership(programs, bound.union, points.u[: points.n], bound.network)
         points.add_bound_column(len(found) - 1, column)
     return threshold
+
+
+def fit_bound(programs, points: Points, found: Bounds, network_key):
+    """The next bound's union of the ``n_live`` best points and its networks (None where
+    the run does not refine, or no ellipsoid gets networks), before any count decides
+    whether it is kept; and its threshold, the ``n_live``-th best likelihood."""
+    loglike = points.loglike[: points.n]
+    best = np.argsort(loglike, kind="stable")[-programs.n_live:]
+    threshold = float(loglike[best[0]])
+    # Only the split unions use the volume the best points stand for.
+    target = _represented_log_volume(points, found, best) if programs.split_bounds else 0.0
+    best_u = jnp.asarray(points.u[best])
+    union = programs.union(best_u, target)
+    refinement = None
+    if programs.refine:
+        # the union of modes is fitted (and compiled) only where an ellipsoid needs it
+        modes = (lambda: programs.modes(best_u)) if programs.split_bounds else None
+        refinement, union = _learn(programs, points, union, threshold, network_key, modes)
+    return union, refinement, threshold
 
 
 #: A refined bound must keep at least this share of its union's tries (else the union
