@@ -51,7 +51,7 @@ from slicens.host.bounded_record import (
 )
 from slicens.host.bounded_result import BoundedResult
 from slicens.host.platform import jit
-from slicens.host.settings import check_int, check_positive, default_max_clusters
+from slicens.host.settings import check_bool, check_int, check_positive, default_max_clusters
 
 __all__ = ["BoundedResult", "run_bounded", "DEFAULT_F_LIVE", "DEFAULT_MIN_ESS", "DEFAULT_REFINE",
            "DEFAULT_SPLIT_BOUNDS", "DEFAULT_ENLARGEMENT", "VOLUME_BLOCKS"]
@@ -199,9 +199,8 @@ def run_bounded(loglike: Callable, prior, *, n_live: int, n_batch: int | None = 
     check_positive("f_live", f_live)
     if f_live >= 1:
         raise ValueError(f"f_live must be below 1, got f_live={f_live!r}")
-    for name, value in (("refine", refine), ("split_bounds", split_bounds)):
-        if not isinstance(value, bool):
-            raise TypeError(f"{name} must be True or False, got {name}={value!r}")
+    check_bool("refine", refine)
+    check_bool("split_bounds", split_bounds)
     check_positive("enlargement", enlargement)
     if enlargement < 1:
         raise ValueError(f"enlargement must be at least 1, got enlargement={enlargement!r}")

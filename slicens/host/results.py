@@ -14,6 +14,7 @@ from scipy.special import logsumexp
 from slicens.core.evidence import equal_weight_indices
 from slicens.host import modes as _modes
 from slicens.host.checkpoint import write_atomically
+from slicens.host.settings import check_bool
 
 __all__ = ["Result", "load", "jsonable"]
 
@@ -191,8 +192,7 @@ class Result:
         The evidence is unchanged. The points of one chain are correlated, so the Kish
         ESS of these weights (``boosted_ess``) overstates the independent samples.
         """
-        if not isinstance(boost, bool):
-            raise TypeError(f"boost must be True or False, got boost={boost!r}")
+        check_bool("boost", boost)
         if not boost or self.kept_loglike.size == 0:
             return self.positions, self.weights
         positions = np.concatenate([self.positions, self.kept_positions])

@@ -89,6 +89,13 @@ def check_int(name: str, value, minimum: int, *, allow_none: bool = False) -> No
         raise ValueError(f"{name} must be >= {minimum}, got {name}={value}")
 
 
+def check_bool(name: str, value) -> None:
+    """``value`` must be True or False (not 0, 1 or None: a typo should not pass as a
+    switch)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {name}={value!r}")
+
+
 def _check_loglike(loglike: Callable, dim: int, dtype) -> None:
     if not callable(loglike):
         raise TypeError(f"loglike must be callable, got {loglike!r}")
