@@ -119,20 +119,31 @@ class Progress:
 
 def estimate(programs, points: Points, found: Bounds, draws,
               start: int = 0):
-    """The importance estimate over the points from row ``start`` on (padded shapes: a
-    few compiled sizes, not one per batch), with ``draws`` made from each bound."""
+    """The importance estimate over the points from row ``start`` on, with ``draws``
+    made from each bound."""
+    n_pad, k_pad = _pad_to_compiled_sizes(points, found)
+    with np.errstate(divide="ignore"):
+        log_n = np.log(_per_bound(draws, k_pad))
+    loglike = points.loglike[:n_pad].copy()
+    loglike[:start] = -np.inf
+    return programs.estimate(loglike, points.member[:n_pad, :k_pad], points.source[:n_pad],
+                             log_n, _per_bound(found.log_volume, k_pad),
+                             _per_bound(found.log_volume_var, k_pad))
+
+
+def _pad_to_compiled_sizes(points: Points, found: Bounds) -> tuple[int, int]:
+    """Grow the record's arrays to a few compiled sizes, not one per batch: rows to a
+    power of two of at least 1024, bounds to one of at least 8. Returns both sizes."""
     n_pad = _padded(points.n, 1024)
     k_pad = _padded(len(found), 8)
     points._grow(n_pad, k_pad)
-    draws = np.concatenate([np.asarray(draws, float), np.zeros(k_pad - len(found))])
-    with np.errstate(divide="ignore"):
-        log_n = np.log(draws)
-    log_volume = np.array(found.log_volume + [0.0] * (k_pad - len(found)))
-    log_volume_var = np.array(found.log_volume_var + [0.0] * (k_pad - len(found)))
-    loglike = points.loglike[:n_pad].copy()
-    loglike[:start] = -np.inf
-    return programs.estimate(loglike, points.member[:n_pad, :k_pad],
-                             points.source[:n_pad], log_n, log_volume, log_volume_var)
+    return n_pad, k_pad
+
+
+def _per_bound(values, k_pad: int):
+    """A per-bound list padded with zeros to ``k_pad`` bounds."""
+    values = np.asarray(values, float)
+    return np.concatenate([values, np.zeros(k_pad - values.size)])
 
 
 def _padded(n: int, least: int) -> int:
@@ -352,15 +363,12 @@ def neediest(programs, points: Points, found: Bounds, sampled, sampling_start: i
     lowers those weights (3-d Gaussian at n_live 100, 11 seeds: mean z -0.71)."""
     if sampled[0] == 0:
         return 0
-    n_pad = _padded(points.n, 1024)
-    k_pad = _padded(len(found), 8)
-    points._grow(n_pad, k_pad)
-    pad = np.zeros(k_pad - len(found))
+    n_pad, k_pad = _pad_to_compiled_sizes(points, found)
+    explored = np.asarray(found.draws, float) - np.asarray(sampled, float)
     with np.errstate(divide="ignore"):
-        log_target = np.log(np.concatenate([np.asarray(sampled, float) + 1.0, pad]))
-        explored = np.asarray(found.draws, float) - np.asarray(sampled, float)
-        log_drawn = np.log(np.concatenate([explored, pad]))
-    log_volume = np.array(found.log_volume + [0.0] * (k_pad - len(found)))
+        log_target = np.log(_per_bound(np.asarray(sampled, float) + 1.0, k_pad))
+        log_drawn = np.log(_per_bound(explored, k_pad))
+    log_volume = _per_bound(found.log_volume, k_pad)
     exploration = points.loglike[:n_pad].copy()
     exploration[sampling_start:] = -np.inf
     need = programs.need(exploration, points.member[:n_pad, :k_pad], log_target, log_drawn,
