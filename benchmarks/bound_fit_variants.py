@@ -6,8 +6,10 @@ the next bound again under each variant and measure it.
         "default" "per_mode_big: per_mode=True hidden=(100,50,20) batch=256 steps=4000"
 
 A variant is ``name: key=value ...`` with keys ``enlargement`` (3.0), ``split`` (True),
-``per_mode`` (False: ``bounded_record.NETWORKS_PER_MODE``), ``hidden`` ((32, 16)),
-``steps`` (500), ``batch`` (None: full batch), ``train_points`` (4096). Printed per
+``per_mode`` (``bounded_record.NETWORKS_PER_MODE``), ``hidden`` (``network.HIDDEN``),
+``steps`` (``network.TRAIN_STEPS``), ``batch`` (``network.BATCH``; None: full batch),
+``train_points`` (``bounded_record.TRAIN_POINTS``): the library's settings where not
+given (before the eighth part: 500 full-batch steps, ``steps=500 batch=None``). Printed per
 variant: the union's and the refined bound's counted log volumes, the contour's log
 volume from the importance weights of every point (the region above the threshold), the
 share of the bound's volume that is inside the contour by that estimate ("ideal"), the
@@ -36,8 +38,9 @@ from slicens.priors import as_prior
 from slicens.problems import lens_problem
 
 N_LIVE, N_BATCH, DRAW_BATCHES = 500, 125, 8
-DEFAULTS = dict(enlargement=3.0, split=True, per_mode=False, hidden=(32, 16), steps=500,
-                batch=None, train_points=4096)
+DEFAULTS = dict(enlargement=3.0, split=True, per_mode=rec.NETWORKS_PER_MODE,
+                hidden=network.HIDDEN, steps=network.TRAIN_STEPS, batch=network.BATCH,
+                train_points=rec.TRAIN_POINTS)
 
 
 def parse(spec: str) -> tuple[str, dict]:

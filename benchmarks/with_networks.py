@@ -1,0 +1,48 @@
+"""Run a benchmark script with other settings of the bounds' networks (measured variants:
+BENCHMARKS.md, "Bounded draws", seventh and eighth parts):
+
+    python benchmarks/with_networks.py --per-mode --hidden 100 50 20 --batch 256 \\
+        --steps 2000 -- benchmarks/bounded_runs.py lens --seeds 0 1 2
+
+Sets ``bounded_record.NETWORKS_PER_MODE``, ``network.HIDDEN``, ``network.BATCH`` (0: full
+batch) and ``network.TRAIN_STEPS`` in this process before anything is compiled (a setting
+not given keeps its default), then runs the script after ``--`` with its arguments.
+"""
+
+import argparse
+import os
+import runpy
+import sys
+
+from slicens.core import network
+from slicens.host import bounded_record
+
+
+def main(argv):
+    if "--" not in argv:
+        raise SystemExit("usage: with_networks.py [settings] -- SCRIPT [ARGS...]")
+    split = argv.index("--")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--per-mode", action="store_true",
+                        help="every ellipsoid of a split union takes its mode's networks")
+    parser.add_argument("--hidden", type=int, nargs="+", help="hidden layer widths")
+    parser.add_argument("--batch", type=int, help="rows per training step (0: full batch)")
+    parser.add_argument("--steps", type=int, help="training steps")
+    args = parser.parse_args(argv[:split])
+    bounded_record.NETWORKS_PER_MODE = args.per_mode
+    if args.hidden is not None:
+        network.HIDDEN = tuple(args.hidden)
+    if args.batch is not None:
+        network.BATCH = args.batch or None
+    if args.steps is not None:
+        network.TRAIN_STEPS = args.steps
+    print(f"with_networks: per mode {bounded_record.NETWORKS_PER_MODE}, hidden "
+          f"{network.HIDDEN}, batch {network.BATCH}, steps {network.TRAIN_STEPS}", flush=True)
+    script, *rest = argv[split + 1:]
+    sys.argv = [script, *rest]
+    sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
+    runpy.run_path(script, run_name="__main__")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
