@@ -17,9 +17,9 @@ the importance weights pay in variance, not bias (the cube is always part of the
 mixture, :mod:`slicens.core.importance`).
 
 Pure JAX: the ensemble trains with mini-batch Adam for a fixed number of steps from a
-keyed initialisation and keyed batches, so a bound depends on its key and points only. Written here, not
-taken from an optimiser library: Adam is ten lines and keeps the core's dependencies
-jax and numpy.
+keyed initialisation and keyed batches, so a bound depends on its key and points only.
+Written here, not taken from an optimiser library: Adam is ten lines and keeps the
+core's dependencies jax and numpy.
 """
 
 from __future__ import annotations
