@@ -23,13 +23,14 @@ def main(argv):
         raise SystemExit("usage: with_networks.py [settings] -- SCRIPT [ARGS...]")
     split = argv.index("--")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--per-mode", action="store_true",
+    parser.add_argument("--per-mode", action=argparse.BooleanOptionalAction,
                         help="every ellipsoid of a split union takes its mode's networks")
     parser.add_argument("--hidden", type=int, nargs="+", help="hidden layer widths")
     parser.add_argument("--batch", type=int, help="rows per training step (0: full batch)")
     parser.add_argument("--steps", type=int, help="training steps")
     args = parser.parse_args(argv[:split])
-    bounded_record.NETWORKS_PER_MODE = args.per_mode
+    if args.per_mode is not None:
+        bounded_record.NETWORKS_PER_MODE = args.per_mode
     if args.hidden is not None:
         network.HIDDEN = tuple(args.hidden)
     if args.batch is not None:

@@ -48,8 +48,9 @@ TRAIN_STEPS = 4000
 LEARNING_RATE = 1e-2
 #: Rows per step and network, drawn with replacement (None: full batch). Nautilus
 #: (scikit-learn's Adam) uses 200. Against 500 full-batch steps, 4,000 steps of 256 rows
-#: took the tiny lens from 56,625 to 46,875 evaluations (3 seeds) in about the same
-#: training time (BENCHMARKS.md, "Bounded draws, eighth part").
+#: took the tiny lens from 56,625 to 46,875 evaluations (3 seeds), at about 1 s per
+#: ensemble instead of 0.5-1.4 s on a CPU: the lens's wall rose by ~110 s, bounded
+#: analytic runs' up to 2x (BENCHMARKS.md, "Bounded draws, eighth part").
 BATCH = 256
 
 
