@@ -7,9 +7,11 @@ the next bound again under each variant and measure it.
 
 A variant is ``name: key=value ...`` with keys ``enlargement`` (3.0), ``split`` (True),
 ``per_mode`` (``bounded_record.NETWORKS_PER_MODE``), ``hidden`` (``network.HIDDEN``),
-``steps`` (``network.TRAIN_STEPS``), ``batch`` (``network.BATCH``; None: full batch),
+``steps`` (``network.TRAIN_STEPS``), ``epochs`` (``network.EPOCHS``; None: always
+``steps``), ``batch`` (``network.BATCH``; None: full batch),
 ``train_points`` (``bounded_record.TRAIN_POINTS``): the library's settings where not
-given (before the eighth part: 500 full-batch steps, ``steps=500 batch=None``). Printed per
+given (before the eighth part: 500 full-batch steps, ``steps=500 batch=None``; the eighth
+part: ``epochs=None``). Printed per
 variant: the union's and the refined bound's counted log volumes, the contour's log
 volume from the importance weights of every point (the region above the threshold), the
 share of the bound's volume that is inside the contour by that estimate ("ideal"), the
@@ -39,7 +41,8 @@ from slicens.problems import lens_problem
 
 N_LIVE, N_BATCH, DRAW_BATCHES = 500, 125, 8
 DEFAULTS = dict(enlargement=3.0, split=True, per_mode=rec.NETWORKS_PER_MODE,
-                hidden=network.HIDDEN, steps=network.TRAIN_STEPS, batch=network.BATCH,
+                hidden=network.HIDDEN, steps=network.TRAIN_STEPS, epochs=network.EPOCHS,
+                batch=network.BATCH,
                 train_points=rec.TRAIN_POINTS)
 
 
@@ -63,7 +66,7 @@ def draw(programs, union, refinement, key):
 
 def measure(problem, prior, points, found, name: str, options: dict) -> None:
     network.HIDDEN, network.TRAIN_STEPS = tuple(options["hidden"]), options["steps"]
-    network.BATCH = options["batch"]
+    network.BATCH, network.EPOCHS = options["batch"], options["epochs"]
     rec.TRAIN_POINTS, rec.NETWORKS_PER_MODE = options["train_points"], options["per_mode"]
     rec.learn_program.cache_clear()
     jax.clear_caches()  # the traces read the network's settings

@@ -5,7 +5,8 @@ BENCHMARKS.md, "Bounded draws", seventh and eighth parts):
         --steps 2000 -- benchmarks/bounded_runs.py lens --seeds 0 1 2
 
 Sets ``bounded_record.NETWORKS_PER_MODE``, ``network.HIDDEN``, ``network.BATCH`` (0: full
-batch) and ``network.TRAIN_STEPS`` in this process before anything is compiled (a setting
+batch), ``network.TRAIN_STEPS`` (the most steps), ``network.EPOCHS`` (0: always
+``TRAIN_STEPS``, the eighth part's fixed count) and ``network.MIN_STEPS`` in this process before anything is compiled (a setting
 not given keeps its default), then runs the script after ``--`` with its arguments.
 """
 
@@ -27,7 +28,10 @@ def main(argv):
                         help="every ellipsoid of a split union takes its mode's networks")
     parser.add_argument("--hidden", type=int, nargs="+", help="hidden layer widths")
     parser.add_argument("--batch", type=int, help="rows per training step (0: full batch)")
-    parser.add_argument("--steps", type=int, help="training steps")
+    parser.add_argument("--steps", type=int, help="most training steps")
+    parser.add_argument("--epochs", type=int,
+                        help="passes over the training points (0: always --steps)")
+    parser.add_argument("--min-steps", type=int, help="fewest training steps")
     args = parser.parse_args(argv[:split])
     if args.per_mode is not None:
         bounded_record.NETWORKS_PER_MODE = args.per_mode
@@ -37,8 +41,13 @@ def main(argv):
         network.BATCH = args.batch or None
     if args.steps is not None:
         network.TRAIN_STEPS = args.steps
+    if args.epochs is not None:
+        network.EPOCHS = args.epochs or None
+    if args.min_steps is not None:
+        network.MIN_STEPS = args.min_steps
     print(f"with_networks: per mode {bounded_record.NETWORKS_PER_MODE}, hidden "
-          f"{network.HIDDEN}, batch {network.BATCH}, steps {network.TRAIN_STEPS}", flush=True)
+          f"{network.HIDDEN}, batch {network.BATCH}, steps {network.MIN_STEPS}-"
+          f"{network.TRAIN_STEPS}, epochs {network.EPOCHS}", flush=True)
     script, *rest = argv[split + 1:]
     sys.argv = [script, *rest]
     sys.path.insert(0, os.path.dirname(os.path.abspath(script)))

@@ -179,3 +179,12 @@ def test_with_networks_per_mode_every_ellipsoid_takes_its_modes(monkeypatch):
         for layer in networks.weights:
             np.testing.assert_array_equal(np.asarray(layer[s]), np.asarray(layer[0]))
     np.testing.assert_array_equal(np.asarray(refined.radius), np.asarray(union.radius))
+
+
+def test_training_steps_follow_the_points_within_their_bounds():
+    steps = [int(network.train_steps(jnp.asarray(n))) for n in (1, 300, 1000, 2048, 100_000)]
+    per_point = network.EPOCHS / network.BATCH
+    assert steps[0] == steps[1] == network.MIN_STEPS  # 300 points: 293 steps wanted
+    assert steps[2] == int(np.ceil(1000 * per_point))
+    assert steps[3] == int(np.ceil(2048 * per_point))
+    assert steps[4] == network.TRAIN_STEPS
