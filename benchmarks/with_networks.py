@@ -1,13 +1,14 @@
 """Run a benchmark script with other settings of the bounds' networks (measured variants:
-BENCHMARKS.md, "Bounded draws", seventh and eighth parts):
+BENCHMARKS.md, "Bounded draws", seventh to ninth parts):
 
     python benchmarks/with_networks.py --per-mode --hidden 100 50 20 --batch 256 \\
         --steps 2000 -- benchmarks/bounded_runs.py lens --seeds 0 1 2
 
 Sets ``bounded_record.NETWORKS_PER_MODE``, ``network.HIDDEN``, ``network.BATCH`` (0: full
-batch), ``network.TRAIN_STEPS`` (the most steps), ``network.EPOCHS`` (0: always
-``TRAIN_STEPS``, the eighth part's fixed count) and ``network.MIN_STEPS`` in this process before anything is compiled (a setting
-not given keeps its default), then runs the script after ``--`` with its arguments.
+batch), ``network.TRAIN_STEPS`` (the most steps), ``network.EPOCHS`` (0: None, always
+``TRAIN_STEPS``) and ``network.MIN_STEPS`` in this process before anything is compiled
+(a setting not given keeps its default), then runs the script after ``--`` with its
+arguments. The ninth part's epochs: ``--epochs 250 --min-steps 500``.
 """
 
 import argparse

@@ -181,7 +181,9 @@ def test_with_networks_per_mode_every_ellipsoid_takes_its_modes(monkeypatch):
     np.testing.assert_array_equal(np.asarray(refined.radius), np.asarray(union.radius))
 
 
-def test_training_steps_follow_the_points_within_their_bounds():
+def test_training_steps_are_fixed_or_follow_the_points_within_their_bounds(monkeypatch):
+    assert int(network.train_steps(jnp.asarray(300))) == network.TRAIN_STEPS  # the default
+    monkeypatch.setattr(network, "EPOCHS", 250)
     steps = [int(network.train_steps(jnp.asarray(n))) for n in (1, 300, 1000, 2048, 100_000)]
     per_point = network.EPOCHS / network.BATCH
     assert steps[0] == steps[1] == network.MIN_STEPS  # 300 points: 293 steps wanted

@@ -16,9 +16,9 @@ where the networks say inside, and its volume is counted from kept over made dra
 the importance weights pay in variance, not bias (the cube is always part of the
 mixture, :mod:`slicens.core.importance`).
 
-Pure JAX: the ensemble trains with mini-batch Adam for a number of steps set by how many
-points it learns from (:func:`train_steps`), from a keyed initialisation and keyed
-batches, so a bound depends on its key and points only.
+Pure JAX: the ensemble trains with mini-batch Adam for a fixed number of steps
+(:func:`train_steps`) from a keyed initialisation and keyed batches, so a bound depends
+on its key and points only.
 Written here, not taken from an optimiser library: Adam is ten lines and keeps the
 core's dependencies jax and numpy.
 """
@@ -43,17 +43,21 @@ __all__ = ["Network", "HIDDEN", "N_NETWORKS", "EPOCHS", "MIN_STEPS", "TRAIN_STEP
 HIDDEN = (32, 16)
 #: Networks in the ensemble; their mean is the prediction (Nautilus's default, 4).
 N_NETWORKS = 4
-#: Passes over the training points (Nautilus trains by epochs too, until its loss stops
-#: falling): ``EPOCHS * n / BATCH`` Adam steps for ``n`` points, at least
-#: :data:`MIN_STEPS` and at most :data:`TRAIN_STEPS`, so a small ellipsoid (the tests',
-#: a few hundred points) trains in a fraction of a large one's (the lens's, 4,096:
-#: 4,000 steps). None: always ``TRAIN_STEPS``. A count, not a stopping rule on the
-#: loss: a bound's cost and result do not depend on that rule's noise.
-EPOCHS = 250
-#: Fewest Adam steps, however few the points.
-MIN_STEPS = 500
-#: Most Adam steps (every step where ``EPOCHS`` is None).
+#: Most Adam steps; every ensemble trains for this many unless :data:`EPOCHS` is set.
+#: Fixed, not a stopping rule on the loss: a bound's cost and result do not depend on
+#: that rule's noise.
 TRAIN_STEPS = 4000
+#: Passes over the training points instead (Nautilus trains by epochs, until its loss
+#: stops falling): ``EPOCHS * n / BATCH`` Adam steps for ``n`` points, at least
+#: :data:`MIN_STEPS` and at most ``TRAIN_STEPS``. None (the default): ``TRAIN_STEPS``.
+#: Measured, not adopted (BENCHMARKS.md, "Bounded draws, ninth part"): 250 epochs from
+#: 500 steps halved the tiny lens's wall and took 1.5 minutes off ``make test``, but
+#: the 2-d shells took 24,188 evaluations against 21,000 (8 seeds; from 2,000 steps
+#: 22,250-23,500) and the lens 47,667 against 46,875: on a small ellipsoid (the median
+#: one holds ~450 points) the steps, not the passes, set how well the networks fit.
+EPOCHS = None
+#: Fewest Adam steps under :data:`EPOCHS`, however few the points.
+MIN_STEPS = 500
 #: Adam's step size, decayed by a cosine to a hundredth over the steps.
 LEARNING_RATE = 1e-2
 #: Rows per step and network, drawn with replacement (None: full batch). Nautilus
@@ -194,9 +198,10 @@ def _adam(loss, params, steps: int, key=None):
 
 
 def train_steps(n_points):
-    """Adam steps for ``n_points`` training points (:data:`EPOCHS`); traceable."""
+    """Adam steps for ``n_points`` training points: :data:`TRAIN_STEPS`, or by
+    :data:`EPOCHS` where set; traceable."""
     if EPOCHS is None or BATCH is None:
-        return jnp.asarray(TRAIN_STEPS)
+        return TRAIN_STEPS  # a Python int: the loop's trip count is static
     wanted = (EPOCHS * n_points + BATCH - 1) // BATCH
     return jnp.clip(wanted, MIN_STEPS, TRAIN_STEPS)
 
@@ -205,8 +210,8 @@ def train(key, points, loglike, mask, threshold, centre, factor,
           steps: int | None = None) -> Network:
     """Train the ensemble on the ``mask``ed rows of ``points`` (n, dim) and ``loglike``
     (n,) to the rank scores around ``threshold`` for ``steps`` (default
-    :func:`train_steps` of the masked rows); inputs whitened by ``centre`` and the lower-triangular
-    covariance ``factor``. The cut is the value at the lowest score
+    :func:`train_steps` of the masked rows); inputs whitened by ``centre`` and the
+    lower-triangular covariance ``factor``. The cut is the value at the lowest score
     above the threshold of a cubic fitted to predicted against true scores."""
     dim = points.shape[1]
     dtype = DTYPE
