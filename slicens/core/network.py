@@ -45,7 +45,9 @@ HIDDEN = (32, 16)
 N_NETWORKS = 4
 #: Most Adam steps; every ensemble trains for this many unless :data:`EPOCHS` is set.
 #: Fixed, not a stopping rule on the loss: a bound's cost and result do not depend on
-#: that rule's noise.
+#: that rule's noise. 8,000 took the 2-d shells from 21,000 evaluations to 19,100 (5
+#: seeds) and the tiny lens from 46,875 to 45,833, at twice the training (measured, not
+#: yet checked over the battery: BENCHMARKS.md, "Bounded draws, ninth part").
 TRAIN_STEPS = 4000
 #: Passes over the training points instead (Nautilus trains by epochs, until its loss
 #: stops falling): ``EPOCHS * n / BATCH`` Adam steps for ``n`` points, at least
