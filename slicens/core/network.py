@@ -53,7 +53,7 @@ TRAIN_STEPS = 4000
 #: stops falling): ``EPOCHS * n / BATCH`` Adam steps for ``n`` points, at least
 #: :data:`MIN_STEPS` and at most ``TRAIN_STEPS``. None (the default): ``TRAIN_STEPS``.
 #: Measured, not adopted (BENCHMARKS.md, "Bounded draws, ninth part"): 250 epochs from
-#: 500 steps halved the tiny lens's wall and took 1.5 minutes off ``make test``, but
+#: 500 steps halved the tiny lens's wall and cut the bounded tests' calls by a third, but
 #: the 2-d shells took 24,188 evaluations against 21,000 (8 seeds; from 2,000 steps
 #: 22,250-23,500) and the lens 47,667 against 46,875: on a small ellipsoid (the median
 #: one holds ~450 points) the steps, not the passes, set how well the networks fit.
