@@ -42,8 +42,7 @@ from slicens.problems import lens_problem
 N_LIVE, N_BATCH, DRAW_BATCHES = 500, 125, 8
 DEFAULTS = dict(enlargement=3.0, split=True, per_mode=rec.NETWORKS_PER_MODE,
                 hidden=network.HIDDEN, steps=network.TRAIN_STEPS, epochs=network.EPOCHS,
-                batch=network.BATCH,
-                train_points=rec.TRAIN_POINTS)
+                batch=network.BATCH, train_points=rec.TRAIN_POINTS)
 
 
 def parse(spec: str) -> tuple[str, dict]:

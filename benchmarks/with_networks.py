@@ -46,9 +46,10 @@ def main(argv):
         network.EPOCHS = args.epochs or None
     if args.min_steps is not None:
         network.MIN_STEPS = args.min_steps
+    steps = (f"{network.TRAIN_STEPS}" if network.EPOCHS is None else
+             f"{network.EPOCHS} epochs in {network.MIN_STEPS}-{network.TRAIN_STEPS}")
     print(f"with_networks: per mode {bounded_record.NETWORKS_PER_MODE}, hidden "
-          f"{network.HIDDEN}, batch {network.BATCH}, steps {network.MIN_STEPS}-"
-          f"{network.TRAIN_STEPS}, epochs {network.EPOCHS}", flush=True)
+          f"{network.HIDDEN}, batch {network.BATCH}, steps {steps}", flush=True)
     script, *rest = argv[split + 1:]
     sys.argv = [script, *rest]
     sys.path.insert(0, os.path.dirname(os.path.abspath(script)))

@@ -190,3 +190,6 @@ def test_training_steps_are_fixed_or_follow_the_points_within_their_bounds(monke
     assert steps[2] == int(np.ceil(1000 * per_point))
     assert steps[3] == int(np.ceil(2048 * per_point))
     assert steps[4] == network.TRAIN_STEPS
+    monkeypatch.setattr(network, "BATCH", None)  # a full batch: one pass a step
+    monkeypatch.setattr(network, "EPOCHS", 1000)
+    assert int(network.train_steps(jnp.asarray(300))) == 1000

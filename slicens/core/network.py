@@ -16,9 +16,9 @@ where the networks say inside, and its volume is counted from kept over made dra
 the importance weights pay in variance, not bias (the cube is always part of the
 mixture, :mod:`slicens.core.importance`).
 
-Pure JAX: the ensemble trains with mini-batch Adam for a fixed number of steps
-(:func:`train_steps`) from a keyed initialisation and keyed batches, so a bound depends
-on its key and points only.
+Pure JAX: the ensemble trains with mini-batch Adam for a number of steps set by its
+settings (:func:`train_steps`; fixed by default) from a keyed initialisation and keyed
+batches, so a bound depends on its key and points only.
 Written here, not taken from an optimiser library: Adam is ten lines and keeps the
 core's dependencies jax and numpy.
 """
@@ -50,8 +50,9 @@ N_NETWORKS = 4
 #: yet checked over the battery: BENCHMARKS.md, "Bounded draws, ninth part").
 TRAIN_STEPS = 4000
 #: Passes over the training points instead (Nautilus trains by epochs, until its loss
-#: stops falling): ``EPOCHS * n / BATCH`` Adam steps for ``n`` points, at least
-#: :data:`MIN_STEPS` and at most ``TRAIN_STEPS``. None (the default): ``TRAIN_STEPS``.
+#: stops falling): ``EPOCHS * n / BATCH`` Adam steps for ``n`` points (``EPOCHS`` under
+#: a full batch), at least :data:`MIN_STEPS` and at most ``TRAIN_STEPS``. None (the
+#: default): ``TRAIN_STEPS``.
 #: Measured, not adopted (BENCHMARKS.md, "Bounded draws, ninth part"): 250 epochs from
 #: 500 steps halved the tiny lens's wall and cut the bounded tests' calls by a third, but
 #: the 2-d shells took 24,188 evaluations against 21,000 (8 seeds; from 2,000 steps
@@ -201,10 +202,12 @@ def _adam(loss, params, steps: int, key=None):
 
 def train_steps(n_points):
     """Adam steps for ``n_points`` training points: :data:`TRAIN_STEPS`, or by
-    :data:`EPOCHS` where set; traceable."""
-    if EPOCHS is None or BATCH is None:
+    :data:`EPOCHS` where set (a full batch, ``BATCH`` None, is one pass a step);
+    traceable."""
+    if EPOCHS is None:
         return TRAIN_STEPS  # a Python int: the loop's trip count is static
-    wanted = (EPOCHS * n_points + BATCH - 1) // BATCH
+    rows = jnp.maximum(n_points, 1) if BATCH is None else BATCH
+    wanted = (EPOCHS * n_points + rows - 1) // rows
     return jnp.clip(wanted, MIN_STEPS, TRAIN_STEPS)
 
 
@@ -220,7 +223,8 @@ def train(key, points, loglike, mask, threshold, centre, factor,
     inverse = ellipsoids.inverse_factor(factor)
     white = _whiten(centre, inverse, points)
     target = rank_scores(loglike, mask, threshold).astype(dtype)
-    weight = mask.astype(dtype) / jnp.maximum(jnp.sum(mask), 1).astype(dtype)
+    n_masked = jnp.sum(mask)
+    weight = mask.astype(dtype) / jnp.maximum(n_masked, 1).astype(dtype)
 
     masked = jnp.nonzero(mask, size=mask.shape[0], fill_value=0)[0]
 
@@ -229,11 +233,11 @@ def train(key, points, loglike, mask, threshold, centre, factor,
             prediction = _forward(*params, white)
             return jnp.sum(weight[None, :] * (prediction - target[None, :]) ** 2)
         # a mini-batch of the masked rows, drawn with replacement, per network
-        rows = masked[jax.random.randint(step_key, (N_NETWORKS, BATCH), 0, jnp.sum(mask))]
+        rows = masked[jax.random.randint(step_key, (N_NETWORKS, BATCH), 0, n_masked)]
         prediction = _forward(*params, white[rows])
         return jnp.mean((prediction - target[rows]) ** 2) * N_NETWORKS
 
-    steps = train_steps(jnp.sum(mask)) if steps is None else steps
+    steps = train_steps(n_masked) if steps is None else steps
     weights, biases = _adam(loss, _init(key, dim, dtype), steps,
                             None if BATCH is None else jax.random.fold_in(key, 1 << 20))
     predicted = jnp.mean(_forward(weights, biases, white), axis=0)
