@@ -73,7 +73,7 @@ def _probe(args) -> None:
 _RUN_KEYS = ("n_live", "num_delete", "num_inner_steps", "chunk_size", "memory_budget", "seed",
              "dlogz", "max_evals", "max_iterations", "max_time", "min_ess", "schedule",
              "max_expansions", "max_shrinkage", "checkpoint", "resume", "checkpoint_every",
-             "likelihood_id", "progress")
+             "likelihood_id", "progress", "method", "f_live", "n_batch", "refine")
 
 
 def _run(args) -> None:
@@ -86,7 +86,8 @@ def _run(args) -> None:
     unknown = sorted(set(settings) - set(_RUN_KEYS))
     if unknown:
         raise UsageError(f"{args.model}: unknown settings {unknown}; known: {list(_RUN_KEYS)}")
-    for key in ("n_live", "num_delete", "seed", "checkpoint", "memory_budget", "max_time"):
+    for key in ("n_live", "num_delete", "seed", "checkpoint", "memory_budget", "max_time",
+                "method"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
     if args.chunk_size is not None:
@@ -130,9 +131,13 @@ def _report(args) -> None:
     print(f"\n{'parameter':<16} {'mean':>12} {'sd':>12}")
     for name, m, s in zip(result.names, mean, sd, strict=True):
         print(f"{name:<16} {m:12.5g} {s:12.5g}")
-    test, memory = result.insertion_test, result.start_correlation_test
-    print(f"\ninsertion-order test: z = {test['zscore']:.2f}, p = {test['pvalue']:.3g}; "
-          f"start-to-end rank correlation {memory['rho']:.3f} (p = {memory['pvalue']:.3g})")
+    if isinstance(result, slicens.BoundedResult):
+        print(_bounds_table(result))
+    else:
+        test, memory = result.insertion_test, result.start_correlation_test
+        print(f"\ninsertion-order test: z = {test['zscore']:.2f}, p = {test['pvalue']:.3g}; "
+              f"start-to-end rank correlation {memory['rho']:.3f} "
+              f"(p = {memory['pvalue']:.3g})")
     folder = Path(args.outdir or Path(args.result).parent)
     folder.mkdir(parents=True, exist_ok=True)
     stem = Path(args.result).name.split(".")[0]
@@ -140,6 +145,20 @@ def _report(args) -> None:
         path = folder / f"{stem}_{name}.png"
         draw(result, path)
         print(f"wrote {path}")
+
+
+def _bounds_table(result) -> str:
+    """A line per bound of a bounded result: its counted volume, points, how many of them
+    lie above its threshold, and its share of the evidence."""
+    lines = [f"\n{'bound':>5} {'log volume':>11} {'+/-':>6} {'points':>7} "
+             f"{'above':>6} {'refined':>7} {'evidence':>8}"]
+    for k in range(result.n_bounds):
+        lines.append(f"{k:5d} {result.bound_log_volumes[k]:11.3f} "
+                     f"{result.bound_log_volume_errors[k]:6.3f} {result.bound_draws[k]:7d} "
+                     f"{result.bound_shares_above[k]:6.2f} "
+                     f"{'yes' if result.bound_refined[k] else 'no':>7} "
+                     f"{result.bound_evidence_shares[k]:8.3f}")
+    return "\n".join(lines)
 
 
 def _demo(args) -> None:
@@ -183,14 +202,18 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--checkpoint", default=None, help="checkpoint file (resumable)")
     run.add_argument("--chunk-size", default=None, help="an integer or 'auto'")
     run.add_argument("--seed", type=int, default=None)
+    run.add_argument("--method", default=None, choices=("slice", "bounds", "auto"),
+                     help="nested slice sampling (default), bounded draws with importance "
+                          "weights, or chosen per run (see slicens.run)")
     run.add_argument("--max-time", type=float, default=None, help="seconds of sampling")
     run.add_argument("--quiet", action="store_true", help="no progress display")
     run.set_defaults(handler=_run)
 
     report = commands.add_parser(
         "report", help="summary table and PNG figures of a saved result",
-        description="Print the summary, posterior means and mixing tests of a result "
-                    "file, and write RESULT_diagnostics.png and RESULT_corner.png.")
+        description="Print the summary, posterior means and mixing tests (a bounded "
+                    "run: its bounds) of a result file, and write "
+                    "RESULT_diagnostics.png and RESULT_corner.png.")
     report.add_argument("result", help="a file written by slicens run or Result.save")
     report.add_argument("--outdir", default=None, help="folder for the PNGs (default: "
                                                        "the result's folder)")

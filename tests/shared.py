@@ -57,3 +57,20 @@ def mapping_loglike():
     """A 20,000 x 1,000 mapping-matrix likelihood (160 MB per evaluation), for tests that
     compile without running."""
     return mapping_matrix_loglike(20_000, 1_000)
+
+
+@functools.cache
+def bounded_run():
+    """A converged ``method="bounds"`` run (2-d Gaussian, named and labelled parameters,
+    ellipsoids only: seconds) for tests of what is done with a bounded result."""
+    import jax.numpy as jnp
+
+    from slicens.priors import Uniform
+
+    def loglike(x):
+        return -0.5 * jnp.sum(((x - 0.3) / 0.5) ** 2)
+
+    prior = [Uniform(-3.0, 3.0, name="a", label=r"$\alpha$"),
+             Uniform(-3.0, 3.0, name="b", label=r"$\beta$")]
+    return slicens.run(loglike, prior, method="bounds", n_live=100, min_ess=500,
+                       refine=False, progress=False, seed=0)

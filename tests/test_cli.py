@@ -107,3 +107,44 @@ def test_probe_reports_a_device_that_cannot_compile(model, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "out of memory: compiling chunk_size 1, 2, 4, 8 ran out of device memory" in out
     assert "chunk_size=1 fits" in out and "<- chosen" not in out
+
+
+BOUNDED_MODEL = '''
+import jax.numpy as jnp
+from slicens import Uniform
+
+def loglike(x):
+    return -0.5 * jnp.sum(((x - 0.3) / 0.5) ** 2)
+
+prior = [Uniform(-3.0, 3.0, name="a"), Uniform(-3.0, 3.0, name="b")]
+settings = dict(n_live=50, min_ess=200, refine=False, seed=1)
+'''
+
+
+def test_a_bounded_run_then_its_report(tmp_path, capsys):
+    """``--method bounds``: the progress line shows the phase, bounds and ESS; the report
+    names the estimator and lists the bounds; its figures are the bounded ones."""
+    path = tmp_path / "bounded.py"
+    path.write_text(BOUNDED_MODEL)
+    output = tmp_path / "fit.npz"
+    assert main(["run", str(path), "--method", "bounds", "--output", str(output),
+                 "--x64"]) == 0
+    captured = capsys.readouterr()
+    assert "estimate: importance weights of the sampling phase's" in captured.out
+    last = captured.err.strip().splitlines()[-1]  # the display's final line
+    assert last.startswith("slicens: sampling | batch") and " bounds | logZ " in last
+    assert "| ESS " in last and " / 200 |" in last
+    assert main(["report", str(output), "--outdir", str(tmp_path / "figs")]) == 0
+    out = capsys.readouterr().out
+    assert "slicens (bounds): logZ" in out and "insertion-order test" not in out
+    assert "log volume" in out and "evidence" in out and "parameter" in out
+    assert (tmp_path / "figs" / "fit_diagnostics.png").stat().st_size > 10_000
+
+
+def test_method_bounds_refuses_the_nested_sampling_settings_in_one_line(model, tmp_path,
+                                                                         capsys):
+    assert main(["run", model, "--method", "bounds", "--output", str(tmp_path / "x.npz"),
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "num_delete is an argument of method='slice'" in err
+    assert len(err.strip().splitlines()) == 1

@@ -51,6 +51,7 @@ from slicens.host.bounded_record import (
 )
 from slicens.host.bounded_result import BoundedResult
 from slicens.host.platform import jit
+from slicens.host.progress import BoundedSnapshot
 from slicens.host.settings import check_bool, check_int, check_positive, default_max_clusters
 
 __all__ = ["BoundedResult", "run_bounded", "DEFAULT_F_LIVE", "DEFAULT_MIN_ESS", "DEFAULT_REFINE",
@@ -164,7 +165,7 @@ def run_bounded(loglike: Callable, prior, *, n_live: int, n_batch: int | None = 
                 chunk_size: int | str | None = "auto", memory_budget=None,
                 schedule: str = "lanes", devices: tuple = (), seed: int = 0,
                 max_evals: int | None = None, max_time: float | None = None,
-                start_time: float | None = None, report: bool = False,
+                start_time: float | None = None, report: bool = False, display=None,
                 split_bounds: bool = DEFAULT_SPLIT_BOUNDS, refine: bool = DEFAULT_REFINE,
                 discard_exploration: bool = True, checkpoint=None, resume: bool | None = None,
                 checkpoint_every: float = 60.0,
@@ -180,7 +181,9 @@ def run_bounded(loglike: Callable, prior, *, n_live: int, n_batch: int | None = 
     False: one ellipsoid per mode (:func:`slicens.core.bounds.fit`), which takes fewer
     evaluations on the 2-d and 10-d shells and more on the lens.
     ``checkpoint``, ``resume``, ``checkpoint_every``, ``likelihood_id``: as for
-    :func:`slicens.run` (:mod:`slicens.host.bounded_checkpoint`)."""
+    :func:`slicens.run` (:mod:`slicens.host.bounded_checkpoint`). ``report``: log each
+    new bound; ``display``: a :func:`slicens.host.progress.make_display` shown the phase,
+    bounds, logZ and ESS at each check (default: none), closed at the end."""
     start_time = time.perf_counter() if start_time is None else start_time
     if not hasattr(prior, "transform"):
         raise TypeError(
@@ -236,17 +239,20 @@ def run_bounded(loglike: Callable, prior, *, n_live: int, n_batch: int | None = 
     compile_time = time.perf_counter() - compile_start
 
     resumed_at = points.n
+    shown = _Shown(display, min_ess, start_time, resumed_at)
     if termination is None:
         termination = _iterate(programs, points, found, progress, store,
                                dict(n_batch=n_batch, n_update=n_update, f_live=f_live,
                                     min_ess=min_ess, max_evals=max_evals, max_time=max_time,
                                     discard_exploration=discard_exploration),
-                               keys, start_time, report)
+                               keys, start_time, report, shown)
 
     if discard_exploration and progress.phase == "sampling" and sum(progress.sampled) > 0:
         est = estimate(programs, points, found, progress.sampled, progress.sampling_start)
     else:  # stopped while exploring: every point
         est = estimate(programs, points, found, found.draws)
+    shown.show(programs, points, found, progress, est, final=True)
+    shown.close()
     n = points.n
     wall = time.perf_counter() - start_time
     settings = dict(method="bounds", n_live=n_live, n_batch=n_batch, n_update=n_update,
@@ -270,7 +276,7 @@ def run_bounded(loglike: Callable, prior, *, n_live: int, n_batch: int | None = 
         ess=float(est.ess), n_evals=n,
         phase_evals=dict(progress.phase_evals), termination=termination, wall_time=wall,
         sampling_time=wall - compile_time, compile_time=compile_time, settings=settings,
-        memory=memory)
+        memory=memory, names=tuple(prior.names), labels=tuple(prior.labels))
 
 
 class _Store:
@@ -292,12 +298,36 @@ class _Store:
         self.last = time.perf_counter()
 
 
+class _Shown:
+    """The run's progress display, if any: shown the newest estimate at each check."""
+
+    def __init__(self, display, min_ess: float, start_time: float, resumed_at: int):
+        self.display, self.min_ess, self.start, self.resumed_at = (
+            display, min_ess, start_time, resumed_at)
+
+    def show(self, programs, points: Points, found: Bounds, p: Progress, est,
+             final: bool = False) -> None:
+        if self.display is None or not (final or self.display.due()):
+            return
+        elapsed = time.perf_counter() - self.start
+        self.display.update(BoundedSnapshot(
+            iteration=p.batch, n_evals=points.n, phase=p.phase, n_bounds=len(found),
+            logZ=float(est.logZ), logZ_err=float(est.logZ_err), ess=float(est.ess),
+            min_ess=self.min_ess, evals_per_second=(points.n - self.resumed_at) / elapsed,
+            chunk_size=programs.evaluate.chunk_size, elapsed=elapsed))
+
+    def close(self) -> None:
+        if self.display is not None:
+            self.display.close()
+
+
 def _iterate(programs, points: Points, found: Bounds, progress: Progress, store, rules: dict,
-             keys: dict, start_time: float, report: bool) -> str:
+             keys: dict, start_time: float, report: bool, shown: _Shown) -> str:
     """Draw and evaluate batches, fit bounds while exploring and pick them while
     sampling, until a stopping rule holds (its name is returned). ``progress``,
     ``points`` and ``found`` are updated in place, and checkpointed after every batch
-    once ``store.every`` seconds have passed since the last write, and at the end."""
+    once ``store.every`` seconds have passed since the last write, and at the end;
+    ``shown`` displays each check's estimate."""
     p, n_batch, n_live = progress, rules["n_batch"], programs.n_live
     termination = None
     while termination is None:
@@ -329,7 +359,8 @@ def _iterate(programs, points: Points, found: Bounds, progress: Progress, store,
         if p.phase == "sampling":
             p.sampled[source] += n_batch
         if p.batch % _check_interval(points.n, n_batch) == 0:
-            termination = _check(programs, points, found, p, rules, report)
+            termination, est = _check(programs, points, found, p, rules, report)
+            shown.show(programs, points, found, p, est)
         if termination is None and rules["max_evals"] is not None and (
                 points.n + n_batch > rules["max_evals"]):
             termination = "max_evals"
@@ -342,10 +373,10 @@ def _iterate(programs, points: Points, found: Bounds, progress: Progress, store,
 
 
 def _check(programs, points: Points, found: Bounds, p: Progress, rules: dict,
-           report: bool) -> str | None:
+           report: bool):
     """Between batches: end the exploration once the ``n_live`` best points hold less
     than ``f_live`` of the evidence; while sampling, pick the next bound and stop at
-    ``min_ess`` ("min_ess" is returned then)."""
+    ``min_ess``. Returns ``("min_ess" or None, the newest estimate)``."""
     if p.phase == "exploration":
         est = estimate(programs, points, found, found.draws)
         if len(found) > 1 and float(programs.live_share(
@@ -356,15 +387,15 @@ def _check(programs, points: Points, found: Bounds, p: Progress, rules: dict,
                 logger.info("slicens (bounds): exploration done, %d bounds, %d "
                             "evaluations", len(found), points.n)
     if p.phase != "sampling":
-        return None
+        return None, est
     p.next_bound = neediest(programs, points, found, p.sampled, p.sampling_start)
     if rules["discard_exploration"]:
         est = estimate(programs, points, found, p.sampled, p.sampling_start)
     else:
         est = estimate(programs, points, found, found.draws)
     if sum(p.sampled) > 0 and float(est.ess) >= rules["min_ess"]:
-        return "min_ess"
-    return None
+        return "min_ess", est
+    return None, est
 
 
 def _draw(programs, found: Bounds, k: int, key):

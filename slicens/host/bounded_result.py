@@ -3,13 +3,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from pathlib import Path
 
 import numpy as np
 
 from slicens.core.evidence import equal_weight_indices
+from slicens.host import result_files
 
 __all__ = ["BoundedResult"]
+
+#: The arrays of a bounded result file (:meth:`BoundedResult.save`).
+_ARRAYS = ("positions", "loglike", "log_weights", "source", "bound_log_volumes",
+           "bound_log_volume_errors", "bound_draws", "bound_thresholds", "bound_refined")
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,6 +56,13 @@ class BoundedResult:
         ``"min_ess"`` (converged), ``"max_evals"`` or ``"max_time"``.
     method
         ``"bounds"``.
+    names, labels
+        The parameters' names and (LaTeX) labels, from the prior (empty in results built
+        before they were recorded: ``x0, x1, ...`` then).
+
+    There is no nested-sampling estimate beside ``logZ`` here: the points were drawn from
+    bounds, not by replacing the worst of a live set, so no shrinkage can be assigned to
+    them. ``method="slice"`` runs are nested sampling (:class:`slicens.Result`).
     """
 
     logZ: float
@@ -73,10 +86,46 @@ class BoundedResult:
     settings: dict = field(default_factory=dict)
     memory: dict = field(default_factory=dict)
     method: str = "bounds"
+    names: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        dim = self.positions.shape[1] if self.positions.ndim == 2 else 0
+        names = tuple(self.names) or tuple(f"x{i}" for i in range(dim))
+        object.__setattr__(self, "names", names)
+        object.__setattr__(self, "labels", tuple(self.labels) or names)
 
     @property
     def weights(self) -> np.ndarray:
+        """Importance weights of every point, summing to one (0 for discarded points)."""
         return np.exp(self.log_weights)
+
+    @property
+    def samples(self) -> tuple[np.ndarray, np.ndarray]:
+        """Weighted posterior samples: ``(positions, weights)``."""
+        return self.positions, self.weights
+
+    @property
+    def sampled(self) -> np.ndarray:
+        """Which points the estimate weighs (log weight above -inf): the sampling phase's
+        where the run discards its exploration, else every point with a likelihood."""
+        return self.log_weights > -np.inf
+
+    @property
+    def information(self) -> float:
+        """Kullback-Leibler divergence from prior to posterior, H, in nats: the weighted
+        mean of ``log L - log Z``."""
+        kept = self.sampled
+        return float(self.weights[kept] @ (self.loglike[kept] - self.logZ))
+
+    @property
+    def estimator(self) -> str:
+        """Which points ``logZ`` and the weights come from, in words."""
+        n = int(self.sampled.sum())
+        if self.settings.get("discard_exploration", True) and self.phase_evals.get("sampling"):
+            return (f"importance weights of the sampling phase's {n:,} points (the "
+                    f"exploration's {self.phase_evals['exploration']:,} discarded)")
+        return f"importance weights of every point ({n:,})"
 
     @property
     def n_bounds(self) -> int:
@@ -98,9 +147,69 @@ class BoundedResult:
         rng = np.random.default_rng(seed)
         return self.positions[equal_weight_indices(self.log_weights, n, rng)]
 
+    @property
+    def bound_evidence_shares(self) -> np.ndarray:
+        """Per bound: the share of the posterior weight (and so of the evidence) its
+        points carry (0 for bounds whose points the estimate discards)."""
+        return np.bincount(self.source, weights=self.weights, minlength=self.n_bounds)
+
+    @property
+    def bound_shares_above(self) -> np.ndarray:
+        """Per bound: the share of its points above its threshold (the contour it was
+        fitted to), how tightly it follows that contour (NaN for a bound with no points;
+        1 for the cube, whose threshold is -inf)."""
+        above = self.loglike > self.bound_thresholds[self.source]
+        draws = np.bincount(self.source, minlength=self.n_bounds)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.bincount(self.source, weights=above, minlength=self.n_bounds) / draws
+
+    def ess_growth(self) -> np.ndarray:
+        """The Kish ESS of the final weights over the first ``i + 1`` points, for every
+        ``i``: how the ESS grew as the run evaluated them."""
+        w = self.weights
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.nan_to_num(np.cumsum(w) ** 2 / np.cumsum(w * w))
+
+    def to_anesthetic(self):
+        """The posterior as a weighted ``anesthetic.Samples``: the points the estimate
+        weighs, with their weights, ``logL``, names and LaTeX labels. It is not an
+        ``anesthetic.NestedSamples``: a bounded run has no nested-sampling structure
+        (``logZ`` comes from the importance weights; ``method="slice"`` runs return
+        ``NestedSamples``)."""
+        from anesthetic import Samples
+
+        kept = self.sampled
+        return Samples(data=self.positions[kept], columns=list(self.names),
+                       weights=self.weights[kept], logL=self.loglike[kept],
+                       labels=dict(zip(self.names, self.labels, strict=True)))
+
     def summary(self) -> str:
-        return (f"slicens (bounds): logZ = {self.logZ:.3f} +/- {self.logZ_err:.3f}, "
-                f"ESS {self.ess:.0f}, {self.n_evals} evaluations "
-                f"({self.phase_evals['exploration']} exploring, "
-                f"{self.phase_evals['sampling']} sampling), {self.n_bounds} bounds, "
-                f"stopped by {self.termination}")
+        refined = int(np.sum(self.bound_refined))
+        return (
+            f"slicens (bounds): logZ = {self.logZ:.3f} +/- {self.logZ_err:.3f}  "
+            f"(H = {self.information:.2f} nats, ESS = {self.ess:.0f})\n"
+            f"estimate: {self.estimator}\n"
+            f"{self.n_evals} likelihood evaluations ({self.phase_evals['exploration']} "
+            f"exploring, {self.phase_evals['sampling']} sampling), {self.n_bounds} bounds "
+            f"({refined} refined by networks), {self.wall_time:.1f} s "
+            f"({self.compile_time:.1f} s compiling), chunk_size "
+            f"{self.memory.get('chunk_size')}, stopped by {self.termination}")
+
+    def save(self, path, *, overwrite: bool = False) -> Path:
+        """Write the result to one ``.npz`` file, as :meth:`slicens.Result.save` does;
+        :func:`slicens.load` reads it back exactly."""
+        metadata = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _ARRAYS}
+        return result_files.write(path, {name: getattr(self, name) for name in _ARRAYS},
+                                  metadata, overwrite)
+
+    @classmethod
+    def load(cls, path) -> BoundedResult:
+        """Read a file written by :meth:`save` (:func:`slicens.load` calls this)."""
+        arrays, metadata = result_files.read(path, _ARRAYS)
+        metadata["names"], metadata["labels"] = (tuple(metadata["names"]),
+                                                 tuple(metadata["labels"]))
+        return cls(**arrays, **metadata)
+
+    def __repr__(self) -> str:
+        return (f"BoundedResult(logZ={self.logZ:.4f}, logZ_err={self.logZ_err:.4f}, "
+                f"n_evals={self.n_evals}, ess={self.ess:.0f})")

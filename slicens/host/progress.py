@@ -13,7 +13,7 @@ import sys
 import time
 from typing import NamedTuple
 
-__all__ = ["Snapshot", "make_display", "MODES"]
+__all__ = ["Snapshot", "BoundedSnapshot", "make_display", "MODES"]
 
 MODES = ("auto", "tqdm", "rich", "log", True, False)
 
@@ -37,6 +37,41 @@ class Snapshot(NamedTuple):
                 f"{self.evals_per_second:,.0f} evals/s | chunk {self.chunk_size} | "
                 f"{self.elapsed:.0f} s")
 
+    def postfix(self) -> str:
+        """The line for a progress bar, whose count is ``iteration``."""
+        return (f"evals={self.n_evals:,} logZ={self.logZ:.3f}+/-{self.logZ_err:.3f} "
+                f"dlogz={self.remaining:.3g}>{self.dlogz:g} "
+                f"{self.evals_per_second:,.0f}/s chunk={self.chunk_size}")
+
+
+class BoundedSnapshot(NamedTuple):
+    """What a display shows of a bounded run (``method="bounds"``) after a batch."""
+
+    iteration: int  # batches drawn
+    n_evals: int
+    phase: str  # "exploration" or "sampling"
+    n_bounds: int
+    logZ: float
+    logZ_err: float
+    ess: float
+    min_ess: float
+    evals_per_second: float
+    chunk_size: int
+    elapsed: float
+
+    def line(self) -> str:
+        return (f"{self.phase} | batch {self.iteration:,} | {self.n_evals:,} evals | "
+                f"{self.n_bounds} bounds | logZ {self.logZ:.3f} +/- {self.logZ_err:.3f} | "
+                f"ESS {self.ess:,.0f} / {self.min_ess:,.0f} | "
+                f"{self.evals_per_second:,.0f} evals/s | chunk {self.chunk_size} | "
+                f"{self.elapsed:.0f} s")
+
+    def postfix(self) -> str:
+        return (f"{self.phase} evals={self.n_evals:,} bounds={self.n_bounds} "
+                f"logZ={self.logZ:.3f}+/-{self.logZ_err:.3f} "
+                f"ESS={self.ess:,.0f}/{self.min_ess:,.0f} {self.evals_per_second:,.0f}/s "
+                f"chunk={self.chunk_size}")
+
 
 class _Silent:
     """The display interface: ``update`` with each snapshot shown (the run shows a last
@@ -44,7 +79,7 @@ class _Silent:
 
     interval = float("inf")
 
-    def update(self, snapshot: Snapshot) -> None:
+    def update(self, snapshot: Snapshot | BoundedSnapshot) -> None:
         pass
 
     def close(self, snapshot: Snapshot | None) -> None:
@@ -57,14 +92,14 @@ class _Lines(_Silent):
     def __init__(self, stream, interval: float):
         self.stream, self.interval = stream, interval
 
-    def update(self, snapshot: Snapshot) -> None:
+    def update(self, snapshot: Snapshot | BoundedSnapshot) -> None:
         print(f"slicens: {snapshot.line()}", file=self.stream, flush=True)
 
 
 class _InPlace(_Lines):
     """One terminal line rewritten in place."""
 
-    def update(self, snapshot: Snapshot) -> None:
+    def update(self, snapshot: Snapshot | BoundedSnapshot) -> None:
         print(f"\r\x1b[Kslicens: {snapshot.line()}", end="", file=self.stream, flush=True)
 
     def close(self, snapshot: Snapshot | None) -> None:
@@ -79,12 +114,9 @@ class _Tqdm(_Silent):
 
         self.bar = tqdm(desc="slicens", unit=" it", dynamic_ncols=True)
 
-    def update(self, snapshot: Snapshot) -> None:
+    def update(self, snapshot: Snapshot | BoundedSnapshot) -> None:
         self.bar.update(snapshot.iteration - self.bar.n)
-        self.bar.set_postfix_str(
-            f"evals={snapshot.n_evals:,} logZ={snapshot.logZ:.3f}+/-{snapshot.logZ_err:.3f} "
-            f"dlogz={snapshot.remaining:.3g}>{snapshot.dlogz:g} "
-            f"{snapshot.evals_per_second:,.0f}/s chunk={snapshot.chunk_size}")
+        self.bar.set_postfix_str(snapshot.postfix())
 
     def close(self, snapshot: Snapshot | None) -> None:
         self.bar.close()
@@ -99,7 +131,7 @@ class _Rich(_Silent):
         self.status = Console(stderr=True).status("slicens: starting")
         self.status.start()
 
-    def update(self, snapshot: Snapshot) -> None:
+    def update(self, snapshot: Snapshot | BoundedSnapshot) -> None:
         self.status.update(f"slicens: {snapshot.line()}")
 
     def close(self, snapshot: Snapshot | None) -> None:
@@ -125,7 +157,7 @@ class Display:
     def due(self) -> bool:
         return time.monotonic() - self.last >= self.display.interval
 
-    def update(self, snapshot: Snapshot) -> None:
+    def update(self, snapshot: Snapshot | BoundedSnapshot) -> None:
         self.snapshot, self.last = snapshot, time.monotonic()
         self.display.update(snapshot)
 

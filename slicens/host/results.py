@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
@@ -13,13 +12,12 @@ from scipy.special import logsumexp
 
 from slicens.core.evidence import equal_weight_indices
 from slicens.host import modes as _modes
-from slicens.host.checkpoint import write_atomically
+from slicens.host import result_files
+from slicens.host.bounded_result import BoundedResult
+from slicens.host.result_files import jsonable
 from slicens.host.settings import check_bool
 
 __all__ = ["Result", "load", "jsonable"]
-
-#: Version of the file format written by :meth:`Result.save`.
-FILE_FORMAT = 1
 _ARRAYS = ("positions", "loglike", "loglike_birth", "n_live_at_death", "log_weights",
            "insertion_ranks", "start_ranks", "evals_per_iteration", "inner_steps_per_iteration",
            "jumps_per_iteration", "kept_positions", "kept_loglike", "clusters_per_iteration",
@@ -299,15 +297,9 @@ class Result:
         Refuses to replace an existing file unless ``overwrite=True``. The file is
         written under a temporary name and renamed, so it is never half-written.
         """
-        path = Path(path)
-        if path.exists() and not overwrite:
-            raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
         metadata = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _ARRAYS}
-        metadata["file_format"] = FILE_FORMAT
-        write_atomically(path, lambda file: np.savez(
-            file, metadata=np.array(json.dumps(jsonable(metadata))),
-            **{name: getattr(self, name) for name in _ARRAYS}))
-        return path
+        return result_files.write(path, {name: getattr(self, name) for name in _ARRAYS},
+                                  metadata, overwrite)
 
     def __repr__(self) -> str:
         return f"Result(logZ={self.logZ:.4f}, logZ_err={self.logZ_err:.4f}, n_evals={self.n_evals})"
@@ -328,20 +320,11 @@ def _boosted_log_weights(dead_loglike, dead_log_weights, kept_loglike) -> np.nda
     return log_weights - logsumexp(log_weights)
 
 
-def load(path) -> Result:
-    """Read a result written by :meth:`Result.save`."""
-    path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {name: data[name] for name in _ARRAYS
-                      if name in data.files or name not in _ADDED_ARRAYS}
-            metadata = json.loads(str(data["metadata"]))
-    except (OSError, ValueError, KeyError) as exc:
-        raise ValueError(f"{path} is not a slicens result file: {exc}") from exc
-    version = metadata.pop("file_format", None)
-    if version != FILE_FORMAT:
-        raise ValueError(f"{path} has result file format {version!r}; this slicens reads "
-                         f"format {FILE_FORMAT}")
+def load(path) -> Result | BoundedResult:
+    """Read a result written by :meth:`Result.save` or :meth:`BoundedResult.save`."""
+    if result_files.method_of(path) == "bounds":
+        return BoundedResult.load(path)
+    arrays, metadata = result_files.read(path, _ARRAYS, optional=_ADDED_ARRAYS)
     metadata["names"], metadata["labels"] = tuple(metadata["names"]), tuple(metadata["labels"])
     for old, new in _RENAMED.items():  # files written before a field was renamed
         if old in metadata:
@@ -351,14 +334,3 @@ def load(path) -> Result:
 
 #: Result fields renamed since files of this format were first written: old -> new.
 _RENAMED = {"memory_test": "start_correlation_test"}
-
-
-def jsonable(value):
-    """Dicts with non-string keys, tuples and NumPy scalars made JSON-safe."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value  # floats incl. inf/nan: json writes Infinity/NaN and reads them back

@@ -361,7 +361,7 @@ def _run_bounds(loglike, prior, start_time, *, n_live, num_delete, num_inner_ste
     check_int("max_evals", max_evals, 1, allow_none=True)
     check_positive("max_time", max_time, allow_none=True)
     check_positive("min_ess", min_ess, allow_none=True)
-    make_display(progress).close()  # checks it; the run reports each bound to the log
+    display = make_display(progress if processes.is_writer() else False)
     warn_if_hazardous()
     return bounded.run_bounded(
         loglike, prior, n_live=n_live, n_batch=n_batch,
@@ -369,7 +369,8 @@ def _run_bounds(loglike, prior, start_time, *, n_live, num_delete, num_inner_ste
         refine=bounded.DEFAULT_REFINE if refine is None else refine,
         chunk_size=chunk_size, memory_budget=memory_budget, schedule=schedule,
         devices=devices, seed=seed, max_evals=max_evals, max_time=max_time,
-        start_time=start_time, report=progress is not False, checkpoint=checkpoint,
+        start_time=start_time, report=progress is not False, display=display,
+        checkpoint=checkpoint,
         resume=resume, checkpoint_every=checkpoint_every,
         likelihood_id=likelihood_identity(loglike, likelihood_id))
 

@@ -1,0 +1,93 @@
+"""What users do with a bounded run's result (``method="bounds"``): save and load it,
+read its summary, hand it to anesthetic, draw its diagnostics (tests/shared.py's run)."""
+
+import dataclasses
+import math
+
+import matplotlib
+import numpy as np
+import pytest
+
+matplotlib.use("Agg")
+
+import slicens  # noqa: E402
+from slicens import plots  # noqa: E402
+from slicens.host.result_files import jsonable  # noqa: E402
+from tests import shared  # noqa: E402
+
+#: The shared run's problem: a 2-d Gaussian (sd 0.5) well inside the box [-3, 3]^2.
+LOGZ = math.log(2 * math.pi * 0.25 / 36)
+INFORMATION = -1.0 - LOGZ  # E[log L] - log Z, E[log L] = -dim / 2
+
+
+@pytest.fixture(scope="module")
+def result():
+    return shared.bounded_run()
+
+
+def test_a_bounded_result_round_trips_exactly(result, tmp_path):
+    loaded = slicens.load(result.save(tmp_path / "run.npz"))
+    assert isinstance(loaded, slicens.BoundedResult)
+    for field in dataclasses.fields(result):
+        a, b = getattr(result, field.name), getattr(loaded, field.name)
+        if isinstance(a, np.ndarray):
+            np.testing.assert_array_equal(a, b, err_msg=field.name)
+            assert a.dtype == b.dtype, field.name
+        else:  # JSON's keys are strings, its lists tuples' ("measured" chunk sizes)
+            assert jsonable(a) == jsonable(b), field.name
+    assert loaded.summary() == result.summary()
+    np.testing.assert_array_equal(loaded.equal_weight_samples(50),
+                                  result.equal_weight_samples(50))
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        result.save(tmp_path / "run.npz")
+
+
+def test_the_summary_names_the_estimator_the_phases_and_the_bounds(result):
+    text = result.summary()
+    assert f"logZ = {result.logZ:.3f} +/- {result.logZ_err:.3f}" in text
+    assert (f"importance weights of the sampling phase's {result.phase_evals['sampling']:,} "
+            f"points (the exploration's {result.phase_evals['exploration']:,} discarded)"
+            in text)
+    assert f"{result.n_bounds} bounds (0 refined by networks)" in text
+    assert f"ESS = {result.ess:.0f}" in text and "stopped by min_ess" in text
+    assert repr(result).startswith("BoundedResult(logZ=")
+
+
+def test_evidence_information_and_ess_growth_match_the_analytic_values(result):
+    assert abs(result.logZ - LOGZ) < 3 * result.logZ_err
+    # the information's error: sd(log L) / sqrt(ESS), sd(log L) = sqrt(dim / 2) = 1
+    assert abs(result.information - INFORMATION) < 5 / math.sqrt(result.ess)
+    growth = result.ess_growth()
+    assert growth.shape == (result.n_evals,) and growth[-1] == pytest.approx(result.ess)
+    assert np.all(growth[: result.phase_evals["exploration"]] == 0)  # discarded
+    shares = result.bound_evidence_shares
+    assert shares.shape == (result.n_bounds,) and shares.sum() == pytest.approx(1.0)
+    above = result.bound_shares_above
+    assert above[0] == 1.0 and np.all((above[1:] > 0) & (above[1:] < 1))
+
+
+def test_to_anesthetic_gives_the_weighted_posterior_with_names_labels_and_logl(result):
+    from anesthetic import NestedSamples, Samples
+
+    samples = result.to_anesthetic()
+    assert isinstance(samples, Samples) and not isinstance(samples, NestedSamples)
+    kept = result.log_weights > -np.inf
+    assert len(samples) == kept.sum() == result.phase_evals["sampling"]
+    np.testing.assert_allclose(samples.get_weights() / samples.get_weights().sum(),
+                               result.weights[kept], rtol=1e-12)
+    np.testing.assert_array_equal(samples.logL.to_numpy(), result.loglike[kept])
+    assert samples.get_labels().tolist()[:2] == [r"$\alpha$", r"$\beta$"]
+    np.testing.assert_allclose(samples[["a", "b"]].mean().to_numpy(),
+                               result.posterior_mean(), rtol=1e-10)
+
+
+def test_the_diagnostics_figure_shows_the_bounds(result, tmp_path):
+    figure = plots.diagnostics(result, tmp_path / "diagnostics.png")
+    titles = {axis.get_title() for axis in figure.axes}
+    assert {"likelihood of each point", "bounds: volume and fit", "evidence per bound",
+            "ESS as the run grew"} <= titles
+    ess_axis = [a for a in figure.axes if a.get_title() == "ESS as the run grew"][0]
+    np.testing.assert_array_equal(ess_axis.lines[0].get_ydata(), result.ess_growth())
+    assert (tmp_path / "diagnostics.png").stat().st_size > 10_000
+    plots.corner(result, tmp_path / "corner.png")
+    assert (tmp_path / "corner.png").stat().st_size > 10_000
