@@ -11,8 +11,12 @@ The constructor accepts every argument af.NSS accepts (``n_live``, ``num_mcmc_st
 ``num_delete``, ``chunk_size``, ``termination`` with af.NSS's meaning,
 ``checkpoint_interval``, ``seed``, ``number_of_cores``, the update cadences, ``silence``,
 ``session``, ``initializer``) plus slicens's own (``memory_budget``, ``max_evals``,
-``max_time``, ``min_ess``, ``progress``) and ``backend="slicens"``. Where the defaults
-differ from af.NSS's, see the class docstring.
+``max_time``, ``min_ess``, ``progress``, ``method``) and ``backend="slicens"``. Where the
+defaults differ from af.NSS's, see the class docstring. ``method="bounds"`` draws from
+bounds with importance weights (:func:`slicens.run`): the samples then carry every
+weighed point's importance weight and likelihood, ``log_evidence`` is the
+importance-weighted logZ, and ``samples_info`` says which estimator and the phases'
+evaluations.
 
 slicens samples the unit hypercube, one dimension per free prior of the model
 (``model.prior_count``; priors shared between components count once); the model's
@@ -65,6 +69,7 @@ except ImportError:  # autofit 2026.7 (Python 3.11): the nested-sampler family b
 
 import slicens
 from slicens.core.blocks import CONVERGED
+from slicens.host.run import METHODS
 from slicens.host.settings import DEFAULT_CHECKPOINT_EVERY, DEFAULT_N_LIVE
 from slicens.priors import Uniform
 
@@ -111,6 +116,12 @@ class NSS(_Base):
         Must be ``"slicens"`` (af.NSS's blackjax backend is af.NSS itself).
     progress
         slicens's progress display (``"auto"``; ``silence=True`` turns it off).
+    method
+        ``"slice"`` (default): nested slice sampling. ``"bounds"``: draws from bounds with
+        importance weights, until ``min_ess`` (default 10,000); it takes no
+        ``num_mcmc_steps``, ``num_delete`` or ``termination`` (refused by name). ``"auto"``:
+        chosen per run (:func:`slicens.run`). A method other than ``"slice"`` is part of
+        the fit's identifier (its own output folder).
     number_of_cores
         Accepted for af.NSS's signature; slicens runs on JAX's device, so a value above 1
         is ignored with a warning (as af.NSS does).
@@ -168,11 +179,13 @@ class NSS(_Base):
         number_of_cores: int | None = 1,
         silence: bool = False,
         session=None,
+        method: str = "slice",
         **kwargs,
     ):
         if backend != "slicens":
             raise ValueError(f"slicens.autofit.NSS runs backend='slicens' only, got "
                              f"backend={backend!r}; use af.NSS for its own backend")
+        _check_method(method, num_mcmc_steps, num_delete, termination)
         base = dict(name=name, path_prefix=path_prefix, unique_tag=unique_tag,
                     iterations_per_quick_update=iterations_per_quick_update,
                     iterations_per_full_update=iterations_per_full_update,
@@ -187,6 +200,9 @@ class NSS(_Base):
             termination, max_evals, max_time, min_ess)
         self.checkpoint_interval, self.seed, self.backend = checkpoint_interval, seed, backend
         self.progress = False if silence else progress
+        self.method = method
+        if method != "slice":  # slice fits keep the identifiers they had before `method`
+            self.__identifier_fields__ = type(self).__identifier_fields__ + ("method",)
         _warn_ignored(number_of_cores, iterations_per_quick_update, iterations_per_full_update)
 
     # --- running ---------------------------------------------------------------------
@@ -226,12 +242,13 @@ class NSS(_Base):
             return physical_loglike(model.vector_from_unit_vector(unit, xp=jnp))
 
         folder = self._slicens_folder()
+        nested = {} if self.method == "bounds" else dict(
+            num_delete=self.num_delete, num_inner_steps=self.num_mcmc_steps,
+            dlogz=float(np.log1p(np.exp(self.termination))))
         result = slicens.run(
-            loglike, unit_cube_prior(model), n_live=self.n_live, num_delete=self.num_delete,
-            num_inner_steps=self.num_mcmc_steps, chunk_size=self.chunk_size,
-            memory_budget=self.memory_budget, seed=self.seed,
-            dlogz=float(np.log1p(np.exp(self.termination))),
-            max_evals=self.max_evals, max_time=self.max_time, min_ess=self.min_ess,
+            loglike, unit_cube_prior(model), n_live=self.n_live, method=self.method,
+            chunk_size=self.chunk_size, memory_budget=self.memory_budget, seed=self.seed,
+            max_evals=self.max_evals, max_time=self.max_time, min_ess=self.min_ess, **nested,
             checkpoint=None if folder is None else folder / _CHECKPOINT_FILE,
             resume=True, checkpoint_every=self.checkpoint_interval,
             likelihood_id=f"autofit:{getattr(self.paths, 'identifier', 'none')}",
@@ -290,10 +307,15 @@ class NSS(_Base):
         """Nothing beyond ``slicens/result.npz``, written when the run ends."""
 
     def samples_info_from(self, search_internal=None) -> dict:
-        """af.NSS's ``samples_info`` entries (numbers as numbers), plus slicens's own."""
+        """af.NSS's ``samples_info`` entries (numbers as numbers), plus slicens's own; a
+        bounded run's (``method="bounds"``): :func:`_bounded_samples_info`."""
         result = search_internal if search_internal is not None else self.load_search_internal()
+        if isinstance(result, slicens.BoundedResult):
+            return _bounded_samples_info(result)
         settings = result.settings
         return {
+            "method": "slice",
+            "estimator": "nested sampling",
             "log_evidence": float(result.logZ),
             "log_evidence_error": float(result.logZ_err),
             "total_samples": int(result.n_evals),
@@ -320,8 +342,12 @@ class NSS(_Base):
         return self.samples_info_from(internal)
 
     def _physical_samples(self, model, result):
-        parameters = [model.vector_from_unit_vector(unit) for unit in result.positions.tolist()]
-        return parameters, result.loglike.tolist(), result.weights.tolist()
+        """Parameters, log-likelihoods and weights of the points the estimate weighs (a
+        bounded run's discarded exploration, of weight 0, is left out)."""
+        kept = np.isfinite(result.log_weights)
+        parameters = [model.vector_from_unit_vector(unit)
+                      for unit in result.positions[kept].tolist()]
+        return parameters, result.loglike[kept].tolist(), result.weights[kept].tolist()
 
     if not LEGACY_AUTOFIT:
 
@@ -349,6 +375,44 @@ class NSS(_Base):
                                             weight_list=weights)
             return SamplesNest(model=model, sample_list=sample_list,
                                samples_info=self.samples_info_from(search_internal))
+
+
+def _bounded_samples_info(result: slicens.BoundedResult) -> dict:
+    """``samples_info`` of a bounded run: af.NSS's entries that apply to it (the evidence
+    is the importance-weighted one) and the estimator, phases and bounds."""
+    return {
+        "method": "bounds",
+        "estimator": result.estimator,
+        "log_evidence": float(result.logZ),
+        "log_evidence_error": float(result.logZ_err),
+        "total_samples": int(result.n_evals),
+        "total_accepted_samples": int(np.isfinite(result.log_weights).sum()),
+        "time": float(result.wall_time),
+        "sampling_time": float(result.sampling_time),
+        "compile_time": float(result.compile_time),
+        "number_live_points": int(result.settings["n_live"]),
+        "ess": float(result.ess),
+        "stopped_by": result.termination,
+        "converged": result.termination in CONVERGED,
+        "exploration_evals": int(result.phase_evals["exploration"]),
+        "sampling_evals": int(result.phase_evals["sampling"]),
+        "n_bounds": int(result.n_bounds),
+        "chunk_size": result.memory.get("chunk_size"),
+    }
+
+
+def _check_method(method, num_mcmc_steps, num_delete, termination) -> None:
+    """``method`` is one slicens runs; ``"bounds"`` takes no nested-sampling settings."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got method={method!r}")
+    if method != "bounds":
+        return
+    for name, value, default in (("num_mcmc_steps", num_mcmc_steps, None),
+                                 ("num_delete", num_delete, None),
+                                 ("termination", termination, -3.0)):
+        if value != default:
+            raise ValueError(f"{name} is a setting of nested sampling (method='slice'); "
+                             f"method='bounds' stops at min_ess, got {name}={value!r}")
 
 
 def unit_cube_prior(model) -> list[Uniform]:

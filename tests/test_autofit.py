@@ -296,3 +296,48 @@ def test_needs_a_jax_analysis():
 def test_backend_must_be_slicens():
     with pytest.raises(ValueError, match="backend='blackjax'"):
         NSS(backend="blackjax")
+
+
+@pytest.fixture(scope="module")
+def bounded_fitted(output):
+    """The 1-d Gaussian fitted with ``method="bounds"`` (importance weights)."""
+    return fit(NSS(name="test_bounds", method="bounds", n_live=100, min_ess=1000, seed=0),
+               example.make_model(), example.simulate())
+
+
+def test_a_bounded_fit_reports_the_importance_weighted_evidence(bounded_fitted):
+    """log_evidence and the medians against quadrature, as for the nested-sampling fit;
+    samples_info names the estimator and the phases; PyAutoFit's samples are the weighed
+    points with their weights and likelihoods; the saved result agrees."""
+    search, result = bounded_fitted
+    samples, info = result.samples, result.samples.samples_info
+    logZ, medians, sds = _quadrature_reference()
+    assert abs(samples.log_evidence - logZ) < 3 * info["log_evidence_error"]
+    standard_error = 1.2533 * sds / np.sqrt(info["ess"])
+    np.testing.assert_array_less(
+        np.abs(np.asarray(samples.median_pdf(as_instance=False)) - medians),
+        4 * standard_error)
+    assert info["method"] == "bounds" and info["stopped_by"] == "min_ess" and info["converged"]
+    assert info["estimator"].startswith("importance weights of the sampling phase's")
+    assert info["exploration_evals"] + info["sampling_evals"] == info["total_samples"]
+    saved = slicens.load(Path(search.paths.output_path) / "slicens" / "result.npz")
+    assert isinstance(saved, slicens.BoundedResult) and saved.logZ == samples.log_evidence
+    kept = np.isfinite(saved.log_weights)
+    assert len(samples.sample_list) == kept.sum() == info["total_accepted_samples"]
+    np.testing.assert_allclose([s.weight for s in samples.sample_list], saved.weights[kept])
+    np.testing.assert_allclose([s.log_likelihood for s in samples.sample_list],
+                               saved.loglike[kept])
+    stored = json.loads((Path(search.paths.output_path) / "files" / "samples_info.json")
+                        .read_text())
+    assert stored["log_evidence"] == saved.logZ and stored["method"] == "bounds"
+    assert (Path(search.paths.output_path) / "model.results").exists()
+
+
+def test_method_bounds_is_in_the_identifier_and_refuses_nested_sampling_settings():
+    assert "method" in NSS(name="x", method="bounds").__identifier_fields__
+    assert "method" not in NSS(name="x").__identifier_fields__  # slice fits keep theirs
+    for name, value in (("num_delete", 10), ("num_mcmc_steps", 5), ("termination", -1.0)):
+        with pytest.raises(ValueError, match=f"{name} is a setting of nested sampling"):
+            NSS(name="x", method="bounds", **{name: value})
+    with pytest.raises(ValueError, match="method must be one of"):
+        NSS(name="x", method="nested")

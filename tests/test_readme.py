@@ -7,6 +7,8 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 
+import slicens
+
 matplotlib.use("Agg")
 
 README = Path(__file__).parent.parent / "README.md"
@@ -36,3 +38,7 @@ def test_readme_examples_run(tmp_path, monkeypatch):
     assert abs(result.logZ + 3 * np.log(2)) < 3 * result.logZ_err
     assert (tmp_path / "fit.npz").exists() and (tmp_path / "diagnostics.png").exists()
     assert (tmp_path / "fit.ckpt").exists()
+    bounded = namespace["bounded"]  # the bounded run: the same evidence
+    assert abs(bounded.logZ + 3 * np.log(2)) < 3 * bounded.logZ_err
+    assert isinstance(slicens.load(tmp_path / "bounded.npz"), slicens.BoundedResult)
+    assert (tmp_path / "bounded_diagnostics.png").exists()
