@@ -70,6 +70,7 @@ except ImportError:  # autofit 2026.7 (Python 3.11): the nested-sampler family b
 import slicens
 from slicens.core.blocks import CONVERGED
 from slicens.host.run import METHODS
+from slicens.host.samples_info import samples_info
 from slicens.host.settings import DEFAULT_CHECKPOINT_EVERY, DEFAULT_N_LIVE
 from slicens.priors import Uniform
 
@@ -307,36 +308,10 @@ class NSS(_Base):
         """Nothing beyond ``slicens/result.npz``, written when the run ends."""
 
     def samples_info_from(self, search_internal=None) -> dict:
-        """af.NSS's ``samples_info`` entries (numbers as numbers), plus slicens's own; a
-        bounded run's (``method="bounds"``): :func:`_bounded_samples_info`."""
+        """af.NSS's ``samples_info`` entries (numbers as numbers), plus slicens's own
+        (:func:`slicens.host.samples_info.samples_info`)."""
         result = search_internal if search_internal is not None else self.load_search_internal()
-        if isinstance(result, slicens.BoundedResult):
-            return _bounded_samples_info(result)
-        settings = result.settings
-        return {
-            "method": "slice",
-            "estimator": "nested sampling",
-            "log_evidence": float(result.logZ),
-            "log_evidence_error": float(result.logZ_err),
-            "total_samples": int(result.n_evals),
-            "total_accepted_samples": int(result.positions.shape[0]),
-            "time": float(result.wall_time),
-            "sampling_time": float(result.sampling_time),
-            "compile_time": float(result.compile_time),
-            "number_live_points": int(settings["n_live"]),
-            "num_mcmc_steps": int(settings["num_inner_steps"]),
-            "num_delete": int(settings["num_delete"]),
-            "termination": float(self.termination),
-            "ess": float(result.ess),
-            "stopped_by": result.termination,
-            "converged": result.termination in CONVERGED,
-            "n_iterations": int(result.n_iterations),
-            "n_invalid": int(result.n_invalid),
-            "chunk_size": result.memory.get("chunk_size"),
-            "insertion_test_pvalue": float(result.insertion_test.get("pvalue", np.nan)),
-            "start_correlation_rho": float(result.start_correlation_test.get("rho", np.nan)),
-            "start_correlation_pvalue": float(result.start_correlation_test.get("pvalue", np.nan)),
-        }
+        return samples_info(result, self.termination)
 
     def info_from(self, internal) -> dict:
         return self.samples_info_from(internal)
@@ -375,30 +350,6 @@ class NSS(_Base):
                                             weight_list=weights)
             return SamplesNest(model=model, sample_list=sample_list,
                                samples_info=self.samples_info_from(search_internal))
-
-
-def _bounded_samples_info(result: slicens.BoundedResult) -> dict:
-    """``samples_info`` of a bounded run: af.NSS's entries that apply to it (the evidence
-    is the importance-weighted one) and the estimator, phases and bounds."""
-    return {
-        "method": "bounds",
-        "estimator": result.estimator,
-        "log_evidence": float(result.logZ),
-        "log_evidence_error": float(result.logZ_err),
-        "total_samples": int(result.n_evals),
-        "total_accepted_samples": int(np.isfinite(result.log_weights).sum()),
-        "time": float(result.wall_time),
-        "sampling_time": float(result.sampling_time),
-        "compile_time": float(result.compile_time),
-        "number_live_points": int(result.settings["n_live"]),
-        "ess": float(result.ess),
-        "stopped_by": result.termination,
-        "converged": result.termination in CONVERGED,
-        "exploration_evals": int(result.phase_evals["exploration"]),
-        "sampling_evals": int(result.phase_evals["sampling"]),
-        "n_bounds": int(result.n_bounds),
-        "chunk_size": result.memory.get("chunk_size"),
-    }
 
 
 def _check_method(method, num_mcmc_steps, num_delete, termination) -> None:

@@ -1,0 +1,94 @@
+"""A real PyAutoLens fit: slicens.autofit.NSS against af.Nautilus on the MGE lens model.
+
+    python benchmarks/autolens_fit.py --sampler bounds     # slicens, method="bounds"
+    python benchmarks/autolens_fit.py --sampler slice      # slicens, nested slice sampling
+    python benchmarks/autolens_fit.py --sampler nautilus   # af.Nautilus
+    [--pixels 60] [--gaussians 20] [--n-live 200] [--n-eff 500] [--seed 0]
+
+One sampler per process (run the script once per sampler). Needs Python >= 3.12 with
+autolens. Simulates benchmarks/autolens_mge.py's Isothermal + ExternalShear lens of a
+Sersic source on ``pixels``^2 pixels, fits the workspace's MGE source model (11 free
+parameters at 20 Gaussians: priors shared between the Gaussians) at the same ``n_live``
+for every sampler, and prints the likelihood evaluations, wall time, logZ, the posterior
+ESS, each parameter's median with its 1-sigma interval, and the maximum log-likelihood.
+``--n-eff`` is af.Nautilus's ``n_eff`` (its default, 500) and slicens's ``min_ess`` under
+``method="bounds"``, so both stop at the same posterior ESS.
+"""
+
+import argparse
+import logging
+import os
+import tempfile
+import time
+
+os.environ.setdefault("PYAUTO_SKIP_WORKSPACE_VERSION_CHECK", "1")
+
+import _common  # noqa: E402
+import autofit as af  # noqa: E402
+import autolens as al  # noqa: E402
+from autolens_mge import make_model, simulate  # noqa: E402
+from autonerves import conf  # noqa: E402
+
+from slicens.autofit import NSS  # noqa: E402
+
+
+def search_for(sampler: str, n_live: int, n_eff: int, seed: int):
+    if sampler == "nautilus":
+        return af.Nautilus(name="mge_nautilus", n_live=n_live, n_eff=n_eff, seed=seed,
+                           number_of_cores=1)
+    if sampler == "bounds":
+        return NSS(name="mge_bounds", method="bounds", n_live=n_live, min_ess=n_eff,
+                   seed=seed, progress="log")
+    return NSS(name="mge_slice", n_live=n_live, seed=seed, progress="log")
+
+
+def report(sampler: str, result, wall: float) -> None:
+    samples = result.samples
+    info = samples.samples_info
+    if sampler == "nautilus":
+        internal = result.search_internal
+        evals, ess, error = int(internal.n_like), float(internal.n_eff), float("nan")
+    else:
+        evals, ess, error = info["total_samples"], info["ess"], info["log_evidence_error"]
+    print(f"{sampler}: {evals:,} likelihood evaluations, wall {wall:.0f} s, "
+          f"logZ {samples.log_evidence:.3f} +/- {error:.3f}, ESS {ess:.0f}, "
+          f"max log L {max(s.log_likelihood for s in samples.sample_list):.3f}")
+    if sampler == "bounds":
+        print(f"  {info['estimator']}; exploration {info['exploration_evals']:,}, "
+              f"sampling {info['sampling_evals']:,}, {info['n_bounds']} bounds")
+    names = samples.model.model_component_and_parameter_names
+    median = samples.median_pdf(as_instance=False)
+    lower = samples.values_at_lower_sigma(1.0, as_instance=False)
+    upper = samples.values_at_upper_sigma(1.0, as_instance=False)
+    print(f"  {'parameter':<48} {'median':>10} {'-1 sigma':>10} {'+1 sigma':>10}")
+    for name, m, lo, hi in zip(names, median, lower, upper, strict=True):
+        print(f"  {name:<48} {m:10.4f} {lo - m:10.4f} {hi - m:+10.4f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sampler", choices=("bounds", "slice", "nautilus"), required=True)
+    parser.add_argument("--pixels", type=int, default=60)
+    parser.add_argument("--gaussians", type=int, default=20)
+    parser.add_argument("--n-live", type=int, default=200)
+    parser.add_argument("--n-eff", type=int, default=500)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    logging.getLogger("slicens").setLevel(logging.WARNING)
+    print(_common.machine())
+    dataset = simulate(args.pixels)
+    model = make_model(args.gaussians)
+    print(f"autolens {al.__version__}; {args.pixels}^2 pixels, MGE source of "
+          f"{args.gaussians} Gaussians, {model.prior_count} free parameters; n_live "
+          f"{args.n_live}, n_eff / min_ess {args.n_eff}, seed {args.seed}")
+    with tempfile.TemporaryDirectory() as folder:
+        conf.instance.output_path = folder
+        search = search_for(args.sampler, args.n_live, args.n_eff, args.seed)
+        start = time.perf_counter()
+        result = search.fit(model=model, analysis=al.AnalysisImaging(dataset=dataset,
+                                                                      use_jax=True))
+        report(args.sampler, result, time.perf_counter() - start)
+
+
+if __name__ == "__main__":
+    main()
