@@ -319,7 +319,8 @@ class NSS(_Base):
     def _physical_samples(self, model, result):
         """Parameters, log-likelihoods and weights of the points the estimate weighs (a
         bounded run's discarded exploration, of weight 0, is left out)."""
-        kept = np.isfinite(result.log_weights)
+        kept = (np.isfinite(result.log_weights) if isinstance(result, slicens.BoundedResult)
+                else slice(None))  # a nested-sampling run: every dead point
         parameters = [model.vector_from_unit_vector(unit)
                       for unit in result.positions[kept].tolist()]
         return parameters, result.loglike[kept].tolist(), result.weights[kept].tolist()

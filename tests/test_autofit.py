@@ -198,6 +198,8 @@ def test_reports_evidence_and_writes_outputs(fitted, output):
     assert samples.log_evidence == info["log_evidence"]
     assert 0 < info["log_evidence_error"] < 1
     assert info["total_samples"] > info["number_live_points"]
+    _assert_outputs_agree(Path(search.paths.output_path),
+                          slicens.load(Path(search.paths.output_path) / "slicens" / "result.npz"))
     outputs = list((output / "test_fit").iterdir())
     assert any(p.suffix == ".zip" or (p / "model.results").exists() for p in outputs)
 
@@ -330,7 +332,30 @@ def test_a_bounded_fit_reports_the_importance_weighted_evidence(bounded_fitted):
     stored = json.loads((Path(search.paths.output_path) / "files" / "samples_info.json")
                         .read_text())
     assert stored["log_evidence"] == saved.logZ and stored["method"] == "bounds"
-    assert (Path(search.paths.output_path) / "model.results").exists()
+    _assert_outputs_agree(Path(search.paths.output_path), saved)
+
+
+def _assert_outputs_agree(folder: Path, saved) -> None:
+    """PyAutoFit's model.results and samples.csv say what the slicens result says: its
+    evidence, its maximum likelihood, its weighed points' likelihoods and weights."""
+    import csv
+    import re
+
+    kept = np.isfinite(saved.log_weights)
+    text = (folder / "model.results").read_text()
+    evidence = float(re.search(r"Bayesian Evidence\s+(\S+)", text).group(1))
+    best = float(re.search(r"Maximum Log Likelihood\s+(\S+)", text).group(1))
+    assert evidence == pytest.approx(saved.logZ, abs=1e-7)
+    assert best == pytest.approx(saved.loglike[kept].max(), abs=1e-7)
+    with open(folder / "files" / "samples.csv") as file:
+        rows = [{key.strip(): value for key, value in row.items()}  # padded columns
+                for row in csv.DictReader(file)]
+    weight_of = dict(zip(np.round(saved.loglike[kept], 6), saved.weights[kept], strict=True))
+    # PyAutoFit may leave out the points below its weight threshold
+    for row in (r for r in rows if float(r["weight"]) > 0):
+        assert float(row["weight"]) == pytest.approx(
+            weight_of[round(float(row["log_likelihood"]), 6)], rel=1e-6)
+    assert sum(float(row["weight"]) for row in rows) > 0.99
 
 
 def test_method_bounds_is_in_the_identifier_and_refuses_nested_sampling_settings():

@@ -78,3 +78,8 @@ def test_a_file_from_before_the_rename_of_memory_test_loads(small_result, tmp_pa
     np.savez(tmp_path / "old.npz", **arrays)
     loaded = slicens.load(tmp_path / "old.npz")
     assert loaded.start_correlation_test == small_result.start_correlation_test
+
+
+def test_the_summary_names_its_estimator(small_result):
+    assert "estimate: nested sampling" in small_result.summary()
+    assert small_result.summary().startswith(f"logZ = {small_result.logZ:.3f}")

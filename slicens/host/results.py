@@ -272,6 +272,8 @@ class Result:
         return (
             f"logZ = {self.logZ:.3f} +/- {self.logZ_err:.3f}  (H = {self.information:.2f} nats, "
             f"ESS = {self.ess:.0f})\n"
+            f"estimate: nested sampling (the dead points' expected shrinkage; error over "
+            f"sampled shrinkages)\n"
             f"{self.n_iterations} iterations, {self.n_evals} likelihood evaluations "
             f"({self.n_evals_physical / self.n_evals:.3f} physical per useful, "
             f"{self.n_invalid} invalid, {self.n_failed_steps} failed slice steps), "
