@@ -12,7 +12,8 @@ parameters at 20 Gaussians: priors shared between the Gaussians) at the same ``n
 for every sampler, and prints the likelihood evaluations, wall time, logZ, the posterior
 ESS, each parameter's median with its 1-sigma interval, and the maximum log-likelihood.
 ``--n-eff`` is af.Nautilus's ``n_eff`` (its default, 500) and slicens's ``min_ess`` under
-``method="bounds"``, so both stop at the same posterior ESS.
+``method="bounds"``, so both stop at the same posterior ESS. ``--max-evals`` caps a
+slicens run; ``--log-bounds`` logs each bound a bounded run fits.
 """
 
 import argparse
@@ -22,6 +23,10 @@ import tempfile
 import time
 
 os.environ.setdefault("PYAUTO_SKIP_WORKSPACE_VERSION_CHECK", "1")
+# af.Nautilus's vmapped likelihood (PSF convolutions by FFT) deadlocks on jaxlib 0.11.2 on
+# a 2-core CPU without this (README, "Known hazards" 2: measured here, 0% CPU after the
+# first batch); slicens passes the same option to its own compilations.
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
 
 import _common  # noqa: E402
 import autofit as af  # noqa: E402
@@ -32,14 +37,14 @@ from autonerves import conf  # noqa: E402
 from slicens.autofit import NSS  # noqa: E402
 
 
-def search_for(sampler: str, n_live: int, n_eff: int, seed: int):
+def search_for(sampler: str, n_live: int, n_eff: int, seed: int, max_evals: int | None):
     if sampler == "nautilus":
         return af.Nautilus(name="mge_nautilus", n_live=n_live, n_eff=n_eff, seed=seed,
                            number_of_cores=1)
     if sampler == "bounds":
         return NSS(name="mge_bounds", method="bounds", n_live=n_live, min_ess=n_eff,
-                   seed=seed, progress="log")
-    return NSS(name="mge_slice", n_live=n_live, seed=seed, progress="log")
+                   seed=seed, progress="log", max_evals=max_evals)
+    return NSS(name="mge_slice", n_live=n_live, seed=seed, progress="log", max_evals=max_evals)
 
 
 def report(sampler: str, result, wall: float) -> None:
@@ -73,8 +78,12 @@ def main() -> None:
     parser.add_argument("--n-live", type=int, default=200)
     parser.add_argument("--n-eff", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-evals", type=int, default=None,
+                        help="slicens only: stop there (the fit is then not converged)")
+    parser.add_argument("--log-bounds", action="store_true",
+                        help="log each bound a bounded run fits (slicens's INFO lines)")
     args = parser.parse_args()
-    logging.getLogger("slicens").setLevel(logging.WARNING)
+    logging.getLogger("slicens").setLevel(logging.INFO if args.log_bounds else logging.WARNING)
     print(_common.machine())
     dataset = simulate(args.pixels)
     model = make_model(args.gaussians)
@@ -83,7 +92,7 @@ def main() -> None:
           f"{args.n_live}, n_eff / min_ess {args.n_eff}, seed {args.seed}")
     with tempfile.TemporaryDirectory() as folder:
         conf.instance.output_path = folder
-        search = search_for(args.sampler, args.n_live, args.n_eff, args.seed)
+        search = search_for(args.sampler, args.n_live, args.n_eff, args.seed, args.max_evals)
         start = time.perf_counter()
         result = search.fit(model=model, analysis=al.AnalysisImaging(dataset=dataset,
                                                                       use_jax=True))

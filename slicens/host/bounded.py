@@ -334,11 +334,17 @@ def _iterate(programs, points: Points, found: Bounds, progress: Progress, store,
         if p.phase == "exploration" and points.n >= n_live and (
                 len(found) == 1 or p.above >= rules["n_update"]
                 or p.since_bound >= EVALS_PER_BOUND * n_live):
-            p.threshold = new_bound(programs, points, found,
-                                    jax.random.fold_in(keys[_BOUND_STREAM], len(found)),
-                                    jax.random.fold_in(keys[_NETWORK_STREAM], p.batch))
+            p.threshold, fitted = new_bound(
+                programs, points, found, jax.random.fold_in(keys[_BOUND_STREAM], len(found)),
+                jax.random.fold_in(keys[_NETWORK_STREAM], p.batch))
             p.above, p.since_bound = 0, 0
-            if report:
+            if report and not fitted.kept:
+                logger.info("slicens (bounds): a bound fitted at threshold %.6g was not kept: "
+                            "its log volume %.3f (%s) is not below the newest's %.3f, %d "
+                            "evaluations", p.threshold, fitted.log_volume,
+                            "refined" if fitted.refined else "union alone",
+                            found.log_volume[-1], points.n)
+            elif report:
                 logger.info("slicens (bounds): %d bounds, newest log volume %.3f (kept "
                             "share of its tries %.3g), %d evaluations", len(found),
                             found.log_volume[-1],

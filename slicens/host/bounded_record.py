@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -169,12 +170,21 @@ def membership(programs, union, u, refinement=None):
     return _in_blocks(lambda rows: programs.contains(union, rows, refinement), u, bool)
 
 
+class Fitted(NamedTuple):
+    """What became of a fitted bound: its first count's log volume, whether networks
+    refine it, whether it was kept (smaller than the newest)."""
+
+    log_volume: float
+    refined: bool
+    kept: bool
+
+
 def new_bound(programs, points: Points, found: Bounds, key,
-               network_key) -> float:
+              network_key) -> tuple[float, Fitted]:
     """Fit a bound to the ``n_live`` best points (refined by networks trained on every
     point inside it, where the run refines); keep it if it is smaller than the newest.
     Returns the threshold new points are counted above (the ``n_live``-th best
-    likelihood)."""
+    likelihood) and the fitted bound's :class:`Fitted` (its first count; whether kept)."""
     union, refinement, threshold = fit_bound(programs, points, found, network_key)
     # Whether to keep the bound (and its networks) is decided on a first, smaller count;
     # the volume the estimate uses is counted anew, independently: a count that decided
@@ -186,12 +196,14 @@ def new_bound(programs, points: Points, found: Bounds, key,
         # union alone (recorded in found.refined)
         refinement = None
         trial = programs.precount(key, union, None)
-    if float(trial.log_volume) < found.log_volume[-1]:
+    fitted = Fitted(float(trial.log_volume), refinement is not None,
+                    float(trial.log_volume) < found.log_volume[-1])
+    if fitted.kept:
         bound = programs.count(jax.random.fold_in(key, 1), union, refinement)
         found.add(bound, threshold)
         column = membership(programs, bound.union, points.u[: points.n], bound.network)
         points.add_bound_column(len(found) - 1, column)
-    return threshold
+    return threshold, fitted
 
 
 def fit_bound(programs, points: Points, found: Bounds, network_key):
