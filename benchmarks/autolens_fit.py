@@ -13,7 +13,8 @@ for every sampler, and prints the likelihood evaluations, wall time, logZ, the p
 ESS, each parameter's median with its 1-sigma interval, and the maximum log-likelihood.
 ``--n-eff`` is af.Nautilus's ``n_eff`` (its default, 500) and slicens's ``min_ess`` under
 ``method="bounds"``, so both stop at the same posterior ESS. ``--max-evals`` caps a
-slicens run; ``--log-bounds`` logs each bound a bounded run fits.
+slicens run; ``--log-bounds`` logs each bound a bounded run fits; ``--box-tries`` sets
+:data:`slicens.core.bounds.BOX_TRIES`.
 """
 
 import argparse
@@ -35,6 +36,7 @@ from autolens_mge import make_model, simulate  # noqa: E402
 from autonerves import conf  # noqa: E402
 
 from slicens.autofit import NSS  # noqa: E402
+from slicens.core import bounds  # noqa: E402
 
 
 def search_for(sampler: str, n_live: int, n_eff: int, seed: int, max_evals: int | None):
@@ -80,10 +82,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-evals", type=int, default=None,
                         help="slicens only: stop there (the fit is then not converged)")
+    parser.add_argument("--box-tries", action="store_true",
+                        help="slicens.core.bounds.BOX_TRIES: try a bound from its union's "
+                             "box where that is smaller than its ellipsoids")
     parser.add_argument("--log-bounds", action="store_true",
                         help="log each bound a bounded run fits (slicens's INFO lines)")
     args = parser.parse_args()
     logging.getLogger("slicens").setLevel(logging.INFO if args.log_bounds else logging.WARNING)
+    bounds.BOX_TRIES = args.box_tries
     print(_common.machine())
     dataset = simulate(args.pixels)
     model = make_model(args.gaussians)

@@ -84,6 +84,26 @@ _contains = jax.jit(bounds.contains)
 _estimate = jax.jit(importance.estimate)
 
 
+def test_box_tries_count_and_draw_a_ball_reaching_outside_the_cube(monkeypatch):
+    """Under ``BOX_TRIES`` a disc larger than the cube is tried from its box (the cube):
+    its counted area is the disc's less four edge segments, and the draws stay in it; a
+    disc inside the cube, whose box is the larger, is tried as before, bit for bit."""
+    r, a = 0.6, 0.5  # a: the centre's distance to each edge
+    segment = r**2 * math.acos(a / r) - a * math.sqrt(r**2 - a**2)
+    truth = math.log(math.pi * r**2 - 4 * segment)
+    large, small = _ball([[0.5, 0.5]], r), _ball([[0.4, 0.5]], 0.3)
+    before = bounds.draw(jax.random.key(3), small, 500, 10)[0]
+    monkeypatch.setattr(bounds, "BOX_TRIES", True)
+    assert float(bounds._log_total_volume(large)) == 0.0  # the cube
+    for seed in range(3):
+        bound = bounds.count_volume(jax.random.key(seed), large, 16)
+        sd = math.sqrt(float(bound.log_volume_var))
+        assert 0 < sd < 0.01 and abs(float(bound.log_volume) - truth) < 4 * sd
+    points, filled = bounds.draw(jax.random.key(1), large, 5_000, 10)
+    assert int(filled) == 5_000 and np.all(bounds.contains(large, points))
+    np.testing.assert_array_equal(bounds.draw(jax.random.key(3), small, 500, 10)[0], before)
+
+
 def test_a_ring_is_bounded_by_ellipsoids_along_it_that_hold_every_fitted_point():
     rng = np.random.default_rng(0)
     angle, radius = rng.uniform(0, 2 * np.pi, 500), 2 + 0.1 * rng.standard_normal(500)
