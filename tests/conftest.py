@@ -14,10 +14,10 @@ jax.config.update("jax_numpy_rank_promotion", "raise")
 #: long file running alone.
 LONGEST_FIRST = ("test_auto_chunk", "test_memory", "test_analytic", "test_mixing",
                  "test_anesthetic", "test_termination", "test_invariance", "test_devices",
-                 "test_hostile", "test_checkpoint", "test_autofit", "test_oom",
-                 "test_slice_mcmc", "test_bounds", "test_network", "test_cli", "test_clusters",
+                 "test_hostile", "test_checkpoint", "test_autofit", "test_readme", "test_oom",
+                 "test_slice_mcmc", "test_bounds", "test_bounded_result", "test_network",
+                 "test_cli", "test_clusters",
                  "test_peers",
-                 "test_readme",
                  "test_modes", "test_adaptive")
 
 #: Test files that share problems, runs and compiled programs (tests/shared.py) run in the

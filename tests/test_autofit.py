@@ -303,7 +303,7 @@ def test_backend_must_be_slicens():
 @pytest.fixture(scope="module")
 def bounded_fitted(output):
     """The 1-d Gaussian fitted with ``method="bounds"`` (importance weights)."""
-    return fit(NSS(name="test_bounds", method="bounds", n_live=100, min_ess=1000, seed=0),
+    return fit(NSS(name="test_bounds", method="bounds", n_live=100, min_ess=500, seed=0),
                example.make_model(), example.simulate())
 
 
