@@ -1,5 +1,5 @@
-"""Run a benchmark script with other settings of the bounds' networks (measured variants:
-BENCHMARKS.md, "Bounded draws", seventh to ninth parts):
+"""Run a benchmark script with other settings of the bounds' networks, or with box tries
+(measured variants: BENCHMARKS.md, "Bounded draws", seventh to tenth parts):
 
     python benchmarks/with_networks.py --per-mode --hidden 100 50 20 --batch 256 \\
         --steps 2000 -- benchmarks/bounded_runs.py lens --seeds 0 1 2
@@ -8,7 +8,11 @@ Sets ``bounded_record.NETWORKS_PER_MODE``, ``network.HIDDEN``, ``network.BATCH``
 batch), ``network.TRAIN_STEPS`` (the most steps), ``network.EPOCHS`` (0: None, always
 ``TRAIN_STEPS``) and ``network.MIN_STEPS`` in this process before anything is compiled
 (a setting not given keeps its default), then runs the script after ``--`` with its
-arguments. The ninth part's epochs: ``--epochs 250 --min-steps 500``.
+arguments. The ninth part's epochs: ``--epochs 250 --min-steps 500``. ``--box-tries``
+sets ``bounds.BOX_TRIES`` (the tenth part's):
+
+    python benchmarks/with_networks.py --box-tries -- benchmarks/vs_nautilus.py \
+        --seeds 8 --samplers bounds --per-seed --problems shells_2d mixture_5d
 """
 
 import argparse
@@ -16,7 +20,7 @@ import os
 import runpy
 import sys
 
-from slicens.core import network
+from slicens.core import bounds, network
 from slicens.host import bounded_record
 
 
@@ -33,7 +37,10 @@ def main(argv):
     parser.add_argument("--epochs", type=int,
                         help="passes over the training points (0: always --steps)")
     parser.add_argument("--min-steps", type=int, help="fewest training steps")
+    parser.add_argument("--box-tries", action="store_true",
+                        help="bounds.BOX_TRIES: tries from the union's box where smaller")
     args = parser.parse_args(argv[:split])
+    bounds.BOX_TRIES = args.box_tries
     if args.per_mode is not None:
         bounded_record.NETWORKS_PER_MODE = args.per_mode
     if args.hidden is not None:
@@ -49,7 +56,8 @@ def main(argv):
     steps = (f"{network.TRAIN_STEPS}" if network.EPOCHS is None else
              f"{network.EPOCHS} epochs in {network.MIN_STEPS}-{network.TRAIN_STEPS}")
     print(f"with_networks: per mode {bounded_record.NETWORKS_PER_MODE}, hidden "
-          f"{network.HIDDEN}, batch {network.BATCH}, steps {steps}", flush=True)
+          f"{network.HIDDEN}, batch {network.BATCH}, steps {steps}, box tries "
+          f"{bounds.BOX_TRIES}", flush=True)
     script, *rest = argv[split + 1:]
     sys.argv = [script, *rest]
     sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
