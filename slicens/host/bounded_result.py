@@ -204,11 +204,16 @@ class BoundedResult:
 
     @classmethod
     def load(cls, path) -> BoundedResult:
-        """Read a file written by :meth:`save` (:func:`slicens.load` calls this)."""
-        arrays, metadata = result_files.read(path, _ARRAYS)
-        metadata["names"], metadata["labels"] = (tuple(metadata["names"]),
-                                                 tuple(metadata["labels"]))
-        return cls(**arrays, **metadata)
+        """Read a file written by :meth:`save` (as :func:`slicens.load` does)."""
+        return cls.from_file(path, *result_files.read(path))
+
+    @classmethod
+    def from_file(cls, path, arrays: dict, metadata: dict) -> BoundedResult:
+        """The result from a file's ``arrays`` and ``metadata``
+        (:func:`slicens.host.result_files.read`)."""
+        metadata = dict(metadata, names=tuple(metadata["names"]),
+                        labels=tuple(metadata["labels"]))
+        return cls(**result_files.select(path, arrays, _ARRAYS), **metadata)
 
     def __repr__(self) -> str:
         return (f"BoundedResult(logZ={self.logZ:.4f}, logZ_err={self.logZ_err:.4f}, "

@@ -1,7 +1,8 @@
 """Result files: one ``.npz`` per result, its arrays plus a JSON ``metadata`` entry with
 every other field, written atomically. :func:`slicens.load` reads either kind of result
 (:class:`slicens.Result`, :class:`slicens.BoundedResult`) from the ``method`` the metadata
-names (files written before bounded results had none: nested sampling)."""
+names (files written before bounded results had none: nested sampling), from one
+opening of the file."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import numpy as np
 
 from slicens.host.checkpoint import write_atomically
 
-__all__ = ["FILE_FORMAT", "write", "read", "jsonable"]
+__all__ = ["FILE_FORMAT", "write", "read", "select", "jsonable"]
 
 #: Version of the file format written by ``save``.
 FILE_FORMAT = 1
@@ -30,14 +31,13 @@ def write(path, arrays: dict, metadata: dict, overwrite: bool) -> Path:
     return path
 
 
-def read(path, names: tuple, optional: tuple = ()) -> tuple[dict, dict]:
-    """``(arrays, metadata)`` of a result file: the arrays in ``names`` (those in
-    ``optional`` only where the file has them), the metadata without its format."""
+def read(path) -> tuple[dict, dict]:
+    """``(arrays, metadata)`` of a result file, opened once: every array it holds, and
+    the metadata without its format (whose ``method`` says which kind of result)."""
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as data:
-            arrays = {name: data[name] for name in names
-                      if name in data.files or name not in optional}
+            arrays = {name: data[name] for name in data.files if name != "metadata"}
             metadata = json.loads(str(data["metadata"]))
     except (OSError, ValueError, KeyError) as exc:
         raise ValueError(f"{path} is not a slicens result file: {exc}") from exc
@@ -48,11 +48,13 @@ def read(path, names: tuple, optional: tuple = ()) -> tuple[dict, dict]:
     return arrays, metadata
 
 
-def method_of(path) -> str:
-    """The ``method`` a result file was written by: ``"bounds"`` or ``"slice"`` (files
-    without one are nested sampling's)."""
-    _, metadata = read(path, ())
-    return metadata.get("method", "slice")
+def select(path, arrays: dict, names: tuple, optional: tuple = ()) -> dict:
+    """The arrays in ``names`` of a file's ``arrays``; those in ``optional`` only where the
+    file has them (files written before they were recorded), the others required."""
+    missing = [name for name in names if name not in arrays and name not in optional]
+    if missing:
+        raise ValueError(f"{path} is not a slicens result file: it lacks {missing}")
+    return {name: arrays[name] for name in names if name in arrays}
 
 
 def jsonable(value):

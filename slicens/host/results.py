@@ -324,9 +324,10 @@ def _boosted_log_weights(dead_loglike, dead_log_weights, kept_loglike) -> np.nda
 
 def load(path) -> Result | BoundedResult:
     """Read a result written by :meth:`Result.save` or :meth:`BoundedResult.save`."""
-    if result_files.method_of(path) == "bounds":
-        return BoundedResult.load(path)
-    arrays, metadata = result_files.read(path, _ARRAYS, optional=_ADDED_ARRAYS)
+    arrays, metadata = result_files.read(path)
+    if metadata.get("method") == "bounds":  # files without a method are nested sampling's
+        return BoundedResult.from_file(path, arrays, metadata)
+    arrays = result_files.select(path, arrays, _ARRAYS, optional=_ADDED_ARRAYS)
     metadata["names"], metadata["labels"] = tuple(metadata["names"]), tuple(metadata["labels"])
     for old, new in _RENAMED.items():  # files written before a field was renamed
         if old in metadata:
