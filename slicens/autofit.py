@@ -11,7 +11,8 @@ The constructor accepts every argument af.NSS accepts (``n_live``, ``num_mcmc_st
 ``num_delete``, ``chunk_size``, ``termination`` with af.NSS's meaning,
 ``checkpoint_interval``, ``seed``, ``number_of_cores``, the update cadences, ``silence``,
 ``session``, ``initializer``) plus slicens's own (``memory_budget``, ``max_evals``,
-``max_time``, ``min_ess``, ``progress``, ``method``) and ``backend="slicens"``. Where the
+``max_time``, ``min_ess``, ``progress``, ``method``; ``f_live``, ``n_batch``, ``refine`` for
+``method="bounds"``) and ``backend="slicens"``. Where the
 defaults differ from af.NSS's, see the class docstring. ``method="bounds"`` draws from
 bounds with importance weights (:func:`slicens.run`): the samples then carry every
 weighed point's importance weight and likelihood, ``log_evidence`` is the
@@ -69,10 +70,11 @@ except ImportError:  # autofit 2026.7 (Python 3.11): the nested-sampler family b
 
 import slicens
 from slicens.core.blocks import CONVERGED
+from slicens.host.method_choice import choose_method
 from slicens.host.run import METHODS
 from slicens.host.samples_info import samples_info
 from slicens.host.settings import DEFAULT_CHECKPOINT_EVERY, DEFAULT_N_LIVE
-from slicens.priors import Uniform
+from slicens.priors import Uniform, as_prior
 
 __all__ = ["NSS"]
 
@@ -81,6 +83,8 @@ logger = logging.getLogger("slicens")
 _FOLDER = "slicens"
 _RESULT_FILE = "result.npz"
 _CHECKPOINT_FILE = "checkpoint.ckpt"
+#: The most ``min_ess`` of a fit that may draw from bounds under PyAutoFit's test mode.
+TEST_MODE_MIN_ESS = 200
 
 
 class NSS(_Base):
@@ -123,6 +127,10 @@ class NSS(_Base):
         ``num_mcmc_steps``, ``num_delete`` or ``termination`` (refused by name). ``"auto"``:
         chosen per run (:func:`slicens.run`). A method other than ``"slice"`` is part of
         the fit's identifier (its own output folder).
+    f_live, n_batch, refine
+        Settings of ``method="bounds"`` (:func:`slicens.run`; None: its defaults 0.01,
+        ``n_live // 4``, True); refused with ``method="slice"``. Each one set joins the
+        fit's identifier.
     number_of_cores
         Accepted for af.NSS's signature; slicens runs on JAX's device, so a value above 1
         is ignored with a warning (as af.NSS does).
@@ -181,12 +189,16 @@ class NSS(_Base):
         silence: bool = False,
         session=None,
         method: str = "slice",
+        f_live: float | None = None,
+        n_batch: int | None = None,
+        refine: bool | None = None,
         **kwargs,
     ):
         if backend != "slicens":
             raise ValueError(f"slicens.autofit.NSS runs backend='slicens' only, got "
                              f"backend={backend!r}; use af.NSS for its own backend")
-        _check_method(method, num_mcmc_steps, num_delete, termination)
+        bounded = dict(f_live=f_live, n_batch=n_batch, refine=refine)
+        _check_method(method, num_mcmc_steps, num_delete, termination, bounded)
         base = dict(name=name, path_prefix=path_prefix, unique_tag=unique_tag,
                     iterations_per_quick_update=iterations_per_quick_update,
                     iterations_per_full_update=iterations_per_full_update,
@@ -202,11 +214,25 @@ class NSS(_Base):
         self.checkpoint_interval, self.seed, self.backend = checkpoint_interval, seed, backend
         self.progress = False if silence else progress
         self.method = method
+        self.f_live, self.n_batch, self.refine = f_live, n_batch, refine
         if method != "slice":  # slice fits keep the identifiers they had before `method`
-            self.__identifier_fields__ = type(self).__identifier_fields__ + ("method",)
+            self.__identifier_fields__ = type(self).__identifier_fields__ + ("method",) + tuple(
+                name for name, value in bounded.items() if value is not None)
         _warn_ignored(number_of_cores, iterations_per_quick_update, iterations_per_full_update)
 
     # --- running ---------------------------------------------------------------------
+
+    if not LEGACY_AUTOFIT:
+
+        def apply_test_mode(self):
+            """PyAutoFit's test mode (``PYAUTO_TEST_MODE=1``): ``test_mode_budget`` for
+            nested sampling; a fit that may draw from bounds, which stops at ``min_ess``
+            rather than ``termination``, keeps its ``termination`` (a bounded run refuses
+            another) and stops at ``min_ess`` :data:`TEST_MODE_MIN_ESS` at most."""
+            if self.method == "slice":
+                return super().apply_test_mode()
+            self.n_live = self.test_mode_budget["n_live"]
+            self.min_ess = min(self.min_ess or TEST_MODE_MIN_ESS, TEST_MODE_MIN_ESS)
 
     def fitness_overrides(self, analysis) -> dict:
         """No quick updates through ``Fitness``: slicens evaluates the objective inside its
@@ -243,18 +269,19 @@ class NSS(_Base):
             return physical_loglike(model.vector_from_unit_vector(unit, xp=jnp))
 
         folder = self._slicens_folder()
-        nested = {} if self.method == "bounds" else dict(
-            num_delete=self.num_delete, num_inner_steps=self.num_mcmc_steps,
-            dlogz=float(np.log1p(np.exp(self.termination))))
+        prior = unit_cube_prior(model)
+        method, reason, settings = self._run_settings(prior)
         result = slicens.run(
-            loglike, unit_cube_prior(model), n_live=self.n_live, method=self.method,
+            loglike, prior, n_live=self.n_live, method=method,
             chunk_size=self.chunk_size, memory_budget=self.memory_budget, seed=self.seed,
-            max_evals=self.max_evals, max_time=self.max_time, min_ess=self.min_ess, **nested,
+            max_evals=self.max_evals, max_time=self.max_time, min_ess=self.min_ess, **settings,
             checkpoint=None if folder is None else folder / _CHECKPOINT_FILE,
             resume=True, checkpoint_every=self.checkpoint_interval,
             likelihood_id=f"autofit:{getattr(self.paths, 'identifier', 'none')}",
             progress=self.progress,
         )
+        if reason is not None:
+            result.settings["chosen"]["method"] = reason
         self.logger.info("slicens: logZ = %.3f +/- %.3f, %d evaluations, stopped by %s",
                          result.logZ, result.logZ_err, result.n_evals, result.termination)
         if folder is not None:
@@ -267,6 +294,24 @@ class NSS(_Base):
                 None if folder is None else folder / _CHECKPOINT_FILE)
             self._hold_completion()
         return result
+
+    def _run_settings(self, prior) -> tuple[str, str | None, dict]:
+        """``(method, reason, settings)``: the method this fit runs (``"auto"`` chosen here,
+        as :func:`slicens.run` would, so that a bounded run is not handed af.NSS's
+        ``termination``), why where chosen, and the method's own settings."""
+        method, reason = self.method, None
+        bounded = dict(f_live=self.f_live, n_batch=self.n_batch, refine=self.refine)
+        if method == "auto":
+            method, reason = choose_method(as_prior(prior))
+            self.logger.info("slicens chose method=%r (method='auto'): %s", method, reason)
+            _check_method(method, self.num_mcmc_steps, self.num_delete, self.termination,
+                          bounded)
+        if method == "bounds":
+            return method, reason, {name: value for name, value in bounded.items()
+                                    if value is not None}
+        return method, reason, dict(num_delete=self.num_delete,
+                                    num_inner_steps=self.num_mcmc_steps,
+                                    dlogz=float(np.log1p(np.exp(self.termination))))
 
     def _slicens_folder(self, create: bool = True) -> Path | None:
         """``<output>/slicens``: outside ``search_internal``, which PyAutoFit may remove."""
@@ -353,10 +398,16 @@ class NSS(_Base):
                                samples_info=self.samples_info_from(search_internal))
 
 
-def _check_method(method, num_mcmc_steps, num_delete, termination) -> None:
-    """``method`` is one slicens runs; ``"bounds"`` takes no nested-sampling settings."""
+def _check_method(method, num_mcmc_steps, num_delete, termination, bounded) -> None:
+    """``method`` is one slicens runs; ``"bounds"`` takes no nested-sampling settings and
+    ``"slice"`` none of ``bounded``'s (``f_live``, ``n_batch``, ``refine``; None: unset)."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got method={method!r}")
+    if method == "slice":
+        for name, value in bounded.items():
+            if value is not None:
+                raise ValueError(f"{name} is a setting of method='bounds', got "
+                                 f"{name}={value!r} with method='slice'")
     if method != "bounds":
         return
     for name, value, default in (("num_mcmc_steps", num_mcmc_steps, None),

@@ -302,8 +302,10 @@ def test_backend_must_be_slicens():
 
 @pytest.fixture(scope="module")
 def bounded_fitted(output):
-    """The 1-d Gaussian fitted with ``method="bounds"`` (importance weights)."""
-    return fit(NSS(name="test_bounds", method="bounds", n_live=100, min_ess=500, seed=0),
+    """The 1-d Gaussian fitted with ``method="bounds"`` (importance weights; ellipsoids
+    only, the networks' training being tested elsewhere and most of a refined run's time)."""
+    return fit(NSS(name="test_bounds", method="bounds", n_live=100, min_ess=500, seed=0,
+                   refine=False),
                example.make_model(), example.simulate())
 
 
@@ -324,6 +326,7 @@ def test_a_bounded_fit_reports_the_importance_weighted_evidence(bounded_fitted):
     assert info["exploration_evals"] + info["sampling_evals"] == info["total_samples"]
     saved = slicens.load(Path(search.paths.output_path) / "slicens" / "result.npz")
     assert isinstance(saved, slicens.BoundedResult) and saved.logZ == samples.log_evidence
+    assert saved.settings["refine"] is False  # the search's setting reached the run
     kept = np.isfinite(saved.log_weights)
     assert len(samples.sample_list) == kept.sum() == info["total_accepted_samples"]
     np.testing.assert_allclose([s.weight for s in samples.sample_list], saved.weights[kept])
@@ -366,3 +369,38 @@ def test_method_bounds_is_in_the_identifier_and_refuses_nested_sampling_settings
             NSS(name="x", method="bounds", **{name: value})
     with pytest.raises(ValueError, match="method must be one of"):
         NSS(name="x", method="nested")
+
+
+def test_the_bounded_settings_reach_the_run_and_the_identifier_and_slice_refuses_them():
+    """``f_live``, ``n_batch``, ``refine`` go to a bounded run (and the identifier, where
+    set); ``method="slice"`` refuses them by name; ``"auto"`` is chosen before the run's
+    settings are built, so a bounded choice gets no nested-sampling ones."""
+    search = NSS(name="x", method="bounds", refine=False, n_batch=10)
+    assert {"refine", "n_batch"} <= set(search.__identifier_fields__)
+    assert "f_live" not in search.__identifier_fields__
+    prior = unit_cube_prior(example.make_model())
+    assert search._run_settings(prior) == ("bounds", None, dict(n_batch=10, refine=False))
+    for name, value in (("f_live", 0.1), ("n_batch", 10), ("refine", False)):
+        with pytest.raises(ValueError, match=f"{name} is a setting of method='bounds'"):
+            NSS(name="x", **{name: value})
+    method, reason, settings = NSS(name="x", method="auto", f_live=0.05)._run_settings(prior)
+    assert method == "bounds" and reason.startswith("bounds: dim=3")
+    assert settings == dict(f_live=0.05)
+    with pytest.raises(ValueError, match="termination is a setting of nested sampling"):
+        NSS(name="x", method="auto", termination=-1.0)._run_settings(prior)
+
+
+@pytest.mark.skipif(LEGACY_AUTOFIT, reason="autofit 2026.7 has no test-mode budget hook "
+                    "(make test-py312 runs this on autofit 2026.10)")
+def test_pyautofit_test_mode_shortens_a_bounded_fit_by_min_ess(monkeypatch):
+    """``PYAUTO_TEST_MODE=1`` applies the class's budget to a slice fit; a bounded fit,
+    which stops at ``min_ess`` and refuses ``termination``, gets ``n_live`` 50 and
+    ``min_ess`` 200 instead."""
+    from slicens.autofit import TEST_MODE_MIN_ESS
+
+    monkeypatch.setenv("PYAUTO_TEST_MODE", "1")
+    sliced = NSS(name="x")
+    assert (sliced.n_live, sliced.termination) == (50, -1.0)
+    bounded = NSS(name="x", method="bounds", min_ess=5000)
+    assert (bounded.n_live, bounded.termination, bounded.min_ess) == (50, -3.0,
+                                                                        TEST_MODE_MIN_ESS)
