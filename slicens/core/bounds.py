@@ -226,19 +226,25 @@ def _tries(key, union: Ellipsoids, n: int, refinement: Network | None = None):
     """``n`` tries: points uniform in one ellipsoid each (or, under :data:`BOX_TRIES`,
     in the union's box where it is the smaller), and whether each is kept (so that the
     kept ones are uniform in the bound, refined where ``refinement`` is given)."""
-    k_pick, k_dir, k_radius, k_keep = jax.random.split(key, 4)
-    points = ellipsoids.in_one_ellipsoid((k_pick, k_dir, k_radius), union, n)
-    cover = ellipsoids.covers(union, points)
-    u = jax.random.uniform(k_keep, (n,), points.dtype)
-    keep = in_cube(points) & (u * jnp.maximum(cover, 1) < 1.0)
+    def from_ellipsoids(_):
+        k_pick, k_dir, k_radius, k_keep = jax.random.split(key, 4)
+        points = ellipsoids.in_one_ellipsoid((k_pick, k_dir, k_radius), union, n)
+        cover = ellipsoids.covers(union, points)
+        u = jax.random.uniform(k_keep, (n,), points.dtype)
+        return points, in_cube(points) & (u * jnp.maximum(cover, 1) < 1.0)
+
+    def from_box(box):
+        low, high = box
+        points = low[None, :] + (high - low)[None, :] * jax.random.uniform(
+            jax.random.fold_in(key, 7), (n, low.shape[0]), low.dtype)
+        return points, ellipsoids.covers(union, points) > 0  # the box lies in the cube
+
     if BOX_TRIES:
         low, high, log_box = _box(union)
-        boxed = low[None, :] + (high - low)[None, :] * jax.random.uniform(
-            jax.random.fold_in(key, 7), points.shape, points.dtype)
-        use_box = log_box < _log_union_volume(union)
-        points = jnp.where(use_box, boxed, points)
-        keep = jnp.where(use_box, in_cube(boxed) & (ellipsoids.covers(union, boxed) > 0),
-                         keep)
+        points, keep = jax.lax.cond(log_box < _log_union_volume(union), from_box,
+                                    from_ellipsoids, (low, high))
+    else:
+        points, keep = from_ellipsoids(None)
     return points, _refined(union, refinement, points, keep)
 
 
