@@ -17,8 +17,14 @@ with ``discard_exploration=True``: its estimate from the sampling phase's points
 slicens's ``method="bounds"`` does (the like-for-like comparison); "nautilus-keep" at its
 default, every point kept (fewer evaluations, biased where bounds adapt to the points:
 the 10-d shells, docs/design.md "Bounded draws" 7). The issue-27 table's Nautilus column
-is "nautilus-keep". Runs unchanged on a
-GPU (``--scale hst`` for the HST-scale lens). nautilus-sampler is a bench/test extra.
+is "nautilus-keep". ``--max-time`` caps each run (slicens's ``max_time``, Nautilus's
+``timeout``); each seed's line says what stopped it. Runs unchanged on a GPU; the GPU
+check of issue 28 (both samplers on the HST-scale lens cell within 10 minutes):
+
+    python benchmarks/vs_nautilus.py --scale hst --problems lens --seeds 1 --per-seed \
+        --samplers bounds nautilus-keep --n-live 200 --max-time 240
+
+nautilus-sampler is a bench/test extra.
 """
 
 import argparse
@@ -54,25 +60,26 @@ PROBLEMS = {
 }
 
 
-def run_slicens(problem, seed, n_live, steps):
+def run_slicens(problem, seed, n_live, steps, max_time=None):
     r = slicens.run(problem.loglike, problem.prior, n_live=n_live, num_inner_steps=steps,
-                    seed=seed, progress=False)
+                    seed=seed, progress=False, max_time=max_time)
     return dict(evals=r.n_evals, wall=r.sampling_time, logZ=r.logZ, err=r.logZ_err,
-                ess=r.ess, boosted=r.boosted_ess)
+                ess=r.ess, boosted=r.boosted_ess, stopped=r.termination)
 
 
-def run_bounds(problem, seed, n_live, refine=True, split_bounds=None):
+def run_bounds(problem, seed, n_live, refine=True, split_bounds=None, max_time=None):
     if split_bounds is not None:  # an option of run_bounded only, not of slicens.run
         r = run_bounded(problem.loglike, as_prior(problem.prior), n_live=n_live, seed=seed,
-                        refine=refine, split_bounds=split_bounds)
+                        refine=refine, split_bounds=split_bounds, max_time=max_time)
     else:
         r = slicens.run(problem.loglike, problem.prior, n_live=n_live, method="bounds",
-                        seed=seed, refine=refine, progress=False)
+                        seed=seed, refine=refine, progress=False, max_time=max_time)
     return dict(evals=r.n_evals, wall=r.sampling_time, logZ=r.logZ, err=r.logZ_err,
-                ess=r.ess, boosted=np.nan)
+                ess=r.ess, boosted=np.nan, stopped=r.termination)
 
 
-def run_nautilus(problem, seed, n_live, n_networks=4, discard_exploration=True):
+def run_nautilus(problem, seed, n_live, n_networks=4, discard_exploration=True,
+                 max_time=None):
     import nautilus
 
     prior = as_prior(problem.prior)
@@ -91,11 +98,12 @@ def run_nautilus(problem, seed, n_live, n_networks=4, discard_exploration=True):
     for size in (1, 64, 128, 256, 512):  # compile the usual sizes outside the timing
         batched(np.full((size, prior.dim), 0.5) * widths + lows)
     start = time.perf_counter()
-    sampler.run(verbose=False, discard_exploration=discard_exploration)
+    finished = sampler.run(verbose=False, discard_exploration=discard_exploration,
+                           timeout=np.inf if max_time is None else max_time)
     wall = time.perf_counter() - start
     n_eff = sampler.n_eff
     return dict(evals=sampler.n_like, wall=wall, logZ=sampler.log_z, err=1 / np.sqrt(n_eff),
-                ess=n_eff, boosted=np.nan)
+                ess=n_eff, boosted=np.nan, stopped="converged" if finished else "max_time")
 
 
 def main() -> None:
@@ -112,6 +120,9 @@ def main() -> None:
                                  "nautilus", "nautilus-keep", "nautilus-ell"))
     parser.add_argument("--per-seed", action="store_true",
                         help="print each run as it finishes (for long background runs)")
+    parser.add_argument("--max-time", type=float, default=None,
+                        help="seconds each run may take (slicens's max_time, Nautilus's "
+                             "timeout); a run stopped by it says so per seed")
     args = parser.parse_args()
     print(_common.machine())
     print(f"n_live={args.n_live}, seeds 0..{args.seeds - 1}, slicens defaults otherwise "
@@ -125,30 +136,34 @@ def main() -> None:
         for sampler in args.samplers:
             rows = []
             for seed in range(args.seeds):
+                limit = dict(max_time=args.max_time)
                 if sampler == "nautilus":
-                    rows.append(run_nautilus(problem, seed, args.n_live))
+                    rows.append(run_nautilus(problem, seed, args.n_live, **limit))
                 elif sampler == "nautilus-keep":  # its default: the exploration kept
                     rows.append(run_nautilus(problem, seed, args.n_live,
-                                             discard_exploration=False))
+                                             discard_exploration=False, **limit))
                 elif sampler == "nautilus-ell":  # its bounds: unions of ellipsoids only
-                    rows.append(run_nautilus(problem, seed, args.n_live, n_networks=0))
+                    rows.append(run_nautilus(problem, seed, args.n_live, n_networks=0,
+                                             **limit))
                 elif sampler == "bounds":
-                    rows.append(run_bounds(problem, seed, args.n_live))
+                    rows.append(run_bounds(problem, seed, args.n_live, **limit))
                 elif sampler == "bounds-ell":  # method="bounds" without networks
-                    rows.append(run_bounds(problem, seed, args.n_live, refine=False))
+                    rows.append(run_bounds(problem, seed, args.n_live, refine=False, **limit))
                 elif sampler == "bounds-clusters":  # one ellipsoid per mode, not split
-                    rows.append(run_bounds(problem, seed, args.n_live, split_bounds=False))
+                    rows.append(run_bounds(problem, seed, args.n_live, split_bounds=False,
+                                           **limit))
                 else:
                     steps = (slicens.default_num_inner_steps(problem.dim) if sampler == "fixed"
                              else "auto")
-                    rows.append(run_slicens(problem, seed, args.n_live, steps))
+                    rows.append(run_slicens(problem, seed, args.n_live, steps, **limit))
                 if args.per_seed:
                     r = rows[-1]
                     delta = r["logZ"] - reference if reference is not None else np.nan
                     print(f"  {name} {sampler} seed {seed}: evals {r['evals']:.0f} wall "
                           f"{r['wall']:.1f} s logZ {r['logZ']:.4f} +/- {r['err']:.4f} "
-                          f"dlogZ {delta:+.4f} ESS {r['ess']:.0f}", flush=True)
-            col = {k: np.array([r[k] for r in rows], float) for k in rows[0]}
+                          f"dlogZ {delta:+.4f} ESS {r['ess']:.0f} stopped by {r['stopped']}",
+                          flush=True)
+            col = {k: np.array([r[k] for r in rows], float) for k in rows[0] if k != "stopped"}
             delta = col["logZ"] - (reference if reference is not None else np.mean(col["logZ"]))
             z = np.std(delta / col["err"]) if reference is not None else np.nan
             # the mean's offset in standard errors of the mean (|.| < 2: unbiased at 2 se)
