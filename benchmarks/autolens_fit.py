@@ -17,7 +17,8 @@ ESS, each parameter's median with its 1-sigma interval, and the maximum log-like
 af.Nautilus with ``discard_exploration=True``: its estimate then weighs only the points
 drawn after its bounds were fixed, as slicens's does (unbiased where bounds adapt).
 ``--max-evals`` caps a slicens run; ``--log-bounds`` logs each bound a bounded run fits;
-``--box-tries`` sets :data:`slicens.core.bounds.BOX_TRIES`.
+``--box-tries`` / ``--no-box-tries`` set :data:`slicens.core.bounds.BOX_TRIES` (off by
+default, where this fit's exploration stalls: BENCHMARKS.md, "tenth part").
 """
 
 import argparse
@@ -87,14 +88,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-evals", type=int, default=None,
                         help="slicens only: stop there (the fit is then not converged)")
-    parser.add_argument("--box-tries", action="store_true",
-                        help="slicens.core.bounds.BOX_TRIES: try a bound from its union's "
-                             "box where that is smaller than its ellipsoids")
+    parser.add_argument("--box-tries", action=argparse.BooleanOptionalAction,
+                        help="slicens.core.bounds.BOX_TRIES (off by default): try a bound "
+                             "from its union's box where that is smaller than its ellipsoids")
     parser.add_argument("--log-bounds", action="store_true",
                         help="log each bound a bounded run fits (slicens's INFO lines)")
     args = parser.parse_args()
     logging.getLogger("slicens").setLevel(logging.INFO if args.log_bounds else logging.WARNING)
-    bounds.BOX_TRIES = args.box_tries
+    if args.box_tries is not None:
+        bounds.BOX_TRIES = args.box_tries
     print(_common.machine())
     dataset = simulate(args.pixels)
     model = make_model(args.gaussians)

@@ -9,7 +9,8 @@ batch), ``network.TRAIN_STEPS`` (the most steps), ``network.EPOCHS`` (0: None, a
 ``TRAIN_STEPS``) and ``network.MIN_STEPS`` in this process before anything is compiled
 (a setting not given keeps its default), then runs the script after ``--`` with its
 arguments. The ninth part's epochs: ``--epochs 250 --min-steps 500``. ``--box-tries``
-sets ``bounds.BOX_TRIES`` (the tenth part's):
+/ ``--no-box-tries`` set ``bounds.BOX_TRIES`` (off by default; the tenth and eleventh
+parts'):
 
     python benchmarks/with_networks.py --box-tries -- benchmarks/vs_nautilus.py \
         --seeds 8 --samplers bounds --per-seed --problems shells_2d mixture_5d
@@ -37,10 +38,11 @@ def main(argv):
     parser.add_argument("--epochs", type=int,
                         help="passes over the training points (0: always --steps)")
     parser.add_argument("--min-steps", type=int, help="fewest training steps")
-    parser.add_argument("--box-tries", action="store_true",
+    parser.add_argument("--box-tries", action=argparse.BooleanOptionalAction,
                         help="bounds.BOX_TRIES: tries from the union's box where smaller")
     args = parser.parse_args(argv[:split])
-    bounds.BOX_TRIES = args.box_tries
+    if args.box_tries is not None:
+        bounds.BOX_TRIES = args.box_tries
     if args.per_mode is not None:
         bounded_record.NETWORKS_PER_MODE = args.per_mode
     if args.hidden is not None:

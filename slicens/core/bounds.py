@@ -35,8 +35,10 @@ BLOCK = 4096
 #: its ellipsoids' volumes, draw the tries uniformly in that box (kept where an ellipsoid
 #: holds them) instead of from the ellipsoids: in many dimensions an early bound's
 #: ellipsoids reach far outside the cube (on the 11-d PyAutoLens MGE fit, 1 try in 30,000
-#: was kept), while the box never leaves it. Off (measured, not adopted: BENCHMARKS.md,
-#: "tenth part"); read when a program is traced, so set it before a run compiles.
+#: was kept, and the exploration stalled), while the box never leaves it. Off: on the
+#: tiny lens it took 1.27x the evaluations over 3 seeds, one with a long sampling tail
+#: (BENCHMARKS.md, "eleventh part"). Read when a program is traced, so set it before a
+#: run compiles (README, "PyAutoFit": a model whose exploration stalls).
 BOX_TRIES = False
 
 
