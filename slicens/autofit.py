@@ -70,11 +70,10 @@ except ImportError:  # autofit 2026.7 (Python 3.11): the nested-sampler family b
 
 import slicens
 from slicens.core.blocks import CONVERGED
-from slicens.host.method_choice import choose_method
-from slicens.host.run import METHODS
 from slicens.host.samples_info import samples_info
+from slicens.host.search_method import DEFAULT_TERMINATION, check_method, run_settings
 from slicens.host.settings import DEFAULT_CHECKPOINT_EVERY, DEFAULT_N_LIVE
-from slicens.priors import Uniform, as_prior
+from slicens.priors import Uniform
 
 __all__ = ["NSS"]
 
@@ -175,7 +174,7 @@ class NSS(_Base):
         num_delete: int | None = None,
         chunk_size: int | str | None = "auto",
         memory_budget: int | str | None = None,
-        termination: float = -3.0,
+        termination: float = DEFAULT_TERMINATION,
         max_evals: int | None = None,
         max_time: float | None = None,
         min_ess: float | None = None,
@@ -198,7 +197,7 @@ class NSS(_Base):
             raise ValueError(f"slicens.autofit.NSS runs backend='slicens' only, got "
                              f"backend={backend!r}; use af.NSS for its own backend")
         bounded = dict(f_live=f_live, n_batch=n_batch, refine=refine)
-        _check_method(method, num_mcmc_steps, num_delete, termination, bounded)
+        check_method(method, num_mcmc_steps, num_delete, termination, bounded)
         base = dict(name=name, path_prefix=path_prefix, unique_tag=unique_tag,
                     iterations_per_quick_update=iterations_per_quick_update,
                     iterations_per_full_update=iterations_per_full_update,
@@ -296,22 +295,13 @@ class NSS(_Base):
         return result
 
     def _run_settings(self, prior) -> tuple[str, str | None, dict]:
-        """``(method, reason, settings)``: the method this fit runs (``"auto"`` chosen here,
-        as :func:`slicens.run` would, so that a bounded run is not handed af.NSS's
-        ``termination``), why where chosen, and the method's own settings."""
-        method, reason = self.method, None
-        bounded = dict(f_live=self.f_live, n_batch=self.n_batch, refine=self.refine)
-        if method == "auto":
-            method, reason = choose_method(as_prior(prior))
+        """:func:`slicens.host.search_method.run_settings` of this search."""
+        method, reason, settings = run_settings(
+            self.method, prior, self.num_mcmc_steps, self.num_delete, self.termination,
+            dict(f_live=self.f_live, n_batch=self.n_batch, refine=self.refine))
+        if reason is not None:
             self.logger.info("slicens chose method=%r (method='auto'): %s", method, reason)
-            _check_method(method, self.num_mcmc_steps, self.num_delete, self.termination,
-                          bounded)
-        if method == "bounds":
-            return method, reason, {name: value for name, value in bounded.items()
-                                    if value is not None}
-        return method, reason, dict(num_delete=self.num_delete,
-                                    num_inner_steps=self.num_mcmc_steps,
-                                    dlogz=float(np.log1p(np.exp(self.termination))))
+        return method, reason, settings
 
     def _slicens_folder(self, create: bool = True) -> Path | None:
         """``<output>/slicens``: outside ``search_internal``, which PyAutoFit may remove."""
@@ -396,26 +386,6 @@ class NSS(_Base):
                                             weight_list=weights)
             return SamplesNest(model=model, sample_list=sample_list,
                                samples_info=self.samples_info_from(search_internal))
-
-
-def _check_method(method, num_mcmc_steps, num_delete, termination, bounded) -> None:
-    """``method`` is one slicens runs; ``"bounds"`` takes no nested-sampling settings and
-    ``"slice"`` none of ``bounded``'s (``f_live``, ``n_batch``, ``refine``; None: unset)."""
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got method={method!r}")
-    if method == "slice":
-        for name, value in bounded.items():
-            if value is not None:
-                raise ValueError(f"{name} is a setting of method='bounds', got "
-                                 f"{name}={value!r} with method='slice'")
-    if method != "bounds":
-        return
-    for name, value, default in (("num_mcmc_steps", num_mcmc_steps, None),
-                                 ("num_delete", num_delete, None),
-                                 ("termination", termination, -3.0)):
-        if value != default:
-            raise ValueError(f"{name} is a setting of nested sampling (method='slice'); "
-                             f"method='bounds' stops at min_ess, got {name}={value!r}")
 
 
 def unit_cube_prior(model) -> list[Uniform]:
