@@ -124,6 +124,7 @@ def main() -> None:
                         help="seconds each run may take (slicens's max_time, Nautilus's "
                              "timeout); a run stopped by it says so per seed")
     args = parser.parse_args()
+    limit = dict(max_time=args.max_time)  # every run's
     print(_common.machine())
     print(f"n_live={args.n_live}, seeds 0..{args.seeds - 1}, slicens defaults otherwise "
           f"(num_delete = n_live // 10, dlogz 0.01); fixed = 3 x dim steps, no jumps")
@@ -136,7 +137,6 @@ def main() -> None:
         for sampler in args.samplers:
             rows = []
             for seed in range(args.seeds):
-                limit = dict(max_time=args.max_time)
                 if sampler == "nautilus":
                     rows.append(run_nautilus(problem, seed, args.n_live, **limit))
                 elif sampler == "nautilus-keep":  # its default: the exploration kept
