@@ -17,7 +17,8 @@ with ``discard_exploration=True``: its estimate from the sampling phase's points
 slicens's ``method="bounds"`` does (the like-for-like comparison); "nautilus-keep" at its
 default, every point kept (fewer evaluations, biased where bounds adapt to the points:
 the 10-d shells, docs/design.md "Bounded draws" 7). The issue-27 table's Nautilus column
-is "nautilus-keep". ``--max-time`` caps each run (slicens's ``max_time``, Nautilus's
+is "nautilus-keep". "bounds-reuse" / "bounds-discard": ``method="bounds"`` with
+``exploration="reuse"`` / ``"discard"`` (whatever the default). ``--max-time`` caps each run (slicens's ``max_time``, Nautilus's
 ``timeout``); each seed's line says what stopped it. Runs unchanged on a GPU; the GPU
 check of issue 28 (both samplers on the HST-scale lens cell within 10 minutes):
 
@@ -67,13 +68,15 @@ def run_slicens(problem, seed, n_live, steps, max_time=None):
                 ess=r.ess, boosted=r.boosted_ess, stopped=r.termination)
 
 
-def run_bounds(problem, seed, n_live, refine=True, split_bounds=None, max_time=None):
+def run_bounds(problem, seed, n_live, refine=True, split_bounds=None, max_time=None,
+               exploration=None):
     if split_bounds is not None:  # an option of run_bounded only, not of slicens.run
         r = run_bounded(problem.loglike, as_prior(problem.prior), n_live=n_live, seed=seed,
                         refine=refine, split_bounds=split_bounds, max_time=max_time)
     else:
         r = slicens.run(problem.loglike, problem.prior, n_live=n_live, method="bounds",
-                        seed=seed, refine=refine, progress=False, max_time=max_time)
+                        seed=seed, refine=refine, progress=False, max_time=max_time,
+                        exploration=exploration)
     return dict(evals=r.n_evals, wall=r.sampling_time, logZ=r.logZ, err=r.logZ_err,
                 ess=r.ess, boosted=np.nan, stopped=r.termination)
 
@@ -116,7 +119,8 @@ def main() -> None:
                              "dense suits a GPU)")
     parser.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=list(PROBLEMS))
     parser.add_argument("--samplers", nargs="+", default=["fixed", "auto", "nautilus"],
-                        choices=("fixed", "auto", "bounds", "bounds-ell", "bounds-clusters",
+                        choices=("fixed", "auto", "bounds", "bounds-reuse", "bounds-discard",
+                                 "bounds-ell", "bounds-clusters",
                                  "nautilus", "nautilus-keep", "nautilus-ell"))
     parser.add_argument("--per-seed", action="store_true",
                         help="print each run as it finishes (for long background runs)")
@@ -147,6 +151,9 @@ def main() -> None:
                                              **limit))
                 elif sampler == "bounds":
                     rows.append(run_bounds(problem, seed, args.n_live, **limit))
+                elif sampler in ("bounds-reuse", "bounds-discard"):  # exploration=...
+                    rows.append(run_bounds(problem, seed, args.n_live, **limit,
+                                           exploration=sampler.split("-")[1]))
                 elif sampler == "bounds-ell":  # method="bounds" without networks
                     rows.append(run_bounds(problem, seed, args.n_live, refine=False, **limit))
                 elif sampler == "bounds-clusters":  # one ellipsoid per mode, not split

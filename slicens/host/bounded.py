@@ -34,7 +34,7 @@ import numpy as np
 
 from slicens.core import bounds, ellipsoids, importance
 from slicens.core.chunking import Execution
-from slicens.host import processes
+from slicens.host import bounded_reuse, processes
 from slicens.host.bounded_checkpoint import identity as stored_identity
 from slicens.host.bounded_checkpoint import open_for_run, save
 from slicens.host.bounded_evaluate import BatchEvaluator, choose_chunk
@@ -70,6 +70,13 @@ DEFAULT_REFINE = True
 #: shells 22% and the 10-d shells about 40% more (BENCHMARKS.md, "Bounded draws, fifth
 #: part").
 DEFAULT_SPLIT_BOUNDS = True
+#: Which points the estimate keeps (``run_bounded``'s ``exploration``): ``"reuse"`` every
+#: point, the exploration's batches each for the evidence inside its bound
+#: (:mod:`slicens.core.reuse`); ``"discard"`` the sampling phase's points only;
+#: ``"every"`` every point against the mixture of every draw (biased: the bounds were
+#: fitted to the points they weigh).
+EXPLORATION = ("reuse", "discard", "every")
+DEFAULT_EXPLORATION = "discard"
 #: Sampling ends at this effective sample size of the weights (Nautilus's ``n_eff``).
 DEFAULT_MIN_ESS = 10_000
 #: A bound's ellipsoids hold this many times the volume of those through their farthest
@@ -167,16 +174,15 @@ def run_bounded(loglike: Callable, prior, *, n_live: int, n_batch: int | None = 
                 max_evals: int | None = None, max_time: float | None = None,
                 start_time: float | None = None, report: bool = False, display=None,
                 split_bounds: bool = DEFAULT_SPLIT_BOUNDS, refine: bool = DEFAULT_REFINE,
-                discard_exploration: bool = True, checkpoint=None, resume: bool | None = None,
+                exploration: str = DEFAULT_EXPLORATION, checkpoint=None, resume: bool | None = None,
                 checkpoint_every: float = 60.0,
                 likelihood_id: str = "?") -> BoundedResult:
     """Draw from bounds until exploration ends and the ESS reaches ``min_ess`` (see the
     module's docstring). ``prior`` must be a prior with a unit-cube transform (a list of
     :mod:`slicens.priors`); arguments as for :func:`slicens.run`, already validated
     there except those of this method. ``refine``: networks refine the bounds (default
-    True). ``discard_exploration`` (default True): the estimate from the sampling
-    phase's points only (every point: bounds fitted to the points bias it, measured in
-    docs/design.md). ``split_bounds`` (default True, :data:`DEFAULT_SPLIT_BOUNDS`): each
+    True). ``exploration`` (default :data:`DEFAULT_EXPLORATION`): which points the
+    estimate keeps (:data:`EXPLORATION`; docs/design.md). ``split_bounds`` (default True, :data:`DEFAULT_SPLIT_BOUNDS`): each
     bound's ellipsoids split along the contour (:func:`slicens.core.bounds.split_union`);
     False: one ellipsoid per mode (:func:`slicens.core.bounds.fit`), which takes fewer
     evaluations on the 2-d and 10-d shells and more on the lens.
@@ -203,6 +209,9 @@ def run_bounded(loglike: Callable, prior, *, n_live: int, n_batch: int | None = 
     if f_live >= 1:
         raise ValueError(f"f_live must be below 1, got f_live={f_live!r}")
     check_bool("refine", refine)
+    if exploration not in EXPLORATION:
+        raise ValueError(f"exploration must be one of {EXPLORATION}, got "
+                         f"exploration={exploration!r}")
     check_bool("split_bounds", split_bounds)
     check_positive("enlargement", enlargement)
     if enlargement < 1:
@@ -217,7 +226,7 @@ def run_bounded(loglike: Callable, prior, *, n_live: int, n_batch: int | None = 
         store = _Store(Path(checkpoint), checkpoint_every, stored_identity(
             dim=dim, dtype=jnp.zeros(()).dtype, n_live=n_live, n_batch=n_batch,
             n_update=n_update, f_live=f_live, enlargement=enlargement, refine=refine,
-            split_bounds=split_bounds, discard_exploration=discard_exploration, seed=seed,
+            split_bounds=split_bounds, exploration=exploration, seed=seed,
             likelihood_id=likelihood_id, prior=prior))
     stored = None if store is None else open_for_run(store.path, resume, store.identity)
     if stored is None:
@@ -239,18 +248,16 @@ def run_bounded(loglike: Callable, prior, *, n_live: int, n_batch: int | None = 
     compile_time = time.perf_counter() - compile_start
 
     resumed_at = points.n
+    estimator = _Estimator(exploration, n_batch, min_ess)
     shown = _Shown(display, min_ess, start_time, resumed_at)
     if termination is None:
         termination = _iterate(programs, points, found, progress, store,
                                dict(n_batch=n_batch, n_update=n_update, f_live=f_live,
                                     min_ess=min_ess, max_evals=max_evals, max_time=max_time,
-                                    discard_exploration=discard_exploration),
+                                    estimator=estimator),
                                keys, start_time, report, shown)
 
-    if discard_exploration and progress.phase == "sampling" and sum(progress.sampled) > 0:
-        est = estimate(programs, points, found, progress.sampled, progress.sampling_start)
-    else:  # stopped while exploring: every point
-        est = estimate(programs, points, found, found.draws)
+    est = estimator(programs, points, found, progress)
     shown.show(programs, points, found, progress, est, final=True)
     shown.close()
     n = points.n
@@ -258,8 +265,7 @@ def run_bounded(loglike: Callable, prior, *, n_live: int, n_batch: int | None = 
     settings = dict(method="bounds", n_live=n_live, n_batch=n_batch, n_update=n_update,
                     f_live=f_live, min_ess=min_ess, enlargement=enlargement, seed=seed,
                     max_clusters=max_clusters, split_bounds=split_bounds, refine=refine,
-                    discard_exploration=discard_exploration,
-                    max_evals=max_evals, max_time=max_time,
+                    exploration=exploration, max_evals=max_evals, max_time=max_time,
                     schedule=schedule, chosen=chosen, resumed_at_evals=resumed_at,
                     checkpoint=None if store is None else str(store.path))
     memory.update(devices=[str(d) for d in devices] or [str(jax.devices()[0])],
@@ -395,13 +401,31 @@ def _check(programs, points: Points, found: Bounds, p: Progress, rules: dict,
     if p.phase != "sampling":
         return None, est
     p.next_bound = neediest(programs, points, found, p.sampled, p.sampling_start)
-    if rules["discard_exploration"]:
-        est = estimate(programs, points, found, p.sampled, p.sampling_start)
-    else:
-        est = estimate(programs, points, found, found.draws)
+    est = rules["estimator"](programs, points, found, p)
     if sum(p.sampled) > 0 and float(est.ess) >= rules["min_ess"]:
         return "min_ess", est
     return None, est
+
+
+class _Estimator:
+    """A run's estimate by its ``exploration`` setting (:data:`EXPLORATION`); every point
+    against the mixture of every draw until the sampling phase has drawn. The
+    exploration's shares (``"reuse"``) are chosen once, when first needed."""
+
+    def __init__(self, exploration: str, n_batch: int, min_ess: float):
+        self.exploration, self.n_batch, self.min_ess = exploration, n_batch, min_ess
+        self.shares = None
+
+    def __call__(self, programs, points: Points, found: Bounds, p: Progress):
+        if p.phase != "sampling" or sum(p.sampled) == 0 or self.exploration == "every":
+            return estimate(programs, points, found, found.draws)
+        if self.exploration == "discard":
+            return estimate(programs, points, found, p.sampled, p.sampling_start)
+        if self.shares is None:
+            self.shares = bounded_reuse.exploration_shares(
+                programs, points, found, p.sampling_start, self.n_batch, self.min_ess)
+        return bounded_reuse.estimate(programs, points, found, self.shares, p.sampled,
+                                      p.sampling_start, self.n_batch)
 
 
 def _draw(programs, found: Bounds, k: int, key):

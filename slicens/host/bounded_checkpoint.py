@@ -52,14 +52,14 @@ FORMAT_VERSION = 1
 
 
 def identity(*, dim: int, dtype, n_live: int, n_batch: int, n_update: int, f_live: float,
-             enlargement: float, refine: bool, split_bounds: bool, discard_exploration: bool,
+             enlargement: float, refine: bool, split_bounds: bool, exploration: str,
              seed: int, likelihood_id: str, prior) -> dict[str, Any]:
     """What makes two bounded runs the same run: a resume must match every entry (the
     stopping rules ``min_ess``, ``max_evals``, ``max_time`` may change between calls)."""
     return dict(method="bounds", dim=dim, dtype=str(np.dtype(dtype)), n_live=n_live,
                 n_batch=n_batch, n_update=n_update, f_live=f_live, enlargement=enlargement,
                 refine=refine, split_bounds=split_bounds,
-                discard_exploration=discard_exploration, seed=seed,
+                exploration=exploration, seed=seed,
                 likelihood_id=likelihood_id, prior=[repr(c) for c in prior.components])
 
 
@@ -119,8 +119,19 @@ def load(path: Path) -> Stored:
     if arrays["u"].shape[0]:
         points.add(arrays["u"], arrays["loglike"], 0, arrays["member"])
         points.source[: points.n] = arrays["source"]
-    return Stored(record["identity"], points, found, Progress(**record["progress"]),
-                  record["finished"])
+    return Stored(_current_identity(record["identity"]), points, found,
+                  Progress(**record["progress"]), record["finished"])
+
+
+def _current_identity(stored: dict) -> dict:
+    """A stored identity in today's terms: checkpoints written before runs could reuse
+    their exploration hold ``discard_exploration`` (True: ``exploration="discard"``,
+    False: ``"every"``)."""
+    if "discard_exploration" not in stored:
+        return stored
+    stored = dict(stored)
+    stored["exploration"] = "discard" if stored.pop("discard_exploration") else "every"
+    return stored
 
 
 def open_for_run(path: Path, resume, identity_: dict) -> Stored | None:

@@ -29,10 +29,12 @@ class BoundedResult:
         the counted volumes' variances, :mod:`slicens.core.importance`).
     positions, loglike, log_weights
         Every evaluated point (parameter space), its log-likelihood (-inf where NaN or
-        infinite) and its normalised log weight. Where the run discards its exploration
-        (the default, ``settings["discard_exploration"]``), the weights and logZ are
-        those of the sampling phase's points alone, drawn from bounds fixed before them,
-        and the exploration's points weigh 0 (log weight -inf).
+        infinite) and its normalised log weight. Which points weigh depends on the run's
+        ``settings["exploration"]`` (:attr:`exploration`): ``"reuse"``, every point (each
+        exploration batch for the evidence inside its bound, the sampling phase for the
+        rest, :mod:`slicens.core.reuse`); ``"discard"``, the sampling phase's points
+        alone, drawn from bounds fixed before them, the exploration's weighing 0 (log
+        weight -inf).
     source
         The bound each point was drawn from (0: the prior).
     bound_log_volumes, bound_log_volume_errors, bound_draws
@@ -119,13 +121,28 @@ class BoundedResult:
         return float(self.weights[kept] @ (self.loglike[kept] - self.logZ))
 
     @property
+    def exploration(self) -> str:
+        """How the estimate treats the exploration's points (``run_bounded``'s
+        ``exploration``): ``"reuse"``, ``"discard"`` or ``"every"``; results saved before
+        the setting existed recorded ``discard_exploration`` instead."""
+        if "exploration" in self.settings:
+            return self.settings["exploration"]
+        return "discard" if self.settings.get("discard_exploration", True) else "every"
+
+    @property
     def estimator(self) -> str:
         """Which points ``logZ`` and the weights come from, in words."""
         n = int(self.sampled.sum())
-        if self.settings.get("discard_exploration", True) and self.phase_evals.get("sampling"):
+        if not self.phase_evals.get("sampling") or self.exploration == "every":
+            return f"importance weights of every point ({n:,})"
+        explored = self.phase_evals["exploration"]
+        if self.exploration == "discard":
             return (f"importance weights of the sampling phase's {n:,} points (the "
-                    f"exploration's {self.phase_evals['exploration']:,} discarded)")
-        return f"importance weights of every point ({n:,})"
+                    f"exploration's {explored:,} discarded)")
+        share = float(self.weights[:explored].sum())
+        return (f"the exploration's {explored:,} points for the evidence inside their "
+                f"bounds ({share:.0%} of the weight), the sampling phase's "
+                f"{self.phase_evals['sampling']:,} for the rest (every point kept)")
 
     @property
     def n_bounds(self) -> int:

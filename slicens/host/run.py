@@ -81,6 +81,7 @@ def run(
     f_live: float | None = None,
     n_batch: int | None = None,
     refine: bool | None = None,
+    exploration: str | None = None,
 ) -> Result | BoundedResult:
     """Run nested slice sampling (``method="slice"``, the default) or draw from bounds with
     importance weights (``method="bounds"``, new).
@@ -214,6 +215,14 @@ def run(
         ``method="bounds"`` only: refine each bound by small networks, trained on the
         device, that predict which of its points lie above the contour
         (:mod:`slicens.core.network`; default True). False: unions of ellipsoids only.
+    exploration
+        ``method="bounds"`` only: which points the estimate keeps. ``"reuse"``: every
+        point, each exploration batch estimating the evidence inside the bound it was
+        drawn from and the sampling phase the rest (:mod:`slicens.core.reuse`, unbiased:
+        each batch's share is chosen before it is drawn); ``"discard"``: the sampling
+        phase's points only; ``"every"``: every point against the mixture of all the
+        draws (Nautilus's default; biased where bounds were fitted to the points they
+        weigh). Default: :data:`slicens.host.bounded.DEFAULT_EXPLORATION`.
 
     Returns
     -------
@@ -252,11 +261,13 @@ def run(
                            max_expansions=max_expansions, max_shrinkage=max_shrinkage,
                            checkpoint=checkpoint, resume=resume,
                            checkpoint_every=checkpoint_every, likelihood_id=likelihood_id,
-                           f_live=f_live, n_batch=n_batch, refine=refine, progress=progress)
+                           f_live=f_live, n_batch=n_batch, refine=refine,
+                           exploration=exploration, progress=progress)
         if reason is not None:
             result.settings["chosen"]["method"] = reason
         return result
-    for name, value in (("f_live", f_live), ("n_batch", n_batch), ("refine", refine)):
+    for name, value in (("f_live", f_live), ("n_batch", n_batch), ("refine", refine),
+                        ("exploration", exploration)):
         if value is not None:
             raise ValueError(f"{name} is an argument of method='bounds', got {name}={value!r} "
                              f"with method={method!r}")
@@ -340,7 +351,8 @@ METHODS = ("slice", "bounds", "auto")
 def _run_bounds(loglike, prior, start_time, *, n_live, num_delete, num_inner_steps, chunk_size,
                 memory_budget, schedule, devices, seed, dlogz, max_evals, max_iterations,
                 max_time, min_ess, max_expansions, max_shrinkage, checkpoint, resume,
-                checkpoint_every, likelihood_id, f_live, n_batch, refine, progress):
+                checkpoint_every, likelihood_id, f_live, n_batch, refine, exploration,
+                progress):
     """``method="bounds"``: the arguments it takes checked, the others refused by name."""
     if num_inner_steps is None:
         num_inner_steps = "auto"
@@ -367,6 +379,7 @@ def _run_bounds(loglike, prior, start_time, *, n_live, num_delete, num_inner_ste
         loglike, prior, n_live=n_live, n_batch=n_batch,
         f_live=bounded.DEFAULT_F_LIVE if f_live is None else f_live, min_ess=min_ess,
         refine=bounded.DEFAULT_REFINE if refine is None else refine,
+        exploration=bounded.DEFAULT_EXPLORATION if exploration is None else exploration,
         chunk_size=chunk_size, memory_budget=memory_budget, schedule=schedule,
         devices=devices, seed=seed, max_evals=max_evals, max_time=max_time,
         start_time=start_time, report=progress is not False, display=display,

@@ -1,0 +1,86 @@
+"""The estimate of a bounded run that keeps its exploration's points
+(``exploration="reuse"``, :mod:`slicens.core.reuse`): each exploration batch's share
+``lambda_t``, chosen from the points before it, and the estimate over every point.
+
+A batch's share is what it is predicted to add to the effective sample size, over the
+run's target ``min_ess``, taken from what the earlier batches left: ``lambda_t = rho_t
+x (1 - sum_{s<t} lambda_s)``, ``rho_t = min(1, ESS_t / min_ess)``, so the shares never
+sum past one. ``ESS_t`` (:func:`slicens.core.reuse.batch_ess`) comes from the
+every-point estimate of the points drawn before the batch's bound was first drawn from:
+known before each of its batches, as the estimate's unbiasedness needs.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax.numpy as jnp
+import numpy as np
+
+from slicens.core import reuse
+from slicens.host.bounded_record import Bounds, Points, _pad_to_compiled_sizes, _per_bound
+from slicens.host.platform import jit
+
+__all__ = ["exploration_shares", "estimate"]
+
+
+@functools.cache
+def _programs():
+    return (jit(reuse.estimate, static_argnums=9), jit(reuse.batch_ess, static_argnums=4))
+
+
+def exploration_shares(programs, points: Points, found: Bounds, sampling_start: int,
+                       n_batch: int, budget: float) -> np.ndarray:
+    """``lambda_t`` of each exploration batch (rows ``[0, sampling_start)`` in batches
+    of ``n_batch``), shape (sampling_start // n_batch,)."""
+    source = points.source[:sampling_start]
+    n_batches = sampling_start // n_batch
+    first_source = source[::n_batch][:n_batches]
+    n_pad, k_pad = _pad_to_compiled_sizes(points, found)
+    predicted = {}
+    for b in dict.fromkeys(first_source.tolist()):
+        start = int(np.argmax(source == b))  # the points there were before its first batch
+        predicted[b] = 0.0 if start == 0 else _predicted_ess(
+            programs, points, found, b, start, n_pad, k_pad, n_batch)
+    shares = np.zeros(n_batches)
+    left = 1.0
+    for t, b in enumerate(first_source.tolist()):
+        shares[t] = min(1.0, predicted[b] / budget) * left
+        left -= shares[t]
+    return shares
+
+
+def _predicted_ess(programs, points: Points, found: Bounds, b: int, start: int,
+                   n_pad: int, k_pad: int, n_batch: int) -> float:
+    """What a batch from bound ``b`` is predicted to add to the ESS, from the
+    every-point estimate of the first ``start`` points."""
+    _, batch_ess = _programs()
+    loglike = points.loglike[:n_pad].copy()
+    loglike[start:] = -np.inf
+    with np.errstate(divide="ignore"):
+        log_n = np.log(_per_bound(np.bincount(points.source[:start], minlength=len(found)),
+                                  k_pad))
+    member = points.member[:n_pad, :k_pad]
+    before = programs.estimate(loglike, member, points.source[:n_pad], log_n,
+                               _per_bound(found.log_volume, k_pad),
+                               _per_bound(found.log_volume_var, k_pad))
+    return float(batch_ess(jnp.asarray(loglike - float(before.logZ)), before.log_weights,
+                           jnp.asarray(member[:, b]), found.log_volume[b], n_batch))
+
+
+def estimate(programs, points: Points, found: Bounds, shares: np.ndarray, sampled,
+             sampling_start: int, n_batch: int):
+    """The estimate over every point: the exploration's batches with ``shares``, the
+    sampling phase's points (``sampled``: its draws per bound) for the rest."""
+    estimate_program, _ = _programs()
+    n_pad, k_pad = _pad_to_compiled_sizes(points, found)
+    rows = np.arange(n_pad)
+    log_share = np.full(n_pad, -np.inf)
+    with np.errstate(divide="ignore"):
+        log_share[: shares.size * n_batch] = np.log(np.repeat(shares, n_batch))
+        log_n_sampled = np.log(_per_bound(sampled, k_pad))
+    return estimate_program(
+        points.loglike[:n_pad], points.member[:n_pad, :k_pad], points.source[:n_pad],
+        rows // n_batch, log_share, (rows >= sampling_start) & (rows < points.n),
+        log_n_sampled, _per_bound(found.log_volume, k_pad),
+        _per_bound(found.log_volume_var, k_pad), n_batch)
