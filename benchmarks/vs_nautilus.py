@@ -18,9 +18,10 @@ slicens's ``method="bounds"`` does (the like-for-like comparison); "nautilus-kee
 default, every point kept (fewer evaluations, biased where bounds adapt to the points:
 the 10-d shells, docs/design.md "Bounded draws" 7). The issue-27 table's Nautilus column
 is "nautilus-keep". "bounds-reuse" / "bounds-discard": ``method="bounds"`` with
-``exploration="reuse"`` / ``"discard"`` (whatever the default). ``--max-time`` caps each run (slicens's ``max_time``, Nautilus's
-``timeout``); each seed's line says what stopped it. Runs unchanged on a GPU; the GPU
-check of issue 28 (both samplers on the HST-scale lens cell within 10 minutes):
+``exploration="reuse"`` / ``"discard"`` (whatever the default). ``--max-time`` caps
+each run (slicens's ``max_time``, Nautilus's ``timeout``); each seed's line says what
+stopped it. Runs unchanged on a GPU; the GPU check of issue 28 (both samplers on the
+HST-scale lens cell within 10 minutes):
 
     python benchmarks/vs_nautilus.py --scale hst --problems lens --seeds 1 --per-seed \
         --samplers bounds nautilus-keep --n-live 200 --max-time 240

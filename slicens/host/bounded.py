@@ -182,10 +182,11 @@ def run_bounded(loglike: Callable, prior, *, n_live: int, n_batch: int | None = 
     :mod:`slicens.priors`); arguments as for :func:`slicens.run`, already validated
     there except those of this method. ``refine``: networks refine the bounds (default
     True). ``exploration`` (default :data:`DEFAULT_EXPLORATION`): which points the
-    estimate keeps (:data:`EXPLORATION`; docs/design.md). ``split_bounds`` (default True, :data:`DEFAULT_SPLIT_BOUNDS`): each
-    bound's ellipsoids split along the contour (:func:`slicens.core.bounds.split_union`);
-    False: one ellipsoid per mode (:func:`slicens.core.bounds.fit`), which takes fewer
-    evaluations on the 2-d and 10-d shells and more on the lens.
+    estimate keeps (:data:`EXPLORATION`; docs/design.md). ``split_bounds`` (default
+    True, :data:`DEFAULT_SPLIT_BOUNDS`): each bound's ellipsoids split along the contour
+    (:func:`slicens.core.bounds.split_union`); False: one ellipsoid per mode
+    (:func:`slicens.core.bounds.fit`), which takes fewer evaluations on the 2-d and 10-d
+    shells and more on the lens.
     ``checkpoint``, ``resume``, ``checkpoint_every``, ``likelihood_id``: as for
     :func:`slicens.run` (:mod:`slicens.host.bounded_checkpoint`). ``report``: log each
     new bound; ``display``: a :func:`slicens.host.progress.make_display` shown the phase,
