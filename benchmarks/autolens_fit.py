@@ -18,7 +18,8 @@ af.Nautilus with ``discard_exploration=True``: its estimate then weighs only the
 drawn after its bounds were fixed, as slicens's does (unbiased where bounds adapt).
 ``--max-evals`` caps a slicens run; ``--log-bounds`` logs each bound a bounded run fits;
 ``--box-tries`` / ``--no-box-tries`` set :data:`slicens.core.bounds.BOX_TRIES` (off by
-default, where this fit's exploration stalls: BENCHMARKS.md, "tenth part").
+default, where this fit's exploration stalls: BENCHMARKS.md, "tenth part");
+``--exploration reuse`` keeps the exploration's points (``exploration="reuse"``).
 """
 
 import argparse
@@ -43,14 +44,15 @@ from slicens.autofit import NSS  # noqa: E402
 from slicens.core import bounds  # noqa: E402
 
 
-def search_for(sampler: str, n_live: int, n_eff: int, seed: int, max_evals: int | None):
+def search_for(sampler: str, n_live: int, n_eff: int, seed: int, max_evals: int | None,
+               exploration: str | None = None):
     if sampler.startswith("nautilus"):
         return af.Nautilus(name=f"mge_{sampler}", n_live=n_live, n_eff=n_eff, seed=seed,
                            number_of_cores=1,
                            discard_exploration=sampler == "nautilus-discard")
     if sampler == "bounds":
         return NSS(name="mge_bounds", method="bounds", n_live=n_live, min_ess=n_eff,
-                   seed=seed, progress="log", max_evals=max_evals)
+                   seed=seed, progress="log", max_evals=max_evals, exploration=exploration)
     return NSS(name="mge_slice", n_live=n_live, seed=seed, progress="log", max_evals=max_evals)
 
 
@@ -91,6 +93,8 @@ def main() -> None:
     parser.add_argument("--box-tries", action=argparse.BooleanOptionalAction,
                         help="slicens.core.bounds.BOX_TRIES (off by default): try a bound "
                              "from its union's box where that is smaller than its ellipsoids")
+    parser.add_argument("--exploration", choices=("reuse", "discard", "every"),
+                        help="slicens bounds only: which points the estimate keeps")
     parser.add_argument("--log-bounds", action="store_true",
                         help="log each bound a bounded run fits (slicens's INFO lines)")
     args = parser.parse_args()
@@ -105,7 +109,8 @@ def main() -> None:
           f"{args.n_live}, n_eff / min_ess {args.n_eff}, seed {args.seed}")
     with tempfile.TemporaryDirectory() as folder:
         conf.instance.output_path = folder
-        search = search_for(args.sampler, args.n_live, args.n_eff, args.seed, args.max_evals)
+        search = search_for(args.sampler, args.n_live, args.n_eff, args.seed, args.max_evals,
+                            args.exploration)
         start = time.perf_counter()
         result = search.fit(model=model, analysis=al.AnalysisImaging(dataset=dataset,
                                                                       use_jax=True))

@@ -11,8 +11,8 @@ The constructor accepts every argument af.NSS accepts (``n_live``, ``num_mcmc_st
 ``num_delete``, ``chunk_size``, ``termination`` with af.NSS's meaning,
 ``checkpoint_interval``, ``seed``, ``number_of_cores``, the update cadences, ``silence``,
 ``session``, ``initializer``) plus slicens's own (``memory_budget``, ``max_evals``,
-``max_time``, ``min_ess``, ``progress``, ``method``; ``f_live``, ``n_batch``, ``refine`` for
-``method="bounds"``) and ``backend="slicens"``. Where the
+``max_time``, ``min_ess``, ``progress``, ``method``; ``f_live``, ``n_batch``, ``refine``,
+``exploration`` for ``method="bounds"``) and ``backend="slicens"``. Where the
 defaults differ from af.NSS's, see the class docstring. ``method="bounds"`` draws from
 bounds with importance weights (:func:`slicens.run`): the samples then carry every
 weighed point's importance weight and likelihood, ``log_evidence`` is the
@@ -71,7 +71,7 @@ except ImportError:  # autofit 2026.7 (Python 3.11): the nested-sampler family b
 import slicens
 from slicens.core.blocks import CONVERGED
 from slicens.host.samples_info import samples_info
-from slicens.host.search_method import DEFAULT_TERMINATION, check_method, run_settings
+from slicens.host.search_method import DEFAULT_TERMINATION, check_method, run_settings, settings_of
 from slicens.host.settings import DEFAULT_CHECKPOINT_EVERY, DEFAULT_N_LIVE
 from slicens.priors import Uniform
 
@@ -126,10 +126,10 @@ class NSS(_Base):
         ``num_mcmc_steps``, ``num_delete`` or ``termination`` (refused by name). ``"auto"``:
         chosen per run (:func:`slicens.run`). A method other than ``"slice"`` is part of
         the fit's identifier (its own output folder).
-    f_live, n_batch, refine
+    f_live, n_batch, refine, exploration
         Settings of ``method="bounds"`` (:func:`slicens.run`; None: its defaults 0.01,
-        ``n_live // 4``, True); refused with ``method="slice"``. Each one set joins the
-        fit's identifier.
+        ``n_live // 4``, True, ``"discard"``); refused with ``method="slice"``. Each one set
+        joins the fit's identifier.
     number_of_cores
         Accepted for af.NSS's signature; slicens runs on JAX's device, so a value above 1
         is ignored with a warning (as af.NSS does).
@@ -191,12 +191,13 @@ class NSS(_Base):
         f_live: float | None = None,
         n_batch: int | None = None,
         refine: bool | None = None,
+        exploration: str | None = None,
         **kwargs,
     ):
         if backend != "slicens":
             raise ValueError(f"slicens.autofit.NSS runs backend='slicens' only, got "
                              f"backend={backend!r}; use af.NSS for its own backend")
-        bounded = dict(f_live=f_live, n_batch=n_batch, refine=refine)
+        bounded = dict(f_live=f_live, n_batch=n_batch, refine=refine, exploration=exploration)
         check_method(method, num_mcmc_steps, num_delete, termination, bounded)
         base = dict(name=name, path_prefix=path_prefix, unique_tag=unique_tag,
                     iterations_per_quick_update=iterations_per_quick_update,
@@ -213,7 +214,8 @@ class NSS(_Base):
         self.checkpoint_interval, self.seed, self.backend = checkpoint_interval, seed, backend
         self.progress = False if silence else progress
         self.method = method
-        self.f_live, self.n_batch, self.refine = f_live, n_batch, refine
+        for name, value in bounded.items():  # f_live, ...: identifier fields where set
+            setattr(self, name, value)
         if method != "slice":  # slice fits keep the identifiers they had before `method`
             self.__identifier_fields__ = type(self).__identifier_fields__ + ("method",) + tuple(
                 name for name, value in bounded.items() if value is not None)
@@ -298,7 +300,7 @@ class NSS(_Base):
         """:func:`slicens.host.search_method.run_settings` of this search."""
         method, reason, settings = run_settings(
             self.method, prior, self.num_mcmc_steps, self.num_delete, self.termination,
-            dict(f_live=self.f_live, n_batch=self.n_batch, refine=self.refine))
+            settings_of(self))
         if reason is not None:
             self.logger.info("slicens chose method=%r (method='auto'): %s", method, reason)
         return method, reason, settings

@@ -73,7 +73,7 @@ def _probe(args) -> None:
 _RUN_KEYS = ("n_live", "num_delete", "num_inner_steps", "chunk_size", "memory_budget", "seed",
              "dlogz", "max_evals", "max_iterations", "max_time", "min_ess", "schedule",
              "max_expansions", "max_shrinkage", "checkpoint", "resume", "checkpoint_every",
-             "likelihood_id", "progress", "method", "f_live", "n_batch", "refine")
+             "likelihood_id", "progress", "method", "f_live", "n_batch", "refine", "exploration")
 
 
 def _run(args) -> None:

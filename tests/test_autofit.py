@@ -372,20 +372,25 @@ def test_method_bounds_is_in_the_identifier_and_refuses_nested_sampling_settings
 
 
 def test_the_bounded_settings_reach_the_run_and_the_identifier_and_slice_refuses_them():
-    """``f_live``, ``n_batch``, ``refine`` go to a bounded run (and the identifier, where
-    set); ``method="slice"`` refuses them by name; ``"auto"`` is chosen before the run's
-    settings are built, so a bounded choice gets no nested-sampling ones."""
+    """``f_live``, ``n_batch``, ``refine``, ``exploration`` go to a bounded run (and the
+    identifier, where set); ``method="slice"`` refuses them by name; ``"auto"`` is chosen
+    before the run's settings are built, so a bounded choice gets no nested-sampling
+    ones."""
     search = NSS(name="x", method="bounds", refine=False, n_batch=10)
     assert {"refine", "n_batch"} <= set(search.__identifier_fields__)
     assert "f_live" not in search.__identifier_fields__
     prior = unit_cube_prior(example.make_model())
     assert search._run_settings(prior) == ("bounds", None, dict(n_batch=10, refine=False))
-    for name, value in (("f_live", 0.1), ("n_batch", 10), ("refine", False)):
+    for name, value in (("f_live", 0.1), ("n_batch", 10), ("refine", False),
+                        ("exploration", "reuse")):
         with pytest.raises(ValueError, match=f"{name} is a setting of method='bounds'"):
             NSS(name="x", **{name: value})
     method, reason, settings = NSS(name="x", method="auto", f_live=0.05)._run_settings(prior)
     assert method == "bounds" and reason.startswith("bounds: dim=3")
     assert settings == dict(f_live=0.05)
+    reuse = NSS(name="x", method="bounds", exploration="reuse")
+    assert "exploration" in reuse.__identifier_fields__
+    assert reuse._run_settings(prior)[2] == dict(exploration="reuse")
     with pytest.raises(ValueError, match="termination is a setting of nested sampling"):
         NSS(name="x", method="auto", termination=-1.0)._run_settings(prior)
 

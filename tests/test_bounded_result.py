@@ -53,6 +53,15 @@ def test_the_summary_names_the_estimator_the_phases_and_the_bounds(result):
     assert repr(result).startswith("BoundedResult(logZ=")
 
 
+def test_results_saved_before_the_exploration_setting_say_how_they_weighed(result):
+    assert result.exploration == result.settings["exploration"]
+    for old, new in ((True, "discard"), (False, "every")):
+        settings = {k: v for k, v in result.settings.items() if k != "exploration"}
+        older = dataclasses.replace(result, settings=dict(settings, discard_exploration=old))
+        assert older.exploration == new
+    assert "importance weights of every point" in older.estimator
+
+
 def test_evidence_information_and_ess_growth_match_the_analytic_values(result):
     assert abs(result.logZ - LOGZ) < 3 * result.logZ_err
     # the information's error: sd(log L) / sqrt(ESS), sd(log L) = sqrt(dim / 2) = 1

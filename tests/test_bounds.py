@@ -259,11 +259,38 @@ def test_a_bounded_run_finds_the_analytic_evidence_and_posterior(seed):
     assert "bounds" in result.summary() and "min_ess" in result.summary()
 
 
+@functools.cache
+def _ellipsoids_run(exploration):
+    """Seed 0 to convergence without networks (a few seconds)."""
+    return _quick_run(0, refine=False, exploration=exploration)
+
+
 def test_a_run_of_ellipsoids_only_finds_the_analytic_evidence():
-    result = _quick_run(0, refine=False)
+    result = _ellipsoids_run("discard")
     assert result.settings["refine"] is False and result.termination == "min_ess"
     assert not result.bound_refined.any()
     assert abs(result.logZ - _LOGZ) < 3 * result.logZ_err
+
+
+def test_a_run_that_reuses_its_exploration_weighs_every_point_and_samples_less():
+    """``exploration="reuse"`` (slicens/core/reuse.py): the same exploration (its bounds
+    do not depend on the estimate), every point weighed, the evidence within its error,
+    and ``min_ess`` met after fewer sampling-phase draws than where the exploration is
+    discarded (its batches add to the ESS). Unbiased over seeds: tests/test_reuse.py
+    and BENCHMARKS.md."""
+    reuse, discard = _ellipsoids_run("reuse"), _ellipsoids_run("discard")
+    assert reuse.settings["exploration"] == "reuse" and reuse.exploration == "reuse"
+    assert reuse.phase_evals["exploration"] == discard.phase_evals["exploration"]
+    np.testing.assert_array_equal(reuse.bound_log_volumes, discard.bound_log_volumes)
+    assert reuse.termination == "min_ess" and reuse.ess >= 1000
+    assert abs(reuse.logZ - _LOGZ) < 3 * reuse.logZ_err
+    explored = reuse.phase_evals["exploration"]
+    # the exploration's points weigh from the first fitted bound's batches on (the cube's
+    # first batches have share 0: no point before them predicts what they add)
+    from_bounds = reuse.source[:explored] > 0
+    assert reuse.sampled[:explored][from_bounds].all() and not discard.sampled[:explored].any()
+    assert reuse.phase_evals["sampling"] < discard.phase_evals["sampling"]
+    assert "for the evidence inside their bounds" in reuse.summary()
 
 
 def test_a_bounded_run_does_not_depend_on_the_chunk_size():
@@ -372,6 +399,19 @@ def test_a_finished_bounded_checkpoint_is_returned_only_when_asked(checkpointed,
     _assert_same_run(_quick_run(4, chunk_size=7, checkpoint=path, resume=True), finished)
 
 
+def test_a_checkpoint_from_before_the_exploration_setting_resumes_as_discarding(
+        checkpointed, tmp_path):
+    """Checkpoints written before ``exploration`` existed hold ``discard_exploration``:
+    read as ``exploration="discard"`` (True) or ``"every"`` (False)."""
+    stored = bounded_checkpoint.load(checkpointed[1])
+    for old, new in ((True, "discard"), (False, "every")):
+        identity = {k: v for k, v in stored.identity.items() if k != "exploration"}
+        path = tmp_path / f"old_{old}.ckpt"
+        bounded_checkpoint.save(path, dict(identity, discard_exploration=old), stored.points,
+                                stored.found, stored.progress)
+        assert bounded_checkpoint.load(path).identity == dict(identity, exploration=new)
+
+
 def test_a_bounded_checkpoint_of_another_run_or_method_is_refused(checkpointed, tmp_path):
     path = checkpointed[1]
     with pytest.raises(CheckpointError, match="seed: checkpoint has 4, this call has 5"):
@@ -413,6 +453,10 @@ def test_bad_bounded_arguments_are_refused_by_name():
         slicens.run(_LOGLIKE, _PRIOR, refine=True, progress=False)
     with pytest.raises(TypeError, match="refine=1"):
         _quick_run(0, refine=1)
+    with pytest.raises(ValueError, match="exploration='keep'"):
+        _quick_run(0, exploration="keep")
+    with pytest.raises(ValueError, match="exploration"):
+        slicens.run(_LOGLIKE, _PRIOR, exploration="reuse", progress=False)
     with pytest.raises(TypeError, match="split_bounds='no'"):
         run_bounded(_LOGLIKE, as_prior(_PRIOR), n_live=100, split_bounds="no")
     custom = (lambda key, n: jax.random.uniform(key, (n, DIM)), lambda x: 0.0)

@@ -4,8 +4,8 @@
 
 A batch's share is what it is predicted to add to the effective sample size, over the
 run's target ``min_ess``, taken from what the earlier batches left: ``lambda_t = rho_t
-x (1 - sum_{s<t} lambda_s)``, ``rho_t = min(1, ESS_t / min_ess)``, so the shares never
-sum past one. ``ESS_t`` (:func:`slicens.core.reuse.batch_ess`) comes from the
+x (1 - sum_{s<t} lambda_s)``, ``rho_t = min(1, ESS_t / (BUDGET x min_ess))``, so the
+shares never sum past one. ``ESS_t`` (:func:`slicens.core.reuse.batch_ess`) comes from the
 every-point estimate of the points drawn before the batch's bound was first drawn from:
 known before each of its batches, as the estimate's unbiasedness needs.
 """
@@ -21,7 +21,15 @@ from slicens.core import reuse
 from slicens.host.bounded_record import Bounds, Points, _pad_to_compiled_sizes, _per_bound
 from slicens.host.platform import jit
 
-__all__ = ["exploration_shares", "estimate"]
+__all__ = ["exploration_shares", "estimate", "BUDGET", "SAMPLING_FLOOR"]
+
+#: The ESS the shares are measured against, in units of the run's ``min_ess``: at 1 the
+#: exploration took 93% of the weight on a 3-d Gaussian without networks and the
+#: evidence scattered twice as much as at 2 (0.020 against 0.011, 8 seeds; BENCHMARKS.md).
+BUDGET = 2.0
+#: The sampling phase's own ESS, in units of ``n_live``, before a run that reuses its
+#: exploration may stop (``bounded._Estimator.sampled_enough``).
+SAMPLING_FLOOR = 1.0
 
 
 @functools.cache
