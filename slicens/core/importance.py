@@ -26,7 +26,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-__all__ = ["Estimate", "log_mixture_density", "estimate", "log_need", "live_share"]
+__all__ = ["Estimate", "log_mixture_density", "estimate", "draw_variance",
+           "volume_sensitivity", "log_need", "live_share"]
 
 
 class Estimate(NamedTuple):
@@ -68,21 +69,34 @@ def estimate(loglike, member, source, log_n, log_volume, log_volume_var) -> Esti
     safe = jnp.where(jnp.isfinite(log_z), log_z, 0.0)
     w = jnp.exp(log_w - safe)  # sums to 1
     # The draws: sum_k n_k Var_k(w), from each bound's own points (relative to Z^2).
-    s1 = jax.ops.segment_sum(w, source, n_bounds)
-    s2 = jax.ops.segment_sum(w**2, source, n_bounds)
-    n = jnp.exp(log_n)
-    within = jnp.where(n > 1, (s2 - s1**2 / jnp.maximum(n, 1.0)) * n / jnp.maximum(n - 1, 1.0),
-                       0.0)
-    draw_var = jnp.sum(jnp.maximum(within, 0.0))
+    draw_var = draw_variance(w, source, jnp.exp(log_n), n_bounds)
     # The volumes: d log Z / d log V_k = sum_i w_i r_ik, r_ik bound k's share of D(x_i).
-    # (points in no bound drawn from, log_d = -inf, have no weight and no share)
-    held = member & jnp.isfinite(log_d)[:, None]
-    share = jnp.where(held, jnp.exp((log_n - log_volume)[None, :] - log_d[:, None]), 0.0)
-    sensitivity = jnp.sum(w[:, None] * share, axis=0)
+    sensitivity = volume_sensitivity(w, member, log_n, log_volume, log_d)
     volume_var = jnp.sum(sensitivity**2 * log_volume_var)
     ess = 1.0 / jnp.sum(w**2)
     return Estimate(log_z, jnp.sqrt(draw_var + volume_var), log_w - safe, ess, draw_var,
                     volume_var)
+
+
+def draw_variance(w, group, count, n_groups: int):
+    """``sum_g n_g Var_g(w)``: the variance of the groups' sums of ``n_g`` iid terms
+    ``w``, from each group's own spread (``count``: ``n_g`` per group; 0 or 1 adds
+    nothing)."""
+    s1 = jax.ops.segment_sum(w, group, n_groups)
+    s2 = jax.ops.segment_sum(w**2, group, n_groups)
+    n = count[:n_groups]
+    within = jnp.where(n > 1, (s2 - s1**2 / jnp.maximum(n, 1.0)) * n / jnp.maximum(n - 1, 1.0),
+                       0.0)
+    return jnp.sum(jnp.maximum(within, 0.0))
+
+
+def volume_sensitivity(w, member, log_n, log_volume, log_d):
+    """``d log Z / d log V_k = sum_i w_i r_ik`` per bound, ``r_ik`` bound k's share of
+    the mixture density ``D(x_i)`` (``log_d``; points in no bound drawn from, ``log_d =
+    -inf``, have no weight and no share)."""
+    held = member & jnp.isfinite(log_d)[:, None]
+    share = jnp.where(held, jnp.exp((log_n - log_volume)[None, :] - log_d[:, None]), 0.0)
+    return jnp.sum(w[:, None] * share, axis=0)
 
 
 def log_need(loglike, member, log_n_target, log_n_drawn, log_volume):

@@ -33,7 +33,12 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from slicens.core.importance import Estimate, log_mixture_density
+from slicens.core.importance import (
+    Estimate,
+    draw_variance,
+    log_mixture_density,
+    volume_sensitivity,
+)
 
 __all__ = ["estimate", "batch_ess"]
 
@@ -68,31 +73,16 @@ def estimate(loglike, member, source, batch, log_share, sampled, log_n_sampled,
     w_explored = jnp.exp(log_explored - safe)
     w_sampled = jnp.exp(log_sampled - safe)
     # The draws: each exploration batch's sum, n iid terms; each sampling bound's draws.
-    n_s = jnp.exp(log_n_sampled)
-    draw_var = (_within(w_explored, batch, jnp.full(n_points, float(n_batch)), n_points)
-                + _within(w_sampled, source, n_s, n_bounds))
+    draw_var = (draw_variance(w_explored, batch, jnp.full(n_points, float(n_batch)), n_points)
+                + draw_variance(w_sampled, source, jnp.exp(log_n_sampled), n_bounds))
     # The volumes: an exploration batch's sum is proportional to its bound's volume; a
     # sampling weight to the inverse of the mixture density (importance.estimate).
-    held = member & jnp.isfinite(log_d)[:, None]
-    d_share = jnp.where(held, jnp.exp((log_n_sampled - log_volume)[None, :] - log_d[:, None]),
-                        0.0)
     sensitivity = (jax.ops.segment_sum(w_explored, source, n_bounds)
-                   + jnp.sum(w_sampled[:, None] * d_share, axis=0))
+                   + volume_sensitivity(w_sampled, member, log_n_sampled, log_volume, log_d))
     volume_var = jnp.sum(sensitivity**2 * log_volume_var)
     ess = 1.0 / jnp.sum(w**2)
     return Estimate(log_z, jnp.sqrt(draw_var + volume_var), log_w - safe, ess, draw_var,
                     volume_var)
-
-
-def _within(w, group, count, n_groups):
-    """``sum_g n_g Var_g(w)``: the variance of the groups' sums of ``n_g`` iid terms,
-    from each group's spread (``count``: ``n_g`` per group, 0 or 1 adds nothing)."""
-    s1 = jax.ops.segment_sum(w, group, n_groups)
-    s2 = jax.ops.segment_sum(w**2, group, n_groups)
-    n = count[:n_groups]
-    within = jnp.where(n > 1, (s2 - s1**2 / jnp.maximum(n, 1.0)) * n / jnp.maximum(n - 1, 1.0),
-                       0.0)
-    return jnp.sum(jnp.maximum(within, 0.0))
 
 
 def batch_ess(log_ratio, log_weights, in_bound, log_volume, n_batch: int):
