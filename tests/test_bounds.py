@@ -276,8 +276,9 @@ def test_a_run_that_reuses_its_exploration_weighs_every_point_and_samples_less()
     """``exploration="reuse"`` (slicens/core/reuse.py): the same exploration (its bounds
     do not depend on the estimate), every point weighed, the evidence within its error,
     and ``min_ess`` met after fewer sampling-phase draws than where the exploration is
-    discarded (its batches add to the ESS). Unbiased over seeds: tests/test_reuse.py
-    and BENCHMARKS.md."""
+    discarded (its batches add to the ESS). Unbiased on fixed bounds over seeds:
+    tests/test_reuse.py; whole runs over seeds: BENCHMARKS.md, "The exploration
+    reused"."""
     reuse, discard = _ellipsoids_run("reuse"), _ellipsoids_run("discard")
     assert reuse.settings["exploration"] == "reuse" and reuse.exploration == "reuse"
     assert reuse.phase_evals["exploration"] == discard.phase_evals["exploration"]
