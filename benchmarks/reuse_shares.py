@@ -30,8 +30,9 @@ import jax
 import numpy as np
 from scipy.special import logsumexp
 
-from slicens.host import bounded, bounded_reuse
+from slicens.host import bounded_reuse
 from slicens.host.bounded import run_bounded
+from slicens.host.bounded_estimator import Estimator
 from slicens.host.bounded_record import estimate as importance_estimate
 from slicens.priors import as_prior
 
@@ -43,19 +44,19 @@ def recorded_run(seed: int, refine: bool):
     """A discard run's final state: (programs, points, bounds, progress, min_ess,
     n_batch)."""
     held = {}
-    call = bounded._Estimator.__call__
+    call = Estimator.__call__
 
     def keep(self, programs, points, found, p):
         held.update(state=(programs, points, found, p, self.min_ess, self.n_batch))
         return call(self, programs, points, found, p)
 
-    bounded._Estimator.__call__ = keep
+    Estimator.__call__ = keep
     try:
         run_bounded(test_bounds._LOGLIKE, as_prior(test_bounds._PRIOR), n_live=100,
                     min_ess=1000, seed=seed, refine=refine, exploration="discard",
                     chunk_size=None)
     finally:
-        bounded._Estimator.__call__ = call
+        Estimator.__call__ = call
     return held["state"]
 
 

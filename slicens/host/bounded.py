@@ -34,9 +34,10 @@ import numpy as np
 
 from slicens.core import bounds, ellipsoids, importance
 from slicens.core.chunking import Execution
-from slicens.host import bounded_reuse, processes
+from slicens.host import processes
 from slicens.host.bounded_checkpoint import identity as stored_identity
 from slicens.host.bounded_checkpoint import open_for_run, save
+from slicens.host.bounded_estimator import DEFAULT_EXPLORATION, EXPLORATION, Estimator
 from slicens.host.bounded_evaluate import BatchEvaluator, choose_chunk
 from slicens.host.bounded_record import (
     Bounds,
@@ -70,13 +71,6 @@ DEFAULT_REFINE = True
 #: shells 22% and the 10-d shells about 40% more (BENCHMARKS.md, "Bounded draws, fifth
 #: part").
 DEFAULT_SPLIT_BOUNDS = True
-#: Which points the estimate keeps (``run_bounded``'s ``exploration``): ``"reuse"`` every
-#: point, the exploration's batches each for the evidence inside its bound
-#: (:mod:`slicens.core.reuse`); ``"discard"`` the sampling phase's points only;
-#: ``"every"`` every point against the mixture of every draw (biased: the bounds were
-#: fitted to the points they weigh).
-EXPLORATION = ("reuse", "discard", "every")
-DEFAULT_EXPLORATION = "discard"
 #: Sampling ends at this effective sample size of the weights (Nautilus's ``n_eff``).
 DEFAULT_MIN_ESS = 10_000
 #: A bound's ellipsoids hold this many times the volume of those through their farthest
@@ -249,7 +243,7 @@ def run_bounded(loglike: Callable, prior, *, n_live: int, n_batch: int | None = 
     compile_time = time.perf_counter() - compile_start
 
     resumed_at = points.n
-    estimator = _Estimator(exploration, n_batch, min_ess)
+    estimator = Estimator(exploration, n_batch, min_ess)
     shown = _Shown(display, min_ess, start_time, resumed_at)
     if termination is None:
         termination = _iterate(programs, points, found, progress, store,
@@ -407,40 +401,6 @@ def _check(programs, points: Points, found: Bounds, p: Progress, rules: dict,
             and rules["estimator"].sampled_enough(programs, points, found, p)):
         return "min_ess", est
     return None, est
-
-
-class _Estimator:
-    """A run's estimate by its ``exploration`` setting (:data:`EXPLORATION`); every point
-    against the mixture of every draw until the sampling phase has drawn. The
-    exploration's shares (``"reuse"``) are chosen once, when first needed."""
-
-    def __init__(self, exploration: str, n_batch: int, min_ess: float):
-        self.exploration, self.n_batch, self.min_ess = exploration, n_batch, min_ess
-        self.shares = None
-
-    def __call__(self, programs, points: Points, found: Bounds, p: Progress):
-        if p.phase != "sampling" or sum(p.sampled) == 0 or self.exploration == "every":
-            return estimate(programs, points, found, found.draws)
-        if self.exploration == "discard":
-            return estimate(programs, points, found, p.sampled, p.sampling_start)
-        if self.shares is None:
-            self.shares = bounded_reuse.exploration_shares(
-                programs, points, found, p.sampling_start, self.n_batch,
-                bounded_reuse.BUDGET * self.min_ess)
-        return bounded_reuse.estimate(programs, points, found, self.shares, p.sampled,
-                                      p.sampling_start, self.n_batch)
-
-    def sampled_enough(self, programs, points: Points, found: Bounds, p: Progress) -> bool:
-        """Whether the sampling phase may stop once the ESS is met: where the exploration
-        is reused, only once its own points reach an ESS of ``n_live``
-        (:data:`bounded_reuse.SAMPLING_FLOOR`): the exploration's batches may meet
-        ``min_ess`` alone after the cube's first batch, whose few points estimate the
-        rest (what the shares leave) with an error they cannot see (3-d Gaussian without
-        networks, 2 of 8 seeds 0.5 nats low at z -20)."""
-        if self.exploration != "reuse":
-            return True
-        own = estimate(programs, points, found, p.sampled, p.sampling_start)
-        return float(own.ess) >= bounded_reuse.SAMPLING_FLOOR * programs.n_live
 
 
 def _draw(programs, found: Bounds, k: int, key):

@@ -191,40 +191,29 @@ def run(
         ``"log"`` (plain lines) to force one.
     method
         ``"slice"`` (default): nested sampling with slice chains, as above.
-        ``"bounds"``: every point is drawn uniformly from a bound (unions of ellipsoids
-        fitted to the best points, in the prior's unit cube, refined by small networks
-        trained on the device) and weighed by importance against all the bounds drawn
-        from; an exploration phase fits the bounds, a sampling phase (whose points alone
-        make the estimate) draws from them (:mod:`slicens.host.bounded`; docs/design.md,
-        "Bounded draws"). It needs a prior with a unit-cube transform, stops at
-        ``min_ess`` (default 10,000), ``max_evals`` or ``max_time``, and returns a
-        :class:`slicens.host.bounded.BoundedResult`. The nested-sampling arguments
-        (``num_delete``, ``num_inner_steps``, ``max_expansions``, ``max_shrinkage``,
-        ``dlogz``, ``max_iterations``) are refused with it. Its checkpoint holds the
-        whole state, rewritten atomically every ``checkpoint_every`` seconds
-        (:mod:`slicens.host.bounded_checkpoint`); a continued run equals an uninterrupted
-        one bit for bit, and a run stopped by ``min_ess`` is finished.
+        ``"bounds"``: points drawn uniformly from bounds (unions of ellipsoids fitted to
+        the best points in the prior's unit cube, refined by networks), weighed by
+        importance; an exploration phase fits the bounds, a sampling phase draws from
+        them (:mod:`slicens.host.bounded`; docs/design.md, "Bounded draws"). It needs a
+        prior with a unit-cube transform, stops at ``min_ess`` (default 10,000),
+        ``max_evals`` or ``max_time``, returns a :class:`slicens.BoundedResult` and
+        refuses the nested-sampling arguments (``num_delete``, ``num_inner_steps``,
+        ``max_expansions``, ``max_shrinkage``, ``dlogz``, ``max_iterations``). Its
+        checkpoint holds the whole state (:mod:`slicens.host.bounded_checkpoint`): a
+        continued run equals an uninterrupted one bit for bit.
         ``"auto"``: ``"bounds"`` where the prior has a unit-cube transform and ``dim`` is
         at most 10, ``"slice"`` otherwise (:mod:`slicens.host.method_choice`, from the
         costs measured for each); ``settings["chosen"]["method"]`` says which and why.
-    f_live, n_batch
+    f_live, n_batch, refine
         ``method="bounds"`` only: exploration ends once the ``n_live`` best points hold
-        less than ``f_live`` of the evidence (default 0.01), and points are drawn and
-        evaluated ``n_batch`` at a time (default ``n_live // 4``).
-    refine
-        ``method="bounds"`` only: refine each bound by small networks, trained on the
-        device, that predict which of its points lie above the contour
-        (:mod:`slicens.core.network`; default True). False: unions of ellipsoids only.
+        less than ``f_live`` of the evidence (default 0.01); points are drawn and
+        evaluated ``n_batch`` at a time (default ``n_live // 4``); ``refine`` (default
+        True): networks refine each bound (:mod:`slicens.core.network`).
     exploration
-        ``method="bounds"`` only: which points the estimate keeps. ``"discard"`` (the
-        default): the sampling phase's points only. ``"reuse"`` (experimental): every
-        point, each exploration batch estimating the evidence inside the bound it was
-        drawn from and the sampling phase the rest (:mod:`slicens.core.reuse`; unbiased
-        on fixed bounds, as each batch's share is chosen before it is drawn; 8% fewer
-        evaluations measured on a 3-d Gaussian, none on an 11-d lens fit; whole runs not
-        yet shown unbiased: docs/design.md, "Reusing the exploration"). ``"every"``:
-        every point against the mixture of all the draws (Nautilus's default; biased
-        where bounds were fitted to the points they weigh).
+        ``method="bounds"`` only: ``"discard"`` (default), the estimate from the sampling
+        phase's points; ``"reuse"`` (experimental), every point (:mod:`slicens.core.reuse`;
+        docs/design.md, "Reusing the exploration"); ``"every"``, every point against all
+        the draws (Nautilus's default; biased where bounds were fitted to the points).
 
     Returns
     -------
@@ -261,10 +250,9 @@ def run(
                            seed=seed, dlogz=dlogz, max_evals=max_evals,
                            max_iterations=max_iterations, max_time=max_time, min_ess=min_ess,
                            max_expansions=max_expansions, max_shrinkage=max_shrinkage,
-                           checkpoint=checkpoint, resume=resume,
+                           checkpoint=checkpoint, resume=resume, progress=progress,
                            checkpoint_every=checkpoint_every, likelihood_id=likelihood_id,
-                           f_live=f_live, n_batch=n_batch, refine=refine,
-                           exploration=exploration, progress=progress)
+                           f_live=f_live, n_batch=n_batch, refine=refine, exploration=exploration)
         if reason is not None:
             result.settings["chosen"]["method"] = reason
         return result
