@@ -57,9 +57,9 @@ _as_built = bounded._check
 def _check_predicted(programs, points, found, p, rules, report):
     if p.phase == "sampling" and sum(p.sampled) > 0:
         p.next_bound = rec.neediest(programs, points, found, p.sampled, p.sampling_start)
-        if predicted_ess(points, found, p.sampled, p.sampling_start) >= rules["min_ess"]:
-            return "min_ess"
-        return None
+        est = rules["estimator"](programs, points, found, p)  # shown, not the rule
+        met = predicted_ess(points, found, p.sampled, p.sampling_start) >= rules["min_ess"]
+        return ("min_ess" if met else None), est
     return _as_built(programs, points, found, p, rules, report)
 
 
