@@ -25,7 +25,7 @@ chosen from a batch's own values (inverse variance) or from the bounds fitted af
 depend on those values.
 
 Pure JAX (``N`` points x ``K`` bounds); the host chooses ``lambda_t``
-(:func:`slicens.host.bounded_record.exploration_shares`) and calls :func:`estimate`.
+(:func:`slicens.host.bounded_reuse.exploration_shares`) and calls :func:`estimate`.
 """
 
 from __future__ import annotations

@@ -119,14 +119,16 @@ class Progress:
 
 
 def estimate(programs, points: Points, found: Bounds, draws,
-              start: int = 0):
-    """The importance estimate over the points from row ``start`` on, with ``draws``
-    made from each bound."""
+              start: int = 0, end: int | None = None):
+    """The importance estimate over the points of rows ``start`` to ``end`` (default:
+    every row from ``start`` on), with ``draws`` made from each bound."""
     n_pad, k_pad = _pad_to_compiled_sizes(points, found)
     with np.errstate(divide="ignore"):
         log_n = np.log(_per_bound(draws, k_pad))
     loglike = points.loglike[:n_pad].copy()
     loglike[:start] = -np.inf
+    if end is not None:
+        loglike[end:] = -np.inf
     return programs.estimate(loglike, points.member[:n_pad, :k_pad], points.source[:n_pad],
                              log_n, _per_bound(found.log_volume, k_pad),
                              _per_bound(found.log_volume_var, k_pad))

@@ -19,6 +19,7 @@ import numpy as np
 
 from slicens.core import reuse
 from slicens.host.bounded_record import Bounds, Points, _pad_to_compiled_sizes, _per_bound
+from slicens.host.bounded_record import estimate as estimate_rows
 from slicens.host.platform import jit
 
 __all__ = ["exploration_shares", "estimate", "BUDGET", "SAMPLING_FLOOR"]
@@ -28,7 +29,7 @@ __all__ = ["exploration_shares", "estimate", "BUDGET", "SAMPLING_FLOOR"]
 #: evidence scattered twice as much as at 2 (0.020 against 0.011, 8 seeds; BENCHMARKS.md).
 BUDGET = 2.0
 #: The sampling phase's own ESS, in units of ``n_live``, before a run that reuses its
-#: exploration may stop (``bounded._Estimator.sampled_enough``).
+#: exploration may stop (:meth:`slicens.host.bounded_estimator.Estimator.sampled_enough`).
 SAMPLING_FLOOR = 1.0
 
 
@@ -44,12 +45,11 @@ def exploration_shares(programs, points: Points, found: Bounds, sampling_start: 
     source = points.source[:sampling_start]
     n_batches = sampling_start // n_batch
     first_source = source[::n_batch][:n_batches]
-    n_pad, k_pad = _pad_to_compiled_sizes(points, found)
     predicted = {}
     for b in dict.fromkeys(first_source.tolist()):
         start = int(np.argmax(source == b))  # the points there were before its first batch
         predicted[b] = 0.0 if start == 0 else _predicted_ess(
-            programs, points, found, b, start, n_pad, k_pad, n_batch)
+            programs, points, found, b, start, n_batch)
     shares = np.zeros(n_batches)
     left = 1.0
     for t, b in enumerate(first_source.tolist()):
@@ -59,21 +59,18 @@ def exploration_shares(programs, points: Points, found: Bounds, sampling_start: 
 
 
 def _predicted_ess(programs, points: Points, found: Bounds, b: int, start: int,
-                   n_pad: int, k_pad: int, n_batch: int) -> float:
+                   n_batch: int) -> float:
     """What a batch from bound ``b`` is predicted to add to the ESS, from the
     every-point estimate of the first ``start`` points."""
     _, batch_ess = _programs()
-    loglike = points.loglike[:n_pad].copy()
-    loglike[start:] = -np.inf
-    with np.errstate(divide="ignore"):
-        log_n = np.log(_per_bound(np.bincount(points.source[:start], minlength=len(found)),
-                                  k_pad))
-    member = points.member[:n_pad, :k_pad]
-    before = programs.estimate(loglike, member, points.source[:n_pad], log_n,
-                               _per_bound(found.log_volume, k_pad),
-                               _per_bound(found.log_volume_var, k_pad))
-    return float(batch_ess(jnp.asarray(loglike - float(before.logZ)), before.log_weights,
-                           jnp.asarray(member[:, b]), found.log_volume[b], n_batch))
+    draws = np.bincount(points.source[:start], minlength=len(found))
+    before = estimate_rows(programs, points, found, draws, end=start)
+    n_pad = before.log_weights.shape[0]
+    log_ratio = points.loglike[:n_pad] - float(before.logZ)
+    log_ratio[start:] = -np.inf
+    return float(batch_ess(jnp.asarray(log_ratio), before.log_weights,
+                           jnp.asarray(points.member[:n_pad, b]), found.log_volume[b],
+                           n_batch))
 
 
 def estimate(programs, points: Points, found: Bounds, shares: np.ndarray, sampled,
