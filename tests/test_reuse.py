@@ -16,11 +16,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from slicens.core import bounds, importance, reuse
-from slicens.core.ellipsoids import Ellipsoids
+from slicens.core import reuse
 from slicens.host import bounded_reuse
 from slicens.host.bounded_record import Bounds, Points
 from slicens.problems import gaussian
+from tests.test_bounds import _ball, _contains, _count, _draw
+from tests.test_bounds import _estimate as _importance
 
 DIM = 3
 N_BATCH = 25
@@ -30,16 +31,7 @@ BATCHES_PER_BOUND = 6
 #: The sampling phase: prior draws, then draws from each ball.
 N_PRIOR, N_PER_BOUND = 300, 600
 
-_count = jax.jit(bounds.count_volume, static_argnums=2)
-_draw = jax.jit(bounds.draw, static_argnums=(2, 3))
-_contains = jax.jit(bounds.contains)
 _reuse = jax.jit(reuse.estimate, static_argnums=9)
-_importance = jax.jit(importance.estimate)
-
-
-def _ball(centre, radius):
-    return Ellipsoids.make(jnp.asarray(centre, float)[None], jnp.eye(DIM)[None],
-                           jnp.asarray([radius], float))
 
 
 def _record(seed):
