@@ -20,7 +20,7 @@ import pytest
 from scipy.stats import norm
 
 import slicens
-from slicens.core import bounds, importance
+from slicens.core import bounds, importance, network
 from slicens.core.ellipsoids import Ellipsoids
 from slicens.host import bounded_checkpoint, bounded_evaluate
 from slicens.host.bounded import run_bounded
@@ -224,11 +224,25 @@ def _quick_run(seed, **kwargs):
     return slicens.run(_LOGLIKE, _PRIOR, seed=seed, **{**_QUICK, **kwargs})
 
 
+#: Adam steps of the machinery runs' networks: those runs are compared with each other
+#: (across chunk sizes, out of memory, checkpoints), not with a truth, so their networks
+#: train a twentieth of the default (most of a refined run's time here).
+MACHINERY_STEPS = 200
+
+
+def _machinery_run(**kwargs):
+    """Seed 4 of :func:`_quick_run`, its networks trained for :data:`MACHINERY_STEPS`
+    (read when each bound is fitted, so no other test meets the shorter training)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(network, "TRAIN_STEPS", MACHINERY_STEPS)
+        return _quick_run(4, **kwargs)
+
+
 @functools.cache
 def _stopped_run(chunk_size):
     """Seed 4 stopped at 2,500 evaluations (a few batches into its sampling phase), at
     ``chunk_size``."""
-    return _quick_run(4, chunk_size=chunk_size, max_evals=2500)
+    return _machinery_run(chunk_size=chunk_size, max_evals=2500)
 
 
 # seed 0 in make test; more seeds in the slow calibration below
@@ -298,7 +312,7 @@ def test_a_bounded_run_does_not_depend_on_the_chunk_size():
     """Without networks, which take most of a refined run's time here (stopped at 7,000
     evaluations, into its sampling phase); a refined run at chunks 14 then 7 equals one
     at 7 (the out-of-memory test below)."""
-    whole, lanes = (_quick_run(4, chunk_size=chunk, max_evals=7000, refine=False)
+    whole, lanes = (_machinery_run(chunk_size=chunk, max_evals=7000, refine=False)
                     for chunk in (None, 7))
     assert lanes.phase_evals["sampling"] > 0
     assert whole.memory["chunk_size"] == 25 and lanes.memory["chunk_size"] == 7
@@ -324,7 +338,7 @@ def _inject_out_of_memory(at_batch):
 def test_a_bounded_run_out_of_memory_halves_its_chunk_and_goes_on_unchanged(monkeypatch):
     hook, fired = _inject_out_of_memory(30)  # in the exploration, after a few bounds
     monkeypatch.setattr(bounded_evaluate, "_before_evaluate", hook)
-    recovered = _quick_run(4, chunk_size=14, max_evals=2500)
+    recovered = _machinery_run(chunk_size=14, max_evals=2500)
     assert fired == [(30, 14)] and recovered.memory["chunk_size"] == 7
     [event] = recovered.memory["history"]
     assert (event["iteration"], event["chunk_size"], event["stage"]) == (30, 7, "running")
@@ -334,7 +348,7 @@ def test_a_bounded_run_out_of_memory_halves_its_chunk_and_goes_on_unchanged(monk
 def test_a_bounded_run_out_of_memory_at_chunk_one_gives_up_by_name(monkeypatch):
     monkeypatch.setattr(bounded_evaluate, "_before_evaluate", _inject_out_of_memory(0)[0])
     with pytest.raises(RuntimeError, match="out of device memory running .* chunk_size=1"):
-        _quick_run(4, chunk_size=2)
+        _machinery_run(chunk_size=2)
 
 
 def test_max_evals_stops_a_bounded_run_between_batches():
@@ -358,9 +372,9 @@ def checkpointed(tmp_path_factory):
     phase (2,000), then continued to 2,500, all through one checkpoint: the three
     results and the checkpoint's path."""
     path = tmp_path_factory.mktemp("bounds") / "bounds.ckpt"
-    legs = [_quick_run(4, chunk_size=7, max_evals=1200, checkpoint=path),
-            _quick_run(4, chunk_size=7, max_evals=2000, checkpoint=path, checkpoint_every=0),
-            _quick_run(4, chunk_size=7, max_evals=2500, checkpoint=path)]
+    legs = [_machinery_run(chunk_size=7, max_evals=1200, checkpoint=path),
+            _machinery_run(chunk_size=7, max_evals=2000, checkpoint=path, checkpoint_every=0),
+            _machinery_run(chunk_size=7, max_evals=2500, checkpoint=path)]
     return legs, path
 
 
@@ -389,20 +403,20 @@ def test_a_bounded_run_killed_at_a_write_or_halfway_through_one_resumes_exactly(
     stored = bounded_checkpoint.load(path)
     assert 40 * 25 < stored.points.n < 2500  # the 44th write's state, the 45th torn
     assert path.with_name(path.name + ".tmp").exists()
-    _assert_same_run(_quick_run(4, chunk_size=7, max_evals=2500, checkpoint=path),
+    _assert_same_run(_machinery_run(chunk_size=7, max_evals=2500, checkpoint=path),
                      _stopped_run(7))
 
 
 def test_a_finished_bounded_checkpoint_is_returned_only_when_asked(checkpointed, tmp_path):
     path = tmp_path / "bounds.ckpt"
     path.write_bytes(checkpointed[1].read_bytes())  # stopped at 2,500 by max_evals
-    finished = _quick_run(4, chunk_size=7, checkpoint=path, min_ess=50)  # met at once
+    finished = _machinery_run(chunk_size=7, checkpoint=path, min_ess=50)  # met at once
     assert finished.termination == "min_ess" and finished.n_evals == 2500 + 25
     with pytest.raises(FileExistsError, match="finished run"):
-        _quick_run(4, chunk_size=7, checkpoint=path, min_ess=50)
+        _machinery_run(chunk_size=7, checkpoint=path, min_ess=50)
     with pytest.raises(FileExistsError, match="resume=False"):
-        _quick_run(4, chunk_size=7, checkpoint=path, resume=False)
-    _assert_same_run(_quick_run(4, chunk_size=7, checkpoint=path, resume=True), finished)
+        _machinery_run(chunk_size=7, checkpoint=path, resume=False)
+    _assert_same_run(_machinery_run(chunk_size=7, checkpoint=path, resume=True), finished)
 
 
 def test_a_checkpoint_from_before_the_exploration_setting_resumes_as_discarding(
@@ -423,19 +437,19 @@ def test_a_bounded_checkpoint_of_another_run_or_method_is_refused(checkpointed, 
     with pytest.raises(CheckpointError, match="seed: checkpoint has 4, this call has 5"):
         _quick_run(5, chunk_size=7, max_evals=400, checkpoint=path)
     with pytest.raises(CheckpointError, match="n_batch"):
-        _quick_run(4, n_batch=20, max_evals=400, checkpoint=path)
+        _machinery_run(n_batch=20, max_evals=400, checkpoint=path)
     with pytest.raises(CheckpointError, match="method='bounds' run"):
         slicens.run(_LOGLIKE, _PRIOR, n_live=50, checkpoint=path, progress=False)
     with pytest.raises(ValueError, match="resume must be None, True or False"):
-        _quick_run(4, checkpoint=path, resume="yes")
+        _machinery_run(checkpoint=path, resume="yes")
     torn = tmp_path / "torn.ckpt"
     torn.write_bytes(path.read_bytes()[:200])
     with pytest.raises(CheckpointError, match="cannot be read"):
-        _quick_run(4, chunk_size=7, max_evals=400, checkpoint=torn)
+        _machinery_run(chunk_size=7, max_evals=400, checkpoint=torn)
     nested = tmp_path / "nested.ckpt"
     Checkpoint.create(nested, {})  # a nested-sampling run's checkpoint, header only
     with pytest.raises(CheckpointError, match="method='slice' run"):
-        _quick_run(4, checkpoint=nested)
+        _machinery_run(checkpoint=nested)
 
 
 @pytest.mark.parametrize("name, value", [
@@ -471,7 +485,7 @@ def test_bad_bounded_arguments_are_refused_by_name():
 
 
 def test_auto_draws_from_bounds_in_few_dimensions_and_says_why():
-    auto = _quick_run(4, method="auto", max_evals=300)
+    auto = _machinery_run(method="auto", max_evals=300)
     assert isinstance(auto, slicens.BoundedResult) and auto.termination == "max_evals"
     assert auto.settings["chosen"]["method"].startswith(f"bounds: dim={DIM} ")
 

@@ -20,7 +20,7 @@ import jax  # noqa: E402
 jax.config.update("jax_enable_x64", True)  # as tests/conftest.py
 
 from slicens.host import bounded_checkpoint  # noqa: E402
-from tests.test_bounds import _quick_run  # noqa: E402
+from tests.test_bounds import _machinery_run  # noqa: E402
 
 
 def kill_at_write(n: int, torn: bool) -> None:
@@ -45,4 +45,4 @@ def kill_at_write(n: int, torn: bool) -> None:
 if __name__ == "__main__":
     if len(sys.argv) > 2:
         kill_at_write(int(sys.argv[2]), torn=sys.argv[3:] == ["torn"])
-    _quick_run(4, chunk_size=7, max_evals=2500, checkpoint=sys.argv[1], checkpoint_every=0)
+    _machinery_run(chunk_size=7, max_evals=2500, checkpoint=sys.argv[1], checkpoint_every=0)
