@@ -70,6 +70,7 @@ except ImportError:  # autofit 2026.7 (Python 3.11): the nested-sampler family b
 
 import slicens
 from slicens.core.blocks import CONVERGED
+from slicens.host import search_method
 from slicens.host.samples_info import samples_info
 from slicens.host.search_method import DEFAULT_TERMINATION, check_method, run_settings, settings_of
 from slicens.host.settings import DEFAULT_CHECKPOINT_EVERY, DEFAULT_N_LIVE
@@ -197,7 +198,8 @@ class NSS(_Base):
         if backend != "slicens":
             raise ValueError(f"slicens.autofit.NSS runs backend='slicens' only, got "
                              f"backend={backend!r}; use af.NSS for its own backend")
-        bounded = dict(f_live=f_live, n_batch=n_batch, refine=refine, exploration=exploration)
+        given = locals()  # the bounded settings by name, as search_method lists them
+        bounded = {name: given[name] for name in search_method.BOUNDED_SETTINGS}
         check_method(method, num_mcmc_steps, num_delete, termination, bounded)
         base = dict(name=name, path_prefix=path_prefix, unique_tag=unique_tag,
                     iterations_per_quick_update=iterations_per_quick_update,

@@ -22,6 +22,7 @@ from autonerves import conf  # noqa: E402
 
 import slicens  # noqa: E402
 from slicens.autofit import LEGACY_AUTOFIT, NSS, unit_cube_prior  # noqa: E402
+from slicens.host.search_method import BOUNDED_SETTINGS  # noqa: E402
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "autofit_gaussian.py"
 _spec = importlib.util.spec_from_file_location("autofit_gaussian", EXAMPLE)
@@ -376,6 +377,8 @@ def test_the_bounded_settings_reach_the_run_and_the_identifier_and_slice_refuses
     identifier, where set); ``method="slice"`` refuses them by name; ``"auto"`` is chosen
     before the run's settings are built, so a bounded choice gets no nested-sampling
     ones."""
+    for takes in (NSS.__init__, slicens.run):  # a setting named once (search_method) reaches both
+        assert set(BOUNDED_SETTINGS) <= set(inspect.signature(takes).parameters)
     search = NSS(name="x", method="bounds", refine=False, n_batch=10)
     assert {"refine", "n_batch"} <= set(search.__identifier_fields__)
     assert "f_live" not in search.__identifier_fields__
