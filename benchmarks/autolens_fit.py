@@ -19,14 +19,17 @@ drawn after its bounds were fixed, as slicens's does (unbiased where bounds adap
 ``--max-evals`` caps a slicens run; ``--log-bounds`` logs each bound a bounded run fits;
 ``--box-tries`` / ``--no-box-tries`` set :data:`slicens.core.bounds.BOX_TRIES` (off by
 default, where this fit's exploration stalls: BENCHMARKS.md, "tenth part");
-``--exploration reuse`` keeps the exploration's points (``exploration="reuse"``).
+``--exploration reuse`` keeps the exploration's points (``exploration="reuse"``);
+``--keep-record PATH`` pickles a bounded run's record (benchmarks/reuse_forecast.py).
 """
 
 import argparse
 import logging
 import os
+import pickle
 import tempfile
 import time
+from pathlib import Path
 
 os.environ.setdefault("PYAUTO_SKIP_WORKSPACE_VERSION_CHECK", "1")
 # af.Nautilus's vmapped likelihood (PSF convolutions by FFT) deadlocks on jaxlib 0.11.2 on
@@ -35,6 +38,7 @@ os.environ.setdefault("PYAUTO_SKIP_WORKSPACE_VERSION_CHECK", "1")
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
 
 import _common  # noqa: E402
+import _records  # noqa: E402
 import autofit as af  # noqa: E402
 import autolens as al  # noqa: E402
 from autolens_mge import make_model, simulate  # noqa: E402
@@ -97,6 +101,9 @@ def main() -> None:
                         help="slicens bounds only: which points the estimate keeps")
     parser.add_argument("--log-bounds", action="store_true",
                         help="log each bound a bounded run fits (slicens's INFO lines)")
+    parser.add_argument("--keep-record", type=Path,
+                        help="slicens bounds only: pickle the run's record there "
+                             "(benchmarks/reuse_forecast.py --records)")
     args = parser.parse_args()
     logging.getLogger("slicens").setLevel(logging.INFO if args.log_bounds else logging.WARNING)
     if args.box_tries is not None:
@@ -112,9 +119,12 @@ def main() -> None:
         search = search_for(args.sampler, args.n_live, args.n_eff, args.seed, args.max_evals,
                             args.exploration)
         start = time.perf_counter()
-        result = search.fit(model=model, analysis=al.AnalysisImaging(dataset=dataset,
-                                                                      use_jax=True))
+        with _records.kept() as held:
+            result = search.fit(model=model, analysis=al.AnalysisImaging(dataset=dataset,
+                                                                          use_jax=True))
         report(args.sampler, result, time.perf_counter() - start)
+    if args.keep_record is not None:
+        args.keep_record.write_bytes(pickle.dumps(_records.record(held)))
 
 
 if __name__ == "__main__":
