@@ -20,10 +20,13 @@ drawn after its bounds were fixed, as slicens's does (unbiased where bounds adap
 ``--box-tries`` / ``--no-box-tries`` set :data:`slicens.core.bounds.BOX_TRIES` (off by
 default, where this fit's exploration stalls: BENCHMARKS.md, "tenth part");
 ``--exploration reuse`` keeps the exploration's points (``exploration="reuse"``);
-``--keep-record PATH`` pickles a bounded run's record (benchmarks/reuse_forecast.py).
+``--keep-record PATH`` pickles a bounded run's record (benchmarks/reuse_forecast.py);
+``--n-update N`` sets ``run_bounded``'s ``n_update`` (a new bound after ``N`` new points
+above the newest's threshold; default ``n_live``).
 """
 
 import argparse
+import functools
 import logging
 import os
 import pickle
@@ -46,6 +49,7 @@ from autonerves import conf  # noqa: E402
 
 from slicens.autofit import NSS  # noqa: E402
 from slicens.core import bounds  # noqa: E402
+from slicens.host import bounded  # noqa: E402
 
 
 def search_for(sampler: str, n_live: int, n_eff: int, seed: int, max_evals: int | None,
@@ -101,6 +105,9 @@ def main() -> None:
                         help="slicens bounds only: which points the estimate keeps")
     parser.add_argument("--log-bounds", action="store_true",
                         help="log each bound a bounded run fits (slicens's INFO lines)")
+    parser.add_argument("--n-update", type=int,
+                        help="slicens bounds only: run_bounded's n_update (default n_live; "
+                             "not a setting of NSS)")
     parser.add_argument("--keep-record", type=Path,
                         help="slicens bounds only: pickle the run's record there "
                              "(benchmarks/reuse_forecast.py --records)")
@@ -108,6 +115,8 @@ def main() -> None:
     logging.getLogger("slicens").setLevel(logging.INFO if args.log_bounds else logging.WARNING)
     if args.box_tries is not None:
         bounds.BOX_TRIES = args.box_tries
+    if args.n_update is not None:
+        bounded.run_bounded = functools.partial(bounded.run_bounded, n_update=args.n_update)
     print(_common.machine())
     dataset = simulate(args.pixels)
     model = make_model(args.gaussians)
