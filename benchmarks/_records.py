@@ -1,5 +1,6 @@
 """A bounded run's record (its points, bounds and phases) for offline studies of its
-estimate (benchmarks/reuse_forecast.py; ``autolens_fit.py --keep-record``)."""
+estimate (benchmarks/reuse_forecast.py, benchmarks/reuse_shares.py; ``autolens_fit.py
+--keep-record``)."""
 
 import contextlib
 
@@ -11,12 +12,13 @@ from slicens.host.bounded_estimator import Estimator
 @contextlib.contextmanager
 def kept():
     """Within it, every bounded run's state is held (the latest run's, as it stands at
-    its last estimate); yields the dict that holds it, for :func:`record`."""
+    its last estimate): yields the dict whose ``"state"`` is ``(programs, points, found,
+    progress, min_ess, n_batch)``, for :func:`record`."""
     held = {}
     call = Estimator.__call__
 
     def keep(self, programs, points, found, p):
-        held["state"] = (programs.n_live, points, found, p, self.min_ess, self.n_batch)
+        held["state"] = (programs, points, found, p, self.min_ess, self.n_batch)
         return call(self, programs, points, found, p)
 
     Estimator.__call__ = keep
@@ -30,9 +32,9 @@ def record(held) -> dict:
     """The held run's record: every point's log-likelihood, source bound and membership
     of each bound; the bounds' counted log volumes and thresholds; where the sampling
     phase starts; ``n_batch``, ``min_ess`` and ``n_live``."""
-    n_live, points, found, p, min_ess, n_batch = held["state"]
+    programs, points, found, p, min_ess, n_batch = held["state"]
     n, k = points.n, len(found)
     return dict(loglike=points.loglike[:n].copy(), member=points.member[:n, :k].copy(),
                 source=points.source[:n].copy(), log_volume=np.array(found.log_volume),
                 threshold=np.array(found.threshold), sampling_start=p.sampling_start,
-                n_batch=n_batch, min_ess=float(min_ess), n_live=n_live)
+                n_batch=n_batch, min_ess=float(min_ess), n_live=programs.n_live)

@@ -26,13 +26,13 @@ import sys
 from pathlib import Path
 
 import _common
+import _records
 import jax
 import numpy as np
 from scipy.special import logsumexp
 
 from slicens.host import bounded_reuse
 from slicens.host.bounded import run_bounded
-from slicens.host.bounded_estimator import Estimator
 from slicens.host.bounded_record import estimate as importance_estimate
 from slicens.priors import as_prior
 
@@ -43,20 +43,10 @@ import test_bounds  # noqa: E402  (the problem the tests use)
 def recorded_run(seed: int, refine: bool):
     """A discard run's final state: (programs, points, bounds, progress, min_ess,
     n_batch)."""
-    held = {}
-    call = Estimator.__call__
-
-    def keep(self, programs, points, found, p):
-        held.update(state=(programs, points, found, p, self.min_ess, self.n_batch))
-        return call(self, programs, points, found, p)
-
-    Estimator.__call__ = keep
-    try:
+    with _records.kept() as held:
         run_bounded(test_bounds._LOGLIKE, as_prior(test_bounds._PRIOR), n_live=100,
                     min_ess=1000, seed=seed, refine=refine, exploration="discard",
                     chunk_size=None)
-    finally:
-        Estimator.__call__ = call
     return held["state"]
 
 
