@@ -70,16 +70,20 @@ def run_slicens(problem, seed, n_live, steps, max_time=None):
 
 
 def run_bounds(problem, seed, n_live, refine=True, split_bounds=None, max_time=None,
-               exploration=None):
-    if split_bounds is not None:  # an option of run_bounded only, not of slicens.run
+               exploration=None, n_update=None):
+    only_run_bounded = dict(split_bounds=split_bounds, n_update=n_update)  # not slicens.run's
+    if any(v is not None for v in only_run_bounded.values()):
+        given = dict(only_run_bounded, exploration=exploration)
         r = run_bounded(problem.loglike, as_prior(problem.prior), n_live=n_live, seed=seed,
-                        refine=refine, split_bounds=split_bounds, max_time=max_time)
+                        refine=refine, max_time=max_time,
+                        **{k: v for k, v in given.items() if v is not None})
     else:
         r = slicens.run(problem.loglike, problem.prior, n_live=n_live, method="bounds",
                         seed=seed, refine=refine, progress=False, max_time=max_time,
                         exploration=exploration)
     return dict(evals=r.n_evals, wall=r.sampling_time, logZ=r.logZ, err=r.logZ_err,
-                ess=r.ess, boosted=np.nan, stopped=r.termination)
+                ess=r.ess, boosted=np.nan, stopped=r.termination,
+                nested=r.logZ_nested, nested_err=r.logZ_nested_err)
 
 
 def run_nautilus(problem, seed, n_live, n_networks=4, discard_exploration=True,
@@ -128,8 +132,11 @@ def main() -> None:
     parser.add_argument("--max-time", type=float, default=None,
                         help="seconds each run may take (slicens's max_time, Nautilus's "
                              "timeout); a run stopped by it says so per seed")
+    parser.add_argument("--n-update", type=int, default=None,
+                        help="the bounded runs' n_update (run_bounded's; default n_live)")
     args = parser.parse_args()
     limit = dict(max_time=args.max_time)  # every run's
+    bounded = dict(limit, n_update=args.n_update)  # every bounded run's
     print(_common.machine())
     print(f"n_live={args.n_live}, seeds 0..{args.seeds - 1}, slicens defaults otherwise "
           f"(num_delete = n_live // 10, dlogz 0.01); fixed = 3 x dim steps, no jumps")
@@ -151,15 +158,15 @@ def main() -> None:
                     rows.append(run_nautilus(problem, seed, args.n_live, n_networks=0,
                                              **limit))
                 elif sampler == "bounds":
-                    rows.append(run_bounds(problem, seed, args.n_live, **limit))
+                    rows.append(run_bounds(problem, seed, args.n_live, **bounded))
                 elif sampler in ("bounds-reuse", "bounds-discard"):  # exploration=...
-                    rows.append(run_bounds(problem, seed, args.n_live, **limit,
+                    rows.append(run_bounds(problem, seed, args.n_live, **bounded,
                                            exploration=sampler.split("-")[1]))
                 elif sampler == "bounds-ell":  # method="bounds" without networks
-                    rows.append(run_bounds(problem, seed, args.n_live, refine=False, **limit))
+                    rows.append(run_bounds(problem, seed, args.n_live, refine=False, **bounded))
                 elif sampler == "bounds-clusters":  # one ellipsoid per mode, not split
                     rows.append(run_bounds(problem, seed, args.n_live, split_bounds=False,
-                                           **limit))
+                                           **bounded))
                 else:
                     steps = (slicens.default_num_inner_steps(problem.dim) if sampler == "fixed"
                              else "auto")
@@ -169,8 +176,9 @@ def main() -> None:
                     delta = r["logZ"] - reference if reference is not None else np.nan
                     print(f"  {name} {sampler} seed {seed}: evals {r['evals']:.0f} wall "
                           f"{r['wall']:.1f} s logZ {r['logZ']:.4f} +/- {r['err']:.4f} "
-                          f"dlogZ {delta:+.4f} ESS {r['ess']:.0f} stopped by {r['stopped']}",
-                          flush=True)
+                          f"dlogZ {delta:+.4f} ESS {r['ess']:.0f} stopped by {r['stopped']}"
+                          + (f" | nested-sampling logZ {r['nested']:.4f} +/- "
+                             f"{r['nested_err']:.4f}" if "nested" in r else ""), flush=True)
             col = {k: np.array([r[k] for r in rows], float) for k in rows[0] if k != "stopped"}
             delta = col["logZ"] - (reference if reference is not None else np.mean(col["logZ"]))
             z = np.std(delta / col["err"]) if reference is not None else np.nan

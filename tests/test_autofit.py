@@ -312,8 +312,9 @@ def bounded_fitted(output):
 
 def test_a_bounded_fit_reports_the_importance_weighted_evidence(bounded_fitted):
     """log_evidence and the medians against quadrature, as for the nested-sampling fit;
-    samples_info names the estimator and the phases; PyAutoFit's samples are the weighed
-    points with their weights and likelihoods; the saved result agrees."""
+    samples_info names the estimator and the phases and holds both estimates; PyAutoFit's
+    samples are the weighed points with their weights and likelihoods; the saved result
+    agrees."""
     search, result = bounded_fitted
     samples, info = result.samples, result.samples.samples_info
     logZ, medians, sds = _quadrature_reference()
@@ -336,6 +337,8 @@ def test_a_bounded_fit_reports_the_importance_weighted_evidence(bounded_fitted):
     stored = json.loads((Path(search.paths.output_path) / "files" / "samples_info.json")
                         .read_text())
     assert stored["log_evidence"] == saved.logZ and stored["method"] == "bounds"
+    assert stored["nested_log_evidence"] == saved.logZ_nested  # the estimate beside
+    assert stored["nested_log_evidence_error"] == saved.logZ_nested_err
     _assert_outputs_agree(Path(search.paths.output_path), saved)
 
 

@@ -3,6 +3,7 @@ read its summary, hand it to anesthetic, draw its diagnostics (tests/shared.py's
 
 import dataclasses
 import math
+import warnings
 
 import matplotlib
 import numpy as np
@@ -12,6 +13,7 @@ matplotlib.use("Agg")
 
 import slicens  # noqa: E402
 from slicens import plots  # noqa: E402
+from slicens.host.bounded_nested import DISAGREEMENT, nested_view, warn_if_disagree  # noqa: E402
 from slicens.host.result_files import jsonable  # noqa: E402
 from tests import shared  # noqa: E402
 
@@ -75,6 +77,42 @@ def test_evidence_information_and_ess_growth_match_the_analytic_values(result):
     assert above[0] == 1.0 and np.all((above[1:] > 0) & (above[1:] < 1))
 
 
+def test_the_nested_sampling_estimate_beside_finds_the_analytic_evidence(result):
+    """The points above their bounds' thresholds, read as threads born there, are a
+    nested-sampling run: its logZ within its own (larger) error of the truth and of the
+    importance-weighted logZ; a loaded result computes the same."""
+    view = result.nested
+    assert abs(result.logZ_nested - LOGZ) < 3 * result.logZ_nested_err
+    assert result.logZ_err < result.logZ_nested_err  # the importance weights count volumes
+    assert result.estimates_disagreement < DISAGREEMENT
+    births = result.bound_thresholds[result.source[view.index]]
+    from_cube = result.source[view.index] == 0
+    np.testing.assert_array_equal(view.loglike_birth, np.where(from_cube, -np.inf, births))
+    assert np.all(result.loglike[view.index] > view.loglike_birth)
+    assert np.all(np.diff(result.loglike[view.index]) >= 0) and view.n_live.min() >= 1
+    left_out = np.setdiff1d(np.arange(result.n_evals), view.index)
+    assert left_out.size and np.all(result.source[left_out] > 0)
+    assert np.all(result.loglike[left_out] <= result.bound_thresholds[result.source[left_out]])
+    assert f"logZ = {result.logZ_nested:.3f} +/- {result.logZ_nested_err:.3f}" in result.summary()
+
+
+def test_a_bound_that_cuts_its_contour_pulls_the_nested_estimate_high_and_warns(result):
+    """Drop the bounded draws beyond 0.8 of their birth contour's radius (as if every
+    bound held only that much of its contour; L = -r^2 / 2 sd^2): the threads crowd into
+    less volume than they are credited with, the nested-sampling estimate reads high by
+    far more than its error, and the check names both estimates."""
+    cut = (result.source > 0) & (result.loglike < 0.8**2 * result.bound_thresholds[result.source])
+    view = nested_view(result.loglike[~cut], result.source[~cut], result.bound_thresholds)
+    assert view.logZ - LOGZ > 3 * view.logZ_err
+    with pytest.warns(RuntimeWarning, match="a bound likely cuts its contour") as caught:
+        warn_if_disagree(result.logZ, result.logZ_err, view)
+    assert f"logZ = {result.logZ:.4f} +/- {result.logZ_err:.4f}" in str(caught[0].message)
+    assert f"logZ = {view.logZ:.4f} +/- {view.logZ_err:.4f}" in str(caught[0].message)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_if_disagree(result.logZ, result.logZ_err, result.nested)  # agreeing: silent
+
+
 def test_to_anesthetic_gives_the_weighted_posterior_with_names_labels_and_logl(result):
     from anesthetic import NestedSamples, Samples
 
@@ -88,6 +126,21 @@ def test_to_anesthetic_gives_the_weighted_posterior_with_names_labels_and_logl(r
     assert samples.get_labels().tolist()[:2] == [r"$\alpha$", r"$\beta$"]
     np.testing.assert_allclose(samples[["a", "b"]].mean().to_numpy(),
                                result.posterior_mean(), rtol=1e-10)
+
+
+def test_to_anesthetic_nested_gives_the_nested_sampling_view(result):
+    from anesthetic import NestedSamples
+
+    samples = result.to_anesthetic(nested=True)
+    view = result.nested
+    assert isinstance(samples, NestedSamples) and len(samples) == view.index.size
+    np.testing.assert_array_equal(samples.logL.to_numpy(), result.loglike[view.index])
+    np.testing.assert_array_equal(samples.logL_birth.to_numpy(), view.loglike_birth)
+    # anesthetic counts the live points from the births itself
+    np.testing.assert_array_equal(samples.nlive.to_numpy(), view.n_live)
+    # anesthetic's quadrature differs from the rectangles by far less than the volume noise
+    assert abs(samples.logZ() - result.logZ_nested) < 0.1 * result.logZ_nested_err
+    assert samples.get_labels().tolist()[:2] == [r"$\alpha$", r"$\beta$"]
 
 
 def test_the_diagnostics_figure_shows_the_bounds(result, tmp_path):

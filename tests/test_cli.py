@@ -123,7 +123,8 @@ settings = dict(n_live=50, min_ess=200, refine=False, seed=1)
 
 def test_a_bounded_run_then_its_report(tmp_path, capsys):
     """``--method bounds``: the progress line shows the phase, bounds and ESS; the report
-    names the estimator and lists the bounds; its figures are the bounded ones."""
+    names the estimator, prints both estimates and lists the bounds; its figures are the
+    bounded ones."""
     path = tmp_path / "bounded.py"
     path.write_text(BOUNDED_MODEL)
     output = tmp_path / "fit.npz"
@@ -137,6 +138,7 @@ def test_a_bounded_run_then_its_report(tmp_path, capsys):
     assert main(["report", str(output), "--outdir", str(tmp_path / "figs")]) == 0
     out = capsys.readouterr().out
     assert "slicens (bounds): logZ" in out and "insertion-order test" not in out
+    assert "nested-sampling estimate beside it: logZ = " in out  # both estimates
     assert "log volume" in out and "evidence" in out and "parameter" in out
     assert (tmp_path / "figs" / "fit_diagnostics.png").stat().st_size > 10_000
 

@@ -39,6 +39,7 @@ from slicens.host.bounded_checkpoint import identity as stored_identity
 from slicens.host.bounded_checkpoint import open_for_run, save
 from slicens.host.bounded_estimator import DEFAULT_EXPLORATION, EXPLORATION, Estimator
 from slicens.host.bounded_evaluate import BatchEvaluator, choose_chunk
+from slicens.host.bounded_nested import warn_if_disagree
 from slicens.host.bounded_record import (
     Bounds,
     Points,
@@ -266,7 +267,7 @@ def run_bounded(loglike: Callable, prior, *, n_live: int, n_batch: int | None = 
     memory.update(devices=[str(d) for d in devices] or [str(jax.devices()[0])],
                   requested_chunk_size=chunk_size, chunk_size=programs.evaluate.chunk_size,
                   history=programs.evaluate.history)
-    return BoundedResult(
+    result = BoundedResult(
         logZ=float(est.logZ), logZ_err=float(est.logZ_err),
         positions=np.asarray(programs.transform(jnp.asarray(points.u[:n])), float),
         loglike=points.loglike[:n].copy(), log_weights=np.asarray(est.log_weights[:n], float),
@@ -278,6 +279,8 @@ def run_bounded(loglike: Callable, prior, *, n_live: int, n_batch: int | None = 
         phase_evals=dict(progress.phase_evals), termination=termination, wall_time=wall,
         sampling_time=wall - compile_time, compile_time=compile_time, settings=settings,
         memory=memory, names=tuple(prior.names), labels=tuple(prior.labels))
+    warn_if_disagree(result.logZ, result.logZ_err, result.nested)
+    return result
 
 
 class _Store:

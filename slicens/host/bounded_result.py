@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
 from slicens.core.evidence import equal_weight_indices
 from slicens.host import result_files
+from slicens.host.bounded_nested import NestedView, disagreement, nested_view
 
 __all__ = ["BoundedResult"]
 
@@ -62,9 +64,12 @@ class BoundedResult:
         The parameters' names and (LaTeX) labels, from the prior (empty in results built
         before they were recorded: ``x0, x1, ...`` then).
 
-    There is no nested-sampling estimate beside ``logZ`` here: the points were drawn from
-    bounds, not by replacing the worst of a live set, so no shrinkage can be assigned to
-    them. ``method="slice"`` runs are nested sampling (:class:`slicens.Result`).
+    Beside ``logZ`` stands the nested-sampling estimate :attr:`logZ_nested` (the points
+    above their bounds' thresholds read as nested-sampling threads born there,
+    :mod:`slicens.host.bounded_nested`): it assumes every bound holds its contour, which
+    the importance weights do not, and is far noisier; where the two disagree the run
+    warned. It is computed from the arrays above, so a loaded result (older files too)
+    has it.
     """
 
     logZ: float
@@ -144,6 +149,29 @@ class BoundedResult:
                 f"bounds ({share:.0%} of the weight), the sampling phase's "
                 f"{self.phase_evals['sampling']:,} for the rest (every point kept)")
 
+    @cached_property
+    def nested(self) -> NestedView:
+        """The run read as nested sampling (:func:`slicens.host.bounded_nested.nested_view`):
+        which points take part, their births, live counts and weights, logZ and error."""
+        return nested_view(self.loglike, self.source, self.bound_thresholds)
+
+    @property
+    def logZ_nested(self) -> float:
+        """The nested-sampling estimate of the log evidence (:attr:`nested`); it assumes
+        every bound holds its contour, :attr:`logZ` does not."""
+        return self.nested.logZ
+
+    @property
+    def logZ_nested_err(self) -> float:
+        """Its standard deviation over sampled volume shrinkages."""
+        return self.nested.logZ_err
+
+    @property
+    def estimates_disagreement(self) -> float:
+        """``|logZ - logZ_nested|`` in combined standard errors (above
+        :data:`slicens.host.bounded_nested.DISAGREEMENT` the run warned)."""
+        return disagreement(self.logZ, self.logZ_err, self.nested)
+
     @property
     def n_bounds(self) -> int:
         return len(self.bound_log_volumes)
@@ -187,18 +215,30 @@ class BoundedResult:
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.nan_to_num(np.cumsum(w) ** 2 / np.cumsum(w * w))
 
-    def to_anesthetic(self):
+    def to_anesthetic(self, nested: bool = False):
         """The posterior as a weighted ``anesthetic.Samples``: the points the estimate
-        weighs, with their weights, ``logL``, names and LaTeX labels. It is not an
-        ``anesthetic.NestedSamples``: a bounded run has no nested-sampling structure
-        (``logZ`` comes from the importance weights; ``method="slice"`` runs return
-        ``NestedSamples``)."""
+        weighs, with their importance weights, ``logL``, names and LaTeX labels. Use it for
+        posteriors and ``logZ`` (:attr:`logZ`).
+
+        ``nested=True`` gives the nested-sampling view instead (:attr:`nested`), an
+        ``anesthetic.NestedSamples`` of the points above their bounds' thresholds with
+        ``logL`` and ``logL_birth``: anesthetic's own evidence, volume and
+        prior-to-posterior tools apply to it, but its evidence assumes every bound holds
+        its contour and carries nested sampling's volume noise (for comparison, not for
+        the answer)."""
+        labels = dict(zip(self.names, self.labels, strict=True))
+        if nested:
+            from anesthetic import NestedSamples
+
+            view = self.nested
+            return NestedSamples(data=self.positions[view.index], columns=list(self.names),
+                                 logL=self.loglike[view.index],
+                                 logL_birth=view.loglike_birth, labels=labels)
         from anesthetic import Samples
 
         kept = self.sampled
         return Samples(data=self.positions[kept], columns=list(self.names),
-                       weights=self.weights[kept], logL=self.loglike[kept],
-                       labels=dict(zip(self.names, self.labels, strict=True)))
+                       weights=self.weights[kept], logL=self.loglike[kept], labels=labels)
 
     def summary(self) -> str:
         refined = int(np.sum(self.bound_refined))
@@ -206,6 +246,10 @@ class BoundedResult:
             f"slicens (bounds): logZ = {self.logZ:.3f} +/- {self.logZ_err:.3f}  "
             f"(H = {self.information:.2f} nats, ESS = {self.ess:.0f})\n"
             f"estimate: {self.estimator}\n"
+            f"nested-sampling estimate beside it: logZ = {self.logZ_nested:.3f} +/- "
+            f"{self.logZ_nested_err:.3f} ({self.nested.index.size} points above their "
+            f"bounds' thresholds; {self.estimates_disagreement:.1f} combined errors apart; "
+            f"it assumes the bounds hold their contours)\n"
             f"{self.n_evals} likelihood evaluations ({self.phase_evals['exploration']} "
             f"exploring, {self.phase_evals['sampling']} sampling), {self.n_bounds} bounds "
             f"({refined} refined by networks), {self.wall_time:.1f} s "

@@ -35,11 +35,14 @@ def samples_info(result: Result | BoundedResult, termination: float) -> dict:
 
 
 def _bounded(result: BoundedResult) -> dict:
-    """A bounded run's: the importance-weighted evidence, the estimator, phases, bounds."""
+    """A bounded run's: the importance-weighted evidence, the nested-sampling one beside it
+    (:mod:`slicens.host.bounded_nested`), the estimator, phases, bounds."""
     return {
         "method": "bounds",
         "estimator": result.estimator,
         **_shared(result),
+        "nested_log_evidence": float(result.logZ_nested),
+        "nested_log_evidence_error": float(result.logZ_nested_err),
         "total_accepted_samples": int(np.isfinite(result.log_weights).sum()),
         "exploration_evals": int(result.phase_evals["exploration"]),
         "sampling_evals": int(result.phase_evals["sampling"]),
