@@ -22,7 +22,11 @@ default, where this fit's exploration stalls: BENCHMARKS.md, "tenth part");
 ``--exploration reuse`` keeps the exploration's points (``exploration="reuse"``);
 ``--keep-record PATH`` pickles a bounded run's record (benchmarks/reuse_forecast.py);
 ``--n-update N`` sets ``run_bounded``'s ``n_update`` (a new bound after ``N`` new points
-above the newest's threshold; default ``n_live``).
+above the newest's threshold; default ``n_live``). ``--source pixelized`` fits a
+pixelized source instead of the MGE (PyAutoLens's ``RectangularUniform`` mesh of
+``--mesh`` x ``--mesh`` pixels with ``Constant`` regularization, its coefficient free:
+8 free parameters), the linear inversion per call that slicens exists for; with
+``--max-evals`` it measures the cost per evaluation (BENCHMARKS.md).
 """
 
 import argparse
@@ -64,6 +68,16 @@ def search_for(sampler: str, n_live: int, n_eff: int, seed: int, max_evals: int 
     return NSS(name="mge_slice", n_live=n_live, seed=seed, progress="log", max_evals=max_evals)
 
 
+def pixelized_model(mesh: int):
+    """The lens of :func:`autolens_mge.make_model` and a pixelized source: a uniform
+    ``mesh`` x ``mesh`` rectangular mesh, constant regularization (its coefficient free)."""
+    lens = af.Model(al.Galaxy, redshift=0.5, mass=al.mp.Isothermal, shear=al.mp.ExternalShear)
+    pixelization = af.Model(al.Pixelization, mesh=al.mesh.RectangularUniform(shape=(mesh, mesh)),
+                            regularization=al.reg.Constant)
+    source = af.Model(al.Galaxy, redshift=1.0, pixelization=pixelization)
+    return af.Collection(galaxies=af.Collection(lens=lens, source=source))
+
+
 def report(sampler: str, result, wall: float) -> None:
     samples = result.samples
     info = samples.samples_info
@@ -75,7 +89,13 @@ def report(sampler: str, result, wall: float) -> None:
     print(f"{sampler}: {evals:,} likelihood evaluations, wall {wall:.0f} s, "
           f"logZ {samples.log_evidence:.3f} +/- {error:.3f}, ESS {ess:.0f}, "
           f"max log L {max(s.log_likelihood for s in samples.sample_list):.3f}")
+    if not sampler.startswith("nautilus"):
+        print(f"  sampling {info['sampling_time']:.0f} s "
+              f"({1000 * info['sampling_time'] / evals:.1f} ms per evaluation), compiling "
+              f"{info['compile_time']:.0f} s")
     if sampler == "bounds":
+        print(f"  nested-sampling estimate beside: logZ {info['nested_log_evidence']:.3f} +/- "
+              f"{info['nested_log_evidence_error']:.3f}")
         print(f"  {info['estimator']}; exploration {info['exploration_evals']:,}, "
               f"sampling {info['sampling_evals']:,}, {info['n_bounds']} bounds")
     names = samples.model.model_component_and_parameter_names
@@ -93,6 +113,9 @@ def main() -> None:
                         choices=("bounds", "slice", "nautilus", "nautilus-discard"))
     parser.add_argument("--pixels", type=int, default=60)
     parser.add_argument("--gaussians", type=int, default=20)
+    parser.add_argument("--source", choices=("mge", "pixelized"), default="mge")
+    parser.add_argument("--mesh", type=int, default=20,
+                        help="--source pixelized: the mesh's pixels per side")
     parser.add_argument("--n-live", type=int, default=200)
     parser.add_argument("--n-eff", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
@@ -119,9 +142,12 @@ def main() -> None:
         bounded.run_bounded = functools.partial(bounded.run_bounded, n_update=args.n_update)
     print(_common.machine())
     dataset = simulate(args.pixels)
-    model = make_model(args.gaussians)
-    print(f"autolens {al.__version__}; {args.pixels}^2 pixels, MGE source of "
-          f"{args.gaussians} Gaussians, {model.prior_count} free parameters; n_live "
+    if args.source == "mge":
+        model, source = make_model(args.gaussians), f"MGE source of {args.gaussians} Gaussians"
+    else:
+        model, source = pixelized_model(args.mesh), f"{args.mesh}^2 pixelized source"
+    print(f"autolens {al.__version__}; {args.pixels}^2 pixels, {source}, "
+          f"{model.prior_count} free parameters; n_live "
           f"{args.n_live}, n_eff / min_ess {args.n_eff}, seed {args.seed}")
     with tempfile.TemporaryDirectory() as folder:
         conf.instance.output_path = folder

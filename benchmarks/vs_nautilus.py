@@ -117,6 +117,8 @@ def run_nautilus(problem, seed, n_live, n_networks=4, discard_exploration=True,
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="seeds first-seed .. first-seed + seeds - 1")
     parser.add_argument("--n-live", type=int, default=500)
     parser.add_argument("--scale", default="laptop", choices=("tiny", "laptop", "hst"))
     parser.add_argument("--curvature", default=None, choices=("sparse", "dense"),
@@ -138,7 +140,8 @@ def main() -> None:
     limit = dict(max_time=args.max_time)  # every run's
     bounded = dict(limit, n_update=args.n_update)  # every bounded run's
     print(_common.machine())
-    print(f"n_live={args.n_live}, seeds 0..{args.seeds - 1}, slicens defaults otherwise "
+    print(f"n_live={args.n_live}, seeds {args.first_seed}.."
+          f"{args.first_seed + args.seeds - 1}, slicens defaults otherwise "
           f"(num_delete = n_live // 10, dlogz 0.01); fixed = 3 x dim steps, no jumps")
     print(f"{'problem':<16} {'sampler':<9} {'evals':>10} {'wall s':>8} {'dlogZ':>8} "
           f"{'scatter':>8} {'err':>7} {'sd(z)':>6} {'ESS':>7} {'evals/ESS':>9} "
@@ -148,7 +151,7 @@ def main() -> None:
         reference = getattr(problem, "logZ", None)
         for sampler in args.samplers:
             rows = []
-            for seed in range(args.seeds):
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 if sampler == "nautilus":
                     rows.append(run_nautilus(problem, seed, args.n_live, **limit))
                 elif sampler == "nautilus-keep":  # its default: the exploration kept

@@ -15,10 +15,11 @@ whatever the bounds (the cube is among the densities drawn from); the nested-sam
 estimate only where every bound holds its contour: a bound that cuts its contour (a
 refinement too tight, an ellipsoid short of a tail) crowds its threads into less volume
 than they are credited with, so that estimate reads high (tests/test_bounded_result.py:
-bounds holding 0.8 of each contour's radius, 2-d, +0.73 nats). It is also far noisier
-(its volume noise is ``sqrt(H / n)``, ``n`` the live count, about ``n_live`` early in the
-run). A disagreement beyond :data:`DISAGREEMENT` combined errors is therefore a warning
-about the bounds, and the importance-weighted ``logZ`` stays the one to use.
+bounds holding 0.8 of each contour's radius, 2-d, +0.73 nats; the networks' refinement
+cuts a little, so refined runs read high by one or two of its errors). It is also far
+noisier (its volume noise is ``sqrt(H / n)``, ``n`` the live count, about ``n_live`` early
+in the run). A disagreement beyond :data:`DISAGREEMENT` combined errors is therefore a
+warning about the bounds, and the importance-weighted ``logZ`` stays the one to use.
 """
 
 from __future__ import annotations
@@ -34,8 +35,14 @@ from slicens.core import evidence
 __all__ = ["NestedView", "nested_view", "disagreement", "warn_if_disagree", "DISAGREEMENT"]
 
 #: The estimates disagree beyond this many combined standard errors:
-#: ``|logZ - logZ_nested| / hypot(logZ_err, logZ_nested_err)``.
-DISAGREEMENT = 3.0
+#: ``|logZ - logZ_nested| / hypot(logZ_err, logZ_nested_err)``. Not 3: where networks
+#: refine the bounds (the default) they cut their contours by a little, and the
+#: nested-sampling estimate reads high by one or two of its errors (5-d mixture and 2-d
+#: egg-box, 4 seeds each at n_live 500: mean z +2.0 and +1.9), so at 3, 2 of 20 default
+#: runs warned with their importance-weighted logZ right; at 5 none of those 20 nor of 40
+#: ellipsoid-only runs did, and a bound holding 0.8 of its contour's radius still does
+#: (7 errors; BENCHMARKS.md, "The nested-sampling estimate beside").
+DISAGREEMENT = 5.0
 #: The nested-sampling error's Monte Carlo draws use this seed, so a loaded result reports
 #: the error the run did.
 _ERROR_SEED = 0
