@@ -311,12 +311,12 @@ def test_a_run_that_reuses_its_exploration_weighs_every_point_and_samples_less()
 
 
 def test_a_reusing_run_continued_from_its_checkpoint_equals_an_uninterrupted_one(tmp_path):
-    """Stopped while exploring (5,000 evaluations) and in the sampling phase (6,700),
+    """Stopped while exploring (4,500 evaluations) and in the sampling phase (5,900),
     continued through one checkpoint: the same points, weights and evidence as the run
     uninterrupted (the shares are recomputed from the stored points)."""
     path = tmp_path / "reuse.ckpt"
     legs = [_quick_run(0, refine=False, exploration="reuse", max_evals=stop, checkpoint=path)
-            for stop in (5000, 6700, None)]
+            for stop in (4500, 5900, None)]
     assert legs[0].phase_evals["sampling"] == 0 < legs[1].phase_evals["sampling"]
     assert legs[2].termination == "min_ess"
     _assert_same_run(legs[2], _ellipsoids_run("reuse"))

@@ -6,14 +6,14 @@ from a bound (:mod:`slicens.core.bounds`; the first bound is the cube, the prior
 the others unions of ellipsoids refined by networks, :mod:`slicens.core.network`),
 evaluates them through the lanes (at most ``chunk_size`` at once), and weighs points
 against the mixture of the bounds drawn from (:mod:`slicens.core.importance`).
-Exploration draws from the newest bound: after ``n_update`` (default ``n_live``, as
-Nautilus) new points above its threshold (the ``n_live``-th highest likelihood when it
-was fitted), or ``10 n_live`` evaluations, a new bound is fitted to the ``n_live`` best
-points (kept only if smaller than the last); exploration ends when those points hold
-less than ``f_live`` of the evidence. Sampling: a batch from the cube, then batches from
-the bound that lowers the variance most, until the sampling phase's own points (the
-estimate discards the exploration's) reach an ESS of ``min_ess``. How a bound is made
-and the points kept: :mod:`slicens.host.bounded_record`.
+Exploration draws from the newest bound: after ``n_update`` (default ``n_live // 2``;
+Nautilus's is ``n_live``) new points above its threshold (the ``n_live``-th highest
+likelihood when it was fitted), or ``10 n_live`` evaluations, a new bound is fitted to
+the ``n_live`` best points (kept only if smaller than the last); exploration ends when
+those points hold less than ``f_live`` of the evidence. Sampling: a batch from the cube,
+then batches from the bound that lowers the variance most, until the sampling phase's
+own points (the estimate discards the exploration's) reach an ESS of ``min_ess``. How a
+bound is made and the points kept: :mod:`slicens.host.bounded_record`.
 
 Every random draw is keyed by the run's seed and the batch's (or bound's) index, and the
 evaluations go through :func:`slicens.core.kernel.evaluate_points`, so results do not
@@ -198,8 +198,8 @@ def run_bounded(loglike: Callable, prior, *, n_live: int, n_batch: int | None = 
         chosen["n_batch"] = f"n_live // 4 = {n_batch}"
     check_int("n_batch", n_batch, 1)
     if n_update is None:
-        n_update = n_live
-        chosen["n_update"] = f"n_live = {n_update} (Nautilus's)"
+        n_update = max(1, n_live // 2)
+        chosen["n_update"] = f"n_live // 2 = {n_update}"
     check_int("n_update", n_update, 1)
     check_positive("f_live", f_live)
     if f_live >= 1:
@@ -279,7 +279,8 @@ def run_bounded(loglike: Callable, prior, *, n_live: int, n_batch: int | None = 
         phase_evals=dict(progress.phase_evals), termination=termination, wall_time=wall,
         sampling_time=wall - compile_time, compile_time=compile_time, settings=settings,
         memory=memory, names=tuple(prior.names), labels=tuple(prior.labels))
-    warn_if_disagree(result.logZ, result.logZ_err, result.nested)
+    warn_if_disagree(result.logZ, result.logZ_err, result.nested,
+                     refined=bool(result.bound_refined.any()))
     return result
 
 

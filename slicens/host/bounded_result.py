@@ -67,9 +67,9 @@ class BoundedResult:
     Beside ``logZ`` stands the nested-sampling estimate :attr:`logZ_nested` (the points
     above their bounds' thresholds read as nested-sampling threads born there,
     :mod:`slicens.host.bounded_nested`): it assumes every bound holds its contour, which
-    the importance weights do not, and is far noisier; where the two disagree the run
-    warned. It is computed from the arrays above, so a loaded result (older files too)
-    has it.
+    the importance weights do not, and is far noisier; where the two disagree in a way
+    cut contours do not explain, the run warned. It is computed from the arrays above, so
+    a loaded result (older files too) has it.
     """
 
     logZ: float
@@ -247,9 +247,9 @@ class BoundedResult:
             f"(H = {self.information:.2f} nats, ESS = {self.ess:.0f})\n"
             f"estimate: {self.estimator}\n"
             f"nested-sampling estimate beside it: logZ = {self.logZ_nested:.3f} +/- "
-            f"{self.logZ_nested_err:.3f} ({self.nested.index.size} points above their "
-            f"bounds' thresholds; {self.estimates_disagreement:.1f} combined errors apart; "
-            f"it assumes the bounds hold their contours)\n"
+            f"{self.logZ_nested_err:.3f}, {self.estimates_disagreement:.1f} combined errors "
+            f"apart ({self.nested.index.size} points above their bounds' thresholds; it "
+            f"assumes the bounds hold their contours and reads high where they cut them)\n"
             f"{self.n_evals} likelihood evaluations ({self.phase_evals['exploration']} "
             f"exploring, {self.phase_evals['sampling']} sampling), {self.n_bounds} bounds "
             f"({refined} refined by networks), {self.wall_time:.1f} s "
