@@ -30,21 +30,30 @@ from autonerves import conf  # noqa: E402
 
 from slicens.autofit import NSS  # noqa: E402
 
+#: The simulated source's centre (arcsec).
+SOURCE_CENTRE = (0.1, 0.1)
+
+
+def true_tracer():
+    """The simulated lens: an Isothermal + ExternalShear lens of a Sersic source."""
+    lens = al.Galaxy(redshift=0.5, mass=al.mp.Isothermal(centre=(0.0, 0.0),
+                                                        ell_comps=(0.1, 0.05),
+                                                        einstein_radius=1.6),
+                     shear=al.mp.ExternalShear(gamma_1=0.05, gamma_2=0.05))
+    source = al.Galaxy(redshift=1.0, bulge=al.lp.Sersic(centre=SOURCE_CENTRE,
+                                                         ell_comps=(0.1, 0.0), intensity=1.0,
+                                                         effective_radius=0.3,
+                                                         sersic_index=2.0))
+    return al.Tracer(galaxies=[lens, source])
+
 
 def simulate(pixels: int, pixel_scale: float = 0.1):
     grid = al.Grid2D.uniform(shape_native=(pixels, pixels), pixel_scales=pixel_scale)
     psf = al.Convolver.from_gaussian(shape_native=(11, 11), sigma=0.1,
                                      pixel_scales=pixel_scale, normalize=True)
-    lens = al.Galaxy(redshift=0.5, mass=al.mp.Isothermal(centre=(0.0, 0.0),
-                                                        ell_comps=(0.1, 0.05),
-                                                        einstein_radius=1.6),
-                     shear=al.mp.ExternalShear(gamma_1=0.05, gamma_2=0.05))
-    source = al.Galaxy(redshift=1.0, bulge=al.lp.Sersic(centre=(0.1, 0.1), ell_comps=(0.1, 0.0),
-                                                         intensity=1.0, effective_radius=0.3,
-                                                         sersic_index=2.0))
     simulator = al.SimulatorImaging(exposure_time=300.0, psf=psf, background_sky_level=0.1,
                                     add_poisson_noise_to_data=True, noise_seed=1)
-    dataset = simulator.via_tracer_from(tracer=al.Tracer(galaxies=[lens, source]), grid=grid)
+    dataset = simulator.via_tracer_from(tracer=true_tracer(), grid=grid)
     mask = al.Mask2D.circular(shape_native=dataset.shape_native,
                               pixel_scales=dataset.pixel_scales, radius=3.0)
     return dataset.apply_mask(mask=mask)
