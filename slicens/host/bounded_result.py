@@ -169,7 +169,8 @@ class BoundedResult:
     @property
     def estimates_disagreement(self) -> float:
         """``|logZ - logZ_nested|`` in combined standard errors (above
-        :data:`slicens.host.bounded_nested.DISAGREEMENT` the run warned)."""
+        :data:`slicens.host.bounded_nested.DISAGREEMENT`, where cut contours do not explain
+        it, the run warned: :func:`slicens.host.bounded_nested.warn_if_disagree`)."""
         return disagreement(self.logZ, self.logZ_err, self.nested)
 
     @property
