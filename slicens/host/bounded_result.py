@@ -226,7 +226,9 @@ class BoundedResult:
         ``logL`` and ``logL_birth``: anesthetic's own evidence, volume and
         prior-to-posterior tools apply to it, but its evidence assumes every bound holds
         its contour and carries nested sampling's volume noise (for comparison, not for
-        the answer)."""
+        the answer). anesthetic drops points whose ``logL`` is ``-inf`` (a NaN or
+        infinite likelihood), so where the run met such points its evidence differs from
+        :attr:`logZ_nested`, which counts the prior volume they stand for."""
         labels = dict(zip(self.names, self.labels, strict=True))
         if nested:
             from anesthetic import NestedSamples
