@@ -22,7 +22,7 @@ default, where this fit's exploration stalls: BENCHMARKS.md, "tenth part");
 ``--exploration reuse`` keeps the exploration's points (``exploration="reuse"``);
 ``--keep-record PATH`` pickles a bounded run's record (benchmarks/reuse_forecast.py);
 ``--n-update N`` sets ``run_bounded``'s ``n_update`` (a new bound after ``N`` new points
-above the newest's threshold; default ``n_live``). ``--source pixelized`` fits a
+above the newest's threshold; default ``n_live // 2``). ``--source pixelized`` fits a
 pixelized source instead of the MGE (PyAutoLens's ``RectangularUniform`` mesh of
 ``--mesh`` x ``--mesh`` pixels with ``Constant`` regularization, its coefficient free:
 8 free parameters), the linear inversion per call that slicens exists for; with
@@ -48,7 +48,7 @@ import _common  # noqa: E402
 import _records  # noqa: E402
 import autofit as af  # noqa: E402
 import autolens as al  # noqa: E402
-from autolens_mge import SOURCE_CENTRE, make_model, simulate, true_tracer  # noqa: E402
+from autolens_mge import SOURCE_CENTRE, lensed, make_model, simulate, true_tracer  # noqa: E402
 from autonerves import conf  # noqa: E402
 
 from slicens.autofit import NSS  # noqa: E402
@@ -71,11 +71,9 @@ def search_for(sampler: str, n_live: int, n_eff: int, seed: int, max_evals: int 
 def pixelized_model(mesh: int):
     """The lens of :func:`autolens_mge.make_model` and a pixelized source: a uniform
     ``mesh`` x ``mesh`` rectangular mesh, constant regularization (its coefficient free)."""
-    lens = af.Model(al.Galaxy, redshift=0.5, mass=al.mp.Isothermal, shear=al.mp.ExternalShear)
     pixelization = af.Model(al.Pixelization, mesh=al.mesh.RectangularUniform(shape=(mesh, mesh)),
                             regularization=al.reg.Constant)
-    source = af.Model(al.Galaxy, redshift=1.0, pixelization=pixelization)
-    return af.Collection(galaxies=af.Collection(lens=lens, source=source))
+    return lensed(af.Model(al.Galaxy, redshift=1.0, pixelization=pixelization))
 
 
 def positions_likelihood(dataset):
@@ -137,7 +135,7 @@ def main() -> None:
     parser.add_argument("--log-bounds", action="store_true",
                         help="log each bound a bounded run fits (slicens's INFO lines)")
     parser.add_argument("--n-update", type=int,
-                        help="slicens bounds only: run_bounded's n_update (default n_live; "
+                        help="slicens bounds only: run_bounded's n_update (default n_live // 2; "
                              "not a setting of NSS)")
     parser.add_argument("--keep-record", type=Path,
                         help="slicens bounds only: pickle the run's record there "

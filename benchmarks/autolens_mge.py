@@ -59,12 +59,17 @@ def simulate(pixels: int, pixel_scale: float = 0.1):
     return dataset.apply_mask(mask=mask)
 
 
+def lensed(source):
+    """The model of the simulated lens (Isothermal + ExternalShear, free) lensing
+    ``source``, a model of the source galaxy."""
+    lens = af.Model(al.Galaxy, redshift=0.5, mass=al.mp.Isothermal, shear=al.mp.ExternalShear)
+    return af.Collection(galaxies=af.Collection(lens=lens, source=source))
+
+
 def make_model(gaussians: int):
     bulge = al.model_util.mge_model_from(mask_radius=3.0, total_gaussians=gaussians,
                                          centre_prior_is_uniform=True)
-    lens = af.Model(al.Galaxy, redshift=0.5, mass=al.mp.Isothermal, shear=al.mp.ExternalShear)
-    source = af.Model(al.Galaxy, redshift=1.0, bulge=bulge)
-    return af.Collection(galaxies=af.Collection(lens=lens, source=source))
+    return lensed(af.Model(al.Galaxy, redshift=1.0, bulge=bulge))
 
 
 def show(label: str, result, wall: float) -> None:

@@ -35,7 +35,7 @@ def main() -> None:
                         help="one ellipsoid per mode as the bounds (not split unions)")
     parser.add_argument("--max-time", type=float, default=None)
     parser.add_argument("--n-update", type=int, default=None,
-                        help="run_bounded's n_update (default n_live)")
+                        help="run_bounded's n_update (default n_live // 2)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     logging.getLogger("jax").setLevel(logging.WARNING)

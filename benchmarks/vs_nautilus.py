@@ -135,7 +135,7 @@ def main() -> None:
                         help="seconds each run may take (slicens's max_time, Nautilus's "
                              "timeout); a run stopped by it says so per seed")
     parser.add_argument("--n-update", type=int, default=None,
-                        help="the bounded runs' n_update (run_bounded's; default n_live)")
+                        help="the bounded runs' n_update (run_bounded's; default n_live // 2)")
     args = parser.parse_args()
     limit = dict(max_time=args.max_time)  # every run's
     bounded = dict(limit, n_update=args.n_update)  # every bounded run's
