@@ -31,10 +31,12 @@ def kept():
 def record(held) -> dict:
     """The held run's record: every point's log-likelihood, source bound and membership
     of each bound; the bounds' counted log volumes and thresholds; where the sampling
-    phase starts; ``n_batch``, ``min_ess`` and ``n_live``."""
+    phase starts (the record's end where it never began: a run stopped while exploring);
+    ``n_batch``, ``min_ess`` and ``n_live``."""
     programs, points, found, p, min_ess, n_batch = held["state"]
     n, k = points.n, len(found)
+    sampling_start = p.sampling_start if p.phase == "sampling" else n
     return dict(loglike=points.loglike[:n].copy(), member=points.member[:n, :k].copy(),
                 source=points.source[:n].copy(), log_volume=np.array(found.log_volume),
-                threshold=np.array(found.threshold), sampling_start=p.sampling_start,
+                threshold=np.array(found.threshold), sampling_start=sampling_start,
                 n_batch=n_batch, min_ess=float(min_ess), n_live=programs.n_live)

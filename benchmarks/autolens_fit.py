@@ -22,7 +22,9 @@ default, where this fit's exploration stalls: BENCHMARKS.md, "tenth part");
 ``--exploration reuse`` keeps the exploration's points (``exploration="reuse"``);
 ``--keep-record PATH`` pickles a bounded run's record (benchmarks/reuse_forecast.py);
 ``--n-update N`` sets ``run_bounded``'s ``n_update`` (a new bound after ``N`` new points
-above the newest's threshold; default ``n_live // 2``). ``--source pixelized`` fits a
+above the newest's threshold; default ``n_live // 2``); ``--f-live F`` sets NSS's
+``f_live`` (exploration ends once the ``n_live`` best points hold less than ``F`` of
+the evidence; default 0.01). ``--source pixelized`` fits a
 pixelized source instead of the MGE (PyAutoLens's ``RectangularUniform`` mesh of
 ``--mesh`` x ``--mesh`` pixels with ``Constant`` regularization, its coefficient free:
 8 free parameters), the linear inversion per call that slicens exists for; with
@@ -57,14 +59,15 @@ from slicens.host import bounded  # noqa: E402
 
 
 def search_for(sampler: str, n_live: int, n_eff: int, seed: int, max_evals: int | None,
-               exploration: str | None = None):
+               exploration: str | None = None, f_live: float | None = None):
     if sampler.startswith("nautilus"):
         return af.Nautilus(name=f"mge_{sampler}", n_live=n_live, n_eff=n_eff, seed=seed,
                            number_of_cores=1,
                            discard_exploration=sampler == "nautilus-discard")
     if sampler == "bounds":
         return NSS(name="mge_bounds", method="bounds", n_live=n_live, min_ess=n_eff,
-                   seed=seed, progress="log", max_evals=max_evals, exploration=exploration)
+                   seed=seed, progress="log", max_evals=max_evals, exploration=exploration,
+                   f_live=f_live)
     return NSS(name="mge_slice", n_live=n_live, seed=seed, progress="log", max_evals=max_evals)
 
 
@@ -137,6 +140,8 @@ def main() -> None:
     parser.add_argument("--n-update", type=int,
                         help="slicens bounds only: run_bounded's n_update (default n_live // 2; "
                              "not a setting of NSS)")
+    parser.add_argument("--f-live", type=float,
+                        help="slicens bounds only: NSS's f_live (default 0.01)")
     parser.add_argument("--keep-record", type=Path,
                         help="slicens bounds only: pickle the run's record there "
                              "(benchmarks/reuse_forecast.py --records)")
@@ -158,7 +163,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         conf.instance.output_path = folder
         search = search_for(args.sampler, args.n_live, args.n_eff, args.seed, args.max_evals,
-                            args.exploration)
+                            args.exploration, args.f_live)
         start = time.perf_counter()
         with _records.kept() as held:
             positions = positions_likelihood(dataset) if args.source == "pixelized" else None

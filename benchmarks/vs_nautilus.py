@@ -70,8 +70,9 @@ def run_slicens(problem, seed, n_live, steps, max_time=None):
 
 
 def run_bounds(problem, seed, n_live, refine=True, split_bounds=None, max_time=None,
-               exploration=None, n_update=None):
-    only_run_bounded = dict(split_bounds=split_bounds, n_update=n_update)  # not slicens.run's
+               exploration=None, n_update=None, f_live=None):
+    # not slicens.run's options
+    only_run_bounded = dict(split_bounds=split_bounds, n_update=n_update, f_live=f_live)
     if any(v is not None for v in only_run_bounded.values()):
         given = dict(only_run_bounded, exploration=exploration)
         r = run_bounded(problem.loglike, as_prior(problem.prior), n_live=n_live, seed=seed,
@@ -136,9 +137,12 @@ def main() -> None:
                              "timeout); a run stopped by it says so per seed")
     parser.add_argument("--n-update", type=int, default=None,
                         help="the bounded runs' n_update (run_bounded's; default n_live // 2)")
+    parser.add_argument("--f-live", type=float, default=None,
+                        help="the bounded runs' f_live (run_bounded's; default "
+                             "slicens.host.bounded.DEFAULT_F_LIVE)")
     args = parser.parse_args()
     limit = dict(max_time=args.max_time)  # every run's
-    bounded = dict(limit, n_update=args.n_update)  # every bounded run's
+    bounded = dict(limit, n_update=args.n_update, f_live=args.f_live)  # every bounded run's
     print(_common.machine())
     print(f"n_live={args.n_live}, seeds {args.first_seed}.."
           f"{args.first_seed + args.seeds - 1}, slicens defaults otherwise "
