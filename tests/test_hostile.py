@@ -33,6 +33,13 @@ def test_nan_half_space_halves_the_evidence():
     # replacements born at -inf (contours inside the NaN region) still thread the run
     assert np.sum(r.loglike_birth == -np.inf) > 200
     np.testing.assert_allclose(r.modes.mass, [1.0])
+    # anesthetic gets every dead point and our live counts: it would drop those at -inf
+    # (logL not above logL_birth) and lose the prior volume they stand for
+    samples = r.to_anesthetic()
+    assert len(samples) == r.loglike.size
+    np.testing.assert_array_equal(samples.nlive.to_numpy(), r.n_live_at_death)
+    assert abs(samples.logZ() - r.logZ) < 0.25 * r.logZ_err
+    assert np.all(samples.get_weights()[~np.isfinite(r.loglike)] == 0)
 
 
 def test_constant_likelihood_terminates_on_the_plateau():

@@ -11,6 +11,7 @@ import numpy as np
 
 from slicens.core.evidence import equal_weight_indices
 from slicens.host import result_files
+from slicens.host.anesthetic_view import nested_samples
 from slicens.host.bounded_nested import NestedView, disagreement, nested_view
 
 __all__ = ["BoundedResult"]
@@ -226,17 +227,13 @@ class BoundedResult:
         ``logL`` and ``logL_birth``: anesthetic's own evidence, volume and
         prior-to-posterior tools apply to it, but its evidence assumes every bound holds
         its contour and carries nested sampling's volume noise (for comparison, not for
-        the answer). anesthetic drops points whose ``logL`` is ``-inf`` (a NaN or
-        infinite likelihood), so where the run met such points its evidence differs from
-        :attr:`logZ_nested`, which counts the prior volume they stand for."""
+        the answer). Its live counts are the view's (points of NaN or infinite likelihood
+        kept, :func:`slicens.host.anesthetic_view.nested_samples`)."""
         labels = dict(zip(self.names, self.labels, strict=True))
         if nested:
-            from anesthetic import NestedSamples
-
             view = self.nested
-            return NestedSamples(data=self.positions[view.index], columns=list(self.names),
-                                 logL=self.loglike[view.index],
-                                 logL_birth=view.loglike_birth, labels=labels)
+            return nested_samples(self.positions[view.index], self.names, labels,
+                                  self.loglike[view.index], view.loglike_birth, view.n_live)
         from anesthetic import Samples
 
         kept = self.sampled

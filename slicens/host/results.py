@@ -13,6 +13,7 @@ from scipy.special import logsumexp
 from slicens.core.evidence import equal_weight_indices
 from slicens.host import modes as _modes
 from slicens.host import result_files
+from slicens.host.anesthetic_view import nested_samples
 from slicens.host.bounded_result import BoundedResult
 from slicens.host.result_files import jsonable
 from slicens.host.settings import check_bool
@@ -247,26 +248,23 @@ class Result:
                                  self.log_weights, int(self.settings["n_live"]))
 
     def to_anesthetic(self, boost: bool = False):
-        """The run as an ``anesthetic.NestedSamples`` (data, logL, logL_birth, names).
+        """The run as an ``anesthetic.NestedSamples`` (data, logL, logL_birth, names, and
+        the live counts the run's evidence used: dead points of NaN or infinite likelihood
+        are kept, :func:`slicens.host.anesthetic_view.nested_samples`).
 
         ``boost=True``: the boosted posterior (``posterior_samples(boost=True)``) as a
         weighted ``anesthetic.Samples`` instead, for plots and posterior statistics; it
         carries no nested-sampling structure (the evidence comes from the dead points).
         """
-        from anesthetic import NestedSamples, Samples
+        from anesthetic import Samples
 
         labels = dict(zip(self.names, self.labels, strict=True))
         if boost:
             positions, weights = self.posterior_samples(boost=True)
             return Samples(data=positions, columns=list(self.names), weights=weights,
                            labels=labels)
-        return NestedSamples(
-            data=self.positions,
-            columns=list(self.names),
-            logL=self.loglike,
-            logL_birth=self.loglike_birth,
-            labels=labels,
-        )
+        return nested_samples(self.positions, self.names, labels, self.loglike,
+                              self.loglike_birth, self.n_live_at_death)
 
     def summary(self) -> str:
         return (
