@@ -23,7 +23,8 @@ from slicens.core import bounds, network
 from slicens.host.platform import jit
 
 __all__ = ["Points", "Bounds", "Progress", "TRAIN_POINTS", "MIN_KEPT_SHARE", "new_bound",
-           "estimate", "neediest", "membership", "learn_program", "kept_share"]
+           "estimate", "neediest", "membership", "learn_program", "kept_share",
+           "pad_to_compiled_sizes", "per_bound"]
 
 class Points:
     """Every evaluated point (unit cube), its log-likelihood, source bound and which
@@ -123,19 +124,19 @@ def estimate(programs, points: Points, found: Bounds, draws,
               start: int = 0, end: int | None = None):
     """The importance estimate over the points of rows ``start`` to ``end`` (default:
     every row from ``start`` on), with ``draws`` made from each bound."""
-    n_pad, k_pad = _pad_to_compiled_sizes(points, found)
+    n_pad, k_pad = pad_to_compiled_sizes(points, found)
     with np.errstate(divide="ignore"):
-        log_n = np.log(_per_bound(draws, k_pad))
+        log_n = np.log(per_bound(draws, k_pad))
     loglike = points.loglike[:n_pad].copy()
     loglike[:start] = -np.inf
     if end is not None:
         loglike[end:] = -np.inf
     return programs.estimate(loglike, points.member[:n_pad, :k_pad], points.source[:n_pad],
-                             log_n, _per_bound(found.log_volume, k_pad),
-                             _per_bound(found.log_volume_var, k_pad))
+                             log_n, per_bound(found.log_volume, k_pad),
+                             per_bound(found.log_volume_var, k_pad))
 
 
-def _pad_to_compiled_sizes(points: Points, found: Bounds) -> tuple[int, int]:
+def pad_to_compiled_sizes(points: Points, found: Bounds) -> tuple[int, int]:
     """Grow the record's arrays to a few compiled sizes, not one per batch: rows to a
     power of two of at least 1024, bounds to one of at least 8. Returns both sizes."""
     n_pad = _padded(points.n, 1024)
@@ -144,7 +145,7 @@ def _pad_to_compiled_sizes(points: Points, found: Bounds) -> tuple[int, int]:
     return n_pad, k_pad
 
 
-def _per_bound(values, k_pad: int):
+def per_bound(values, k_pad: int):
     """A per-bound list padded with zeros to ``k_pad`` bounds."""
     values = np.asarray(values, float)
     return np.concatenate([values, np.zeros(k_pad - values.size)])
@@ -379,12 +380,12 @@ def neediest(programs, points: Points, found: Bounds, sampled, sampling_start: i
     lowers those weights (3-d Gaussian at n_live 100, 11 seeds: mean z -0.71)."""
     if sampled[0] == 0:
         return 0
-    n_pad, k_pad = _pad_to_compiled_sizes(points, found)
+    n_pad, k_pad = pad_to_compiled_sizes(points, found)
     explored = np.asarray(found.draws, float) - np.asarray(sampled, float)
     with np.errstate(divide="ignore"):
-        log_target = np.log(_per_bound(np.asarray(sampled, float) + 1.0, k_pad))
-        log_drawn = np.log(_per_bound(explored, k_pad))
-    log_volume = _per_bound(found.log_volume, k_pad)
+        log_target = np.log(per_bound(np.asarray(sampled, float) + 1.0, k_pad))
+        log_drawn = np.log(per_bound(explored, k_pad))
+    log_volume = per_bound(found.log_volume, k_pad)
     exploration = points.loglike[:n_pad].copy()
     exploration[sampling_start:] = -np.inf
     need = programs.need(exploration, points.member[:n_pad, :k_pad], log_target, log_drawn,

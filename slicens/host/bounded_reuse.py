@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from slicens.core import reuse
-from slicens.host.bounded_record import Bounds, Points, _pad_to_compiled_sizes, _per_bound
+from slicens.host.bounded_record import Bounds, Points, pad_to_compiled_sizes, per_bound
 from slicens.host.bounded_record import estimate as estimate_rows
 from slicens.host.platform import jit
 
@@ -78,14 +78,14 @@ def estimate(programs, points: Points, found: Bounds, shares: np.ndarray, sample
     """The estimate over every point: the exploration's batches with ``shares``, the
     sampling phase's points (``sampled``: its draws per bound) for the rest."""
     estimate_program, _ = _programs()
-    n_pad, k_pad = _pad_to_compiled_sizes(points, found)
+    n_pad, k_pad = pad_to_compiled_sizes(points, found)
     rows = np.arange(n_pad)
     log_share = np.full(n_pad, -np.inf)
     with np.errstate(divide="ignore"):
         log_share[: shares.size * n_batch] = np.log(np.repeat(shares, n_batch))
-        log_n_sampled = np.log(_per_bound(sampled, k_pad))
+        log_n_sampled = np.log(per_bound(sampled, k_pad))
     return estimate_program(
         points.loglike[:n_pad], points.member[:n_pad, :k_pad], points.source[:n_pad],
         rows // n_batch, log_share, (rows >= sampling_start) & (rows < points.n),
-        log_n_sampled, _per_bound(found.log_volume, k_pad),
-        _per_bound(found.log_volume_var, k_pad), n_batch)
+        log_n_sampled, per_bound(found.log_volume, k_pad),
+        per_bound(found.log_volume_var, k_pad), n_batch)
