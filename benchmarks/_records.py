@@ -5,6 +5,7 @@ estimate (benchmarks/reuse_forecast.py, benchmarks/reuse_shares.py; ``autolens_f
 import contextlib
 
 import numpy as np
+from scipy.special import logsumexp
 
 from slicens.host.bounded_estimator import Estimator
 
@@ -40,3 +41,9 @@ def record(held) -> dict:
                 source=points.source[:n].copy(), log_volume=np.array(found.log_volume),
                 threshold=np.array(found.threshold), sampling_start=sampling_start,
                 n_batch=n_batch, min_ess=float(min_ess), n_live=programs.n_live)
+
+
+def kish(log_w) -> float:
+    """The Kish ESS of log weights (non-finite ones dropped)."""
+    log_w = log_w[np.isfinite(log_w)]
+    return float(np.exp(2 * logsumexp(log_w) - logsumexp(2 * log_w)))

@@ -37,6 +37,7 @@ import _common
 import _records
 import jax
 import numpy as np
+from _records import kish
 from scipy.special import logsumexp
 
 from slicens.host.bounded import run_bounded
@@ -112,11 +113,6 @@ def log_weights(rec: dict, rule, upto: int) -> np.ndarray:
         log_w[start:] = (loglike[start:upto] + np.log(remainder[start:upto])
                          - np.log(sampling_density[start:]))
     return log_w
-
-
-def kish(log_w) -> float:
-    log_w = log_w[np.isfinite(log_w)]
-    return float(np.exp(2 * logsumexp(log_w) - logsumexp(2 * log_w)))
 
 
 def first_met(rec: dict, rule, own):

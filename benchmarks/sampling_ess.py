@@ -37,6 +37,7 @@ import _records
 import numpy as np
 from scipy.special import logsumexp
 
+from slicens.core.importance import log_mixture_density
 from slicens.host.bounded import DEFAULT_F_LIVE, run_bounded
 from slicens.priors import as_prior
 from slicens.problems import lens_problem
@@ -74,13 +75,9 @@ def exploration(rec: dict) -> None:
 def sampling_weights(member, loglike, counts, log_volume, rows):
     """The sampling phase's log weights (``rows``) against the mixture of its draws."""
     with np.errstate(divide="ignore"):
-        per_bound = np.where(member[rows], np.log(counts) - log_volume, -np.inf)
-    return loglike[rows] - logsumexp(per_bound, axis=1)
-
-
-def ess(log_weights) -> float:
-    w = np.exp(log_weights - log_weights.max())
-    return float(w.sum() ** 2 / (w**2).sum())
+        log_counts = np.log(counts)
+    return loglike[rows] - np.asarray(log_mixture_density(member[rows], log_counts,
+                                                          log_volume))
 
 
 def sampling(rec: dict) -> None:
@@ -93,9 +90,10 @@ def sampling(rec: dict) -> None:
     counts = np.bincount(source[sampled], minlength=threshold.size).astype(float)
     log_weights = sampling_weights(member, loglike, counts, log_volume, sampled)
     uncut = member | (loglike[:, None] >= threshold[None, :])
-    ceiling = ess(sampling_weights(uncut, loglike, counts, log_volume, sampled))
-    print(f"  sampling phase: {sampled.sum()} draws, ESS {ess(log_weights):.0f} "
-          f"({ess(log_weights) / sampled.sum():.2f} a draw); were no contour cut: "
+    ess = _records.kish(log_weights)
+    ceiling = _records.kish(sampling_weights(uncut, loglike, counts, log_volume, sampled))
+    print(f"  sampling phase: {sampled.sum()} draws, ESS {ess:.0f} "
+          f"({ess / sampled.sum():.2f} a draw); were no contour cut: "
           f"{ceiling:.0f} ({ceiling / sampled.sum():.2f} a draw)")
     recalls = []
     for k in range(1, threshold.size):

@@ -71,17 +71,16 @@ def run_slicens(problem, seed, n_live, steps, max_time=None):
 
 def run_bounds(problem, seed, n_live, refine=True, split_bounds=None, max_time=None,
                exploration=None, n_update=None, f_live=None):
-    # not slicens.run's options
-    only_run_bounded = dict(split_bounds=split_bounds, n_update=n_update, f_live=f_live)
+    only_run_bounded = dict(split_bounds=split_bounds, n_update=n_update)  # not slicens.run's
     if any(v is not None for v in only_run_bounded.values()):
-        given = dict(only_run_bounded, exploration=exploration)
+        given = dict(only_run_bounded, exploration=exploration, f_live=f_live)
         r = run_bounded(problem.loglike, as_prior(problem.prior), n_live=n_live, seed=seed,
                         refine=refine, max_time=max_time,
                         **{k: v for k, v in given.items() if v is not None})
     else:
         r = slicens.run(problem.loglike, problem.prior, n_live=n_live, method="bounds",
                         seed=seed, refine=refine, progress=False, max_time=max_time,
-                        exploration=exploration)
+                        exploration=exploration, f_live=f_live)
     return dict(evals=r.n_evals, wall=r.sampling_time, logZ=r.logZ, err=r.logZ_err,
                 ess=r.ess, boosted=np.nan, stopped=r.termination,
                 nested=r.logZ_nested, nested_err=r.logZ_nested_err)
@@ -138,7 +137,7 @@ def main() -> None:
     parser.add_argument("--n-update", type=int, default=None,
                         help="the bounded runs' n_update (run_bounded's; default n_live // 2)")
     parser.add_argument("--f-live", type=float, default=None,
-                        help="the bounded runs' f_live (run_bounded's; default "
+                        help="the bounded runs' f_live (default "
                              "slicens.host.bounded.DEFAULT_F_LIVE)")
     args = parser.parse_args()
     limit = dict(max_time=args.max_time)  # every run's
